@@ -1,0 +1,29 @@
+// Small, typed wrappers around system calls that Swift cannot import cleanly:
+// variadic prctl(2), explicit_bzero(3) (which the compiler may not elide), and madvise
+// flags that are Linux-only.
+#ifndef CSYSTEM_H
+#define CSYSTEM_H
+
+#include <stddef.h>
+
+/// Overwrites `len` bytes at `p` with zeros in a way the optimiser must keep.
+void csystem_wipe(void *p, size_t len);
+
+/// Marks pages as excluded from core dumps (MADV_DONTDUMP). Returns 0 or -errno.
+int csystem_madvise_dontdump(void *p, size_t len);
+
+/// Makes the process non-dumpable (PR_SET_DUMPABLE 0) and sets RLIMIT_CORE to 0.
+/// Returns 0 or -errno.
+int csystem_disable_core_dumps(void);
+
+/// Returns 1 when the process is dumpable, 0 when not, -errno on error.
+int csystem_is_dumpable(void);
+
+/// The system page size.
+size_t csystem_page_size(void);
+
+/// Fills `len` bytes at `p` from the kernel CSPRNG (getrandom(2), blocking until seeded).
+/// Returns 0 or -errno.
+int csystem_random_bytes(void *p, size_t len);
+
+#endif
