@@ -66,8 +66,19 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "SealKitTests", dependencies: ["SealKit"]),
-        .testTarget(name: "HCLTests", dependencies: ["HCL"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["SealKit"]),
+        // Helpers the test targets share: locating the package, the built executables and the
+        // Python oracles (PyPI reference implementations installed by scripts/test).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(
+            name: "SealKitTests",
+            dependencies: ["SealKit", "TestSupport"],
+            exclude: ["Vectors"]
+        ),
+        .testTarget(
+            name: "HCLTests",
+            dependencies: ["HCL", "TestSupport"],
+            exclude: ["Corpus", "Malformed", "Oracle"]
+        ),
+        .testTarget(name: "IntegrationTests", dependencies: ["SealKit", "TestSupport"]),
     ]
 )

@@ -76,6 +76,16 @@ public struct Cloaked: ~Copyable, Sendable {
         }
     }
 
+    /// Rebuilds a cloaked value from its parts (tests use it to tamper with ciphertext).
+    package init(sealed: [UInt8], count: Int, cloak: CloakingKey) {
+        self.sealed = sealed
+        self.count = count
+        self.cloak = cloak
+    }
+
+    /// The stored nonce, ciphertext and tag.
+    package var sealedBytes: [UInt8] { sealed }
+
     /// Decrypts into locked memory, lends the plaintext to `body`, and wipes it afterwards.
     public func reveal<R: ~Copyable, E: Error>(
         _ body: (UnsafeRawBufferPointer) throws(E) -> R

@@ -1,0 +1,140 @@
+import Foundation
+
+/// Where things are when tests run: the package root, the built executables, the Python venv
+/// that `scripts/test` fills with reference implementations.
+public enum TestEnvironment {
+    /// The package root (the directory holding `Package.swift`).
+    public static let packageRoot: URL = {
+        var url = URL(fileURLWithPath: #filePath)
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
+                return url
+            }
+        }
+        fatalError("cannot find Package.swift above \(#filePath)")
+    }()
+
+    /// The directory of the built products: `$VAULTD_BIN_DIR`, else the test bundle's own.
+    public static let binDirectory: URL = {
+        if let dir = ProcessInfo.processInfo.environment["VAULTD_BIN_DIR"] {
+            return URL(fileURLWithPath: dir)
+        }
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        // …/debug/vaultdPackageTests.xctest (Linux) or …/debug/vaultdPackageTests.xctest/Contents/MacOS/…
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("vaultctl").path) {
+                return url
+            }
+        }
+        return packageRoot.appendingPathComponent(".build/debug")
+    }()
+
+    /// The path of a built executable.
+    public static func executable(_ name: String) -> String {
+        binDirectory.appendingPathComponent(name).path
+    }
+
+    /// The oracle interpreter: `$ORACLE_PYTHON`, else `.venv/bin/python` in the package.
+    public static let oraclePython: String? = {
+        let candidates = [
+            ProcessInfo.processInfo.environment["ORACLE_PYTHON"],
+            packageRoot.appendingPathComponent(".venv/bin/python").path,
+        ].compactMap { $0 }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }()
+
+    /// Whether the oracle interpreter can import every one of `modules`.
+    public static func oracleHas(_ modules: String...) -> Bool {
+        guard oraclePython != nil else { return false }
+        let imports = modules.map { "import \($0)" }.joined(separator: "; ")
+        return (try? runOracle(imports, input: ""))?.status == 0
+    }
+
+    /// Runs Python `code` under the oracle interpreter with `input` on stdin.
+    public static func runOracle(_ code: String, arguments: [String] = [], input: String) throws -> ProcessResult {
+        guard let python = oraclePython else {
+            throw TestSupportError("no oracle Python: run scripts/test (it creates .venv) or set ORACLE_PYTHON")
+        }
+        return try run(python, ["-c", code] + arguments, input: input)
+    }
+
+    /// Runs an executable to completion, feeding `input` and collecting both outputs.
+    public static func run(
+        _ executable: String, _ arguments: [String], input: String = "",
+        environment: [String: String]? = nil
+    ) throws -> ProcessResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        // Read both pipes concurrently so neither can fill up and block the child.
+        let group = DispatchGroup()
+        nonisolated(unsafe) var outData = Data()
+        nonisolated(unsafe) var errData = Data()
+        group.enter()
+        DispatchQueue.global().async {
+            outData = stdout.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        group.enter()
+        DispatchQueue.global().async {
+            errData = stderr.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+        group.wait()
+        process.waitUntilExit()
+        return ProcessResult(
+            status: process.terminationStatus,
+            stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errData, as: UTF8.self)
+        )
+    }
+}
+
+/// What a finished process printed and returned.
+public struct ProcessResult: Sendable {
+    public let status: Int32
+    public let stdout: String
+    public let stderr: String
+
+    public var lines: [String] {
+        stdout.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+    }
+}
+
+public struct TestSupportError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension TestEnvironment {
+    /// Whether tests that need these oracle modules should run. With `REQUIRE_ORACLES=1` (as
+    /// `scripts/test` sets) they always run, so a missing oracle fails loudly instead of
+    /// skipping quietly.
+    public static func shouldRunOracleTests(_ modules: String...) -> Bool {
+        if ProcessInfo.processInfo.environment["REQUIRE_ORACLES"] == "1" { return true }
+        guard oraclePython != nil else { return false }
+        let imports = modules.map { "import \($0)" }.joined(separator: "; ")
+        return (try? runOracle(imports, input: ""))?.status == 0
+    }
+}
+
+extension Array where Element: Equatable {
+    /// Whether `needle` occurs as a contiguous run.
+    public func contains(_ needle: [Element]) -> Bool {
+        guard !needle.isEmpty, needle.count <= count else { return needle.isEmpty }
+        for start in 0...(count - needle.count) where self[start..<start + needle.count].elementsEqual(needle) {
+            return true
+        }
+        return false
+    }
+}
