@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(
             name: "HCLTests",
             dependencies: ["HCL", "TestSupport"],
-            exclude: ["Corpus", "Malformed", "Oracle"]
+            exclude: ["Corpus", "Oracle"]
         ),
         .testTarget(name: "IntegrationTests", dependencies: ["SealKit", "TestSupport"]),
     ]

@@ -190,7 +190,7 @@ public struct ConfigBody: Sendable {
                 }
                 let context = ([type] + block.labels.map { "\"\($0)\"" }).joined(separator: " ")
                 let body = ConfigBody(
-                    items: block.body.items.map(Entry.init), location: block.body.location,
+                    items: block.body.items.map(Entry.init), location: block.location,
                     context: self.context.isEmpty ? context : "\(self.context) › \(context)"
                 )
                 out.append(Block(type: type, labels: block.labels, location: block.location, body: body))

@@ -67,6 +67,7 @@ extension UInt8 {
         (self >= UInt8(ascii: "a") && self <= UInt8(ascii: "z"))
             || (self >= UInt8(ascii: "A") && self <= UInt8(ascii: "Z"))
             || self == UInt8(ascii: "_")
+            || self >= 0x80  // non-ASCII letters (HCL identifiers are Unicode)
     }
 
     var isIdentifierContinue: Bool {
