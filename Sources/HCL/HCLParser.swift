@@ -198,37 +198,11 @@ struct HCLParser {
     }
 
     private mutating func parseNumber() throws(HCLError) -> HCLNumber {
-        let location = scanner.location
-        let start = scanner.offset
-        if scanner.peek() == UInt8(ascii: "-") { scanner.advance() }
-        guard let first = scanner.peek(), first.isDigit else {
-            throw scanner.error("expected a digit after '-', found \(scanner.describeCurrent())")
-        }
-        var isInteger = true
-        while let byte = scanner.peek(), byte.isDigit { scanner.advance() }
-        if scanner.peek() == UInt8(ascii: "."), let next = scanner.peek(1), next.isDigit {
-            isInteger = false
-            scanner.advance()
-            while let byte = scanner.peek(), byte.isDigit { scanner.advance() }
-        }
-        if let e = scanner.peek(), e == UInt8(ascii: "e") || e == UInt8(ascii: "E") {
-            isInteger = false
-            scanner.advance()
-            if let sign = scanner.peek(), sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") { scanner.advance() }
-            guard let digit = scanner.peek(), digit.isDigit else {
-                throw scanner.error("expected the exponent's digits, found \(scanner.describeCurrent())")
-            }
-            while let byte = scanner.peek(), byte.isDigit { scanner.advance() }
-        }
+        let number = try scanner.scanNumber(strictFraction: false)
         if let byte = scanner.peek(), byte.isIdentifierStart {
             throw scanner.error("unexpected \(scanner.describeCurrent()) after a number: quote the value if it is text")
         }
-        let text = String(decoding: scanner.bytes[start..<scanner.offset], as: UTF8.self)
-        if isInteger, let value = Int(text) { return .integer(value) }
-        guard let value = Double(text), value.isFinite else {
-            throw HCLError(.invalidValue, at: location, "the number \(text) is out of range")
-        }
-        return .float(value)
+        return number
     }
 
     // MARK: - Strings
@@ -275,15 +249,9 @@ struct HCLParser {
         case UInt8(ascii: "\""): out.append(UInt8(ascii: "\""))
         case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\"))
         case UInt8(ascii: "u"), UInt8(ascii: "U"):
-            let digits = byte == UInt8(ascii: "u") ? 4 : 8
-            var value: UInt32 = 0
-            for _ in 0..<digits {
-                guard let hex = scanner.peek(), hex.isHexDigit else {
-                    throw HCLError(.syntax, at: location, "expected \(digits) hex digits after '\\\(Character(Unicode.Scalar(byte)))'")
-                }
-                scanner.advance()
-                value = value << 4 | UInt32(Character(Unicode.Scalar(hex)).hexDigitValue!)
-            }
+            let value = try scanner.scanHexDigits(
+                byte == UInt8(ascii: "u") ? 4 : 8, escapeAt: location, name: String(Character(Unicode.Scalar(byte)))
+            )
             guard let scalar = Unicode.Scalar(value) else {
                 throw HCLError(.syntax, at: location, "'\\\(Character(Unicode.Scalar(byte)))' names no Unicode character")
             }

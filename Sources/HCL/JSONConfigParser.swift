@@ -164,14 +164,7 @@ struct JSONConfigParser {
             case UInt8(ascii: "r"): out.append(UInt8(ascii: "\r"))
             case UInt8(ascii: "t"): out.append(UInt8(ascii: "\t"))
             case UInt8(ascii: "u"):
-                var unit: UInt32 = 0
-                for _ in 0..<4 {
-                    guard let hex = scanner.peek(), hex.isHexDigit else {
-                        throw HCLError(.syntax, at: escapeLocation, "expected 4 hex digits after '\\u'")
-                    }
-                    scanner.advance()
-                    unit = unit << 4 | UInt32(Character(Unicode.Scalar(hex)).hexDigitValue!)
-                }
+                let unit = try scanner.scanHexDigits(4, escapeAt: escapeLocation, name: "u")
                 var scalarValue = unit
                 if let high = pendingHighSurrogate {
                     guard (0xDC00...0xDFFF).contains(unit) else {
@@ -194,37 +187,7 @@ struct JSONConfigParser {
     }
 
     private mutating func parseNumber() throws(HCLError) -> HCLNumber {
-        let location = scanner.location
-        let start = scanner.offset
-        if scanner.peek() == UInt8(ascii: "-") { scanner.advance() }
-        guard let first = scanner.peek(), first.isDigit else {
-            throw scanner.error("expected a digit, found \(scanner.describeCurrent())")
-        }
-        var isInteger = true
-        while let byte = scanner.peek(), byte.isDigit { scanner.advance() }
-        if scanner.peek() == UInt8(ascii: ".") {
-            isInteger = false
-            scanner.advance()
-            guard let digit = scanner.peek(), digit.isDigit else {
-                throw scanner.error("expected a digit after '.', found \(scanner.describeCurrent())")
-            }
-            while let byte = scanner.peek(), byte.isDigit { scanner.advance() }
-        }
-        if let e = scanner.peek(), e == UInt8(ascii: "e") || e == UInt8(ascii: "E") {
-            isInteger = false
-            scanner.advance()
-            if let sign = scanner.peek(), sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") { scanner.advance() }
-            guard let digit = scanner.peek(), digit.isDigit else {
-                throw scanner.error("expected the exponent's digits, found \(scanner.describeCurrent())")
-            }
-            while let byte = scanner.peek(), byte.isDigit { scanner.advance() }
-        }
-        let text = String(decoding: scanner.bytes[start..<scanner.offset], as: UTF8.self)
-        if isInteger, let value = Int(text) { return .integer(value) }
-        guard let value = Double(text), value.isFinite else {
-            throw HCLError(.invalidValue, at: location, "the number \(text) is out of range")
-        }
-        return .float(value)
+        try scanner.scanNumber(strictFraction: true)
     }
 
     private mutating func skipWhitespace() {

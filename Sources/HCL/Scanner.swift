@@ -62,6 +62,58 @@ struct Scanner {
     }
 }
 
+extension Scanner {
+    /// Scans `-?digits(.digits)?([eE][+-]?digits)?`, the number syntax HCL and JSON share.
+    /// With `strictFraction`, a '.' must be followed by digits (JSON); otherwise a '.' not
+    /// followed by a digit ends the number (HCL).
+    mutating func scanNumber(strictFraction: Bool) throws(HCLError) -> HCLNumber {
+        let location = self.location
+        let start = offset
+        if peek() == UInt8(ascii: "-") { advance() }
+        guard let first = peek(), first.isDigit else {
+            throw error("expected a digit\(offset > start ? " after '-'" : ""), found \(describeCurrent())")
+        }
+        var isInteger = true
+        while let byte = peek(), byte.isDigit { advance() }
+        if peek() == UInt8(ascii: "."), strictFraction || (peek(1)?.isDigit ?? false) {
+            isInteger = false
+            advance()
+            guard let digit = peek(), digit.isDigit else {
+                throw error("expected a digit after '.', found \(describeCurrent())")
+            }
+            while let byte = peek(), byte.isDigit { advance() }
+        }
+        if let e = peek(), e == UInt8(ascii: "e") || e == UInt8(ascii: "E") {
+            isInteger = false
+            advance()
+            if let sign = peek(), sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") { advance() }
+            guard let digit = peek(), digit.isDigit else {
+                throw error("expected the exponent's digits, found \(describeCurrent())")
+            }
+            while let byte = peek(), byte.isDigit { advance() }
+        }
+        let text = String(decoding: bytes[start..<offset], as: UTF8.self)
+        if isInteger, let value = Int(text) { return .integer(value) }
+        guard let value = Double(text), value.isFinite else {
+            throw HCLError(.invalidValue, at: location, "the number \(text) is out of range")
+        }
+        return .float(value)
+    }
+
+    /// Reads exactly `count` hex digits as one code unit, for `\\u` escapes.
+    mutating func scanHexDigits(_ count: Int, escapeAt location: SourceLocation, name: String) throws(HCLError) -> UInt32 {
+        var value: UInt32 = 0
+        for _ in 0..<count {
+            guard let hex = peek(), hex.isHexDigit else {
+                throw HCLError(.syntax, at: location, "expected \(count) hex digits after '\\\(name)'")
+            }
+            advance()
+            value = value << 4 | UInt32(Character(Unicode.Scalar(hex)).hexDigitValue!)
+        }
+        return value
+    }
+}
+
 extension UInt8 {
     var isIdentifierStart: Bool {
         (self >= UInt8(ascii: "a") && self <= UInt8(ascii: "z"))
