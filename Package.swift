@@ -17,23 +17,63 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.0"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.30.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
     ],
     targets: [
         // C shims for the few system calls Swift cannot import directly (variadic prctl,
         // explicit_bzero, madvise flags).
-        .target(name: "CSystem"),
+        .target(name: "CVaultSystem"),
 
         // Seal key, BIP39, validation hash, Shamir, secret memory. No I/O.
         .target(
             name: "SealKit",
             dependencies: [
-                "CSystem",
+                "CVaultSystem",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
 
         // The configuration language: HCL as Vault users write it, and its JSON form.
         .target(name: "HCL"),
+
+        // The vault itself: seal state machine, barrier encryption, tokens, vaults and secrets,
+        // over the StorageBackend protocol. No network, no cloud SDKs.
+        .target(
+            name: "VaultCore",
+            dependencies: [
+                "SealKit",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "VaultStorageSQLite",
+            dependencies: ["VaultCore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+
+        // vaultd's HTTP side: listeners (unix socket with peer credentials, TCP with TLS), the
+        // sys API and the resource API, configuration, logging, process hygiene.
+        .target(
+            name: "VaultServer",
+            dependencies: [
+                "VaultCore", "VaultStorageSQLite", "HCL", "SealKit", "CVaultSystem",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // Outbound HTTP on libcurl: deadlines, unix sockets, proxies, CA bundles.
+        .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(name: "HTTPTransport", dependencies: ["CCurl"]),
+
+        // A client for Vault's sys API (vaultd, OpenBao, Vault) and vaultd's resource API.
+        .target(name: "VaultClient", dependencies: ["HTTPTransport"]),
 
         // Shared command-line plumbing: exit codes, one-line errors.
         .target(
@@ -47,14 +87,14 @@ let package = Package(
         .executableTarget(
             name: "vaultctl",
             dependencies: [
-                "VaultCLI",
+                "VaultCLI", "VaultClient", "SealKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "vaultd",
             dependencies: [
-                "VaultCLI",
+                "VaultCLI", "VaultServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -79,6 +119,8 @@ let package = Package(
             dependencies: ["HCL", "TestSupport"],
             exclude: ["Corpus", "Oracle"]
         ),
-        .testTarget(name: "IntegrationTests", dependencies: ["SealKit", "TestSupport"]),
+        .testTarget(name: "VaultCoreTests", dependencies: ["VaultCore", "VaultStorageSQLite", "SealKit", "TestSupport"]),
+        .testTarget(name: "HTTPTransportTests", dependencies: ["HTTPTransport", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["SealKit", "VaultClient", "HTTPTransport", "TestSupport"]),
     ]
 )

@@ -244,7 +244,7 @@ public struct ConfigBody: Sendable {
     var prefix: String { context.isEmpty ? "" : "\(context): " }
 
     /// An error about setting `name` at `location`, phrased like the decoder's own.
-    public func error(_ code: HCLError.Code = .invalidValue, _ name: String, at location: SourceLocation? = nil, _ message: String) -> HCLError {
+    public func error(_ name: String, _ message: String, code: HCLError.Code = .invalidValue, at location: SourceLocation? = nil) -> HCLError {
         let place = location ?? items.first(where: { $0.name == name })?.location ?? self.location
         return HCLError(code, at: place, "\(prefix)\(name): \(message)")
     }

@@ -1,4 +1,4 @@
-import CSystem
+import CVaultSystem
 
 #if canImport(Glibc)
 import Glibc

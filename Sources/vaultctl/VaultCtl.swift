@@ -10,7 +10,7 @@ struct VaultCtl: AsyncParsableCommand {
             Exit codes: 0 success, 1 failure, 2 bad input (a malformed key, share or argument).
             """,
         version: BuildInfo.version,
-        subcommands: [KeyCommand.self]
+        subcommands: [StatusCommand.self, OperatorCommand.self, SecretsCommand.self, TokenCommand.self, KeyCommand.self]
     )
 
     static func main() async {

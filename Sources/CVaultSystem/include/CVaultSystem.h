@@ -1,8 +1,8 @@
 // Small, typed wrappers around system calls that Swift cannot import cleanly:
 // variadic prctl(2), explicit_bzero(3) (which the compiler may not elide), and madvise
 // flags that are Linux-only.
-#ifndef CSYSTEM_H
-#define CSYSTEM_H
+#ifndef CVAULTSYSTEM_H
+#define CVAULTSYSTEM_H
 
 #include <stddef.h>
 
@@ -25,5 +25,17 @@ size_t csystem_page_size(void);
 /// Fills `len` bytes at `p` from the kernel CSPRNG (getrandom(2), blocking until seeded).
 /// Returns 0 or -errno.
 int csystem_random_bytes(void *p, size_t len);
+
+/// The layout of Linux's `struct ucred` (SO_PEERCRED), which Swift's Glibc module hides behind
+/// _GNU_SOURCE.
+typedef struct {
+    int pid;
+    unsigned int uid;
+    unsigned int gid;
+} csystem_peer_credentials;
+
+/// Sends `state` (e.g. "READY=1") to systemd's $NOTIFY_SOCKET. Returns 1 when sent, 0 when
+/// there is no NOTIFY_SOCKET, -errno on failure.
+int csystem_sd_notify(const char *state);
 
 #endif

@@ -1,11 +1,15 @@
 #define _GNU_SOURCE
-#include "CSystem.h"
+#include "CVaultSystem.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <stdlib.h>
 #if defined(__linux__)
 #include <sys/prctl.h>
 #include <sys/random.h>
@@ -69,4 +73,23 @@ int csystem_random_bytes(void *p, size_t len) {
         len -= (size_t)n;
     }
     return 0;
+}
+
+int csystem_sd_notify(const char *state) {
+    const char *path = getenv("NOTIFY_SOCKET");
+    if (path == NULL || path[0] == 0) return 0;
+    struct sockaddr_un address;
+    memset(&address, 0, sizeof(address));
+    address.sun_family = AF_UNIX;
+    size_t length = strlen(path);
+    if (length >= sizeof(address.sun_path)) return -ENAMETOOLONG;
+    memcpy(address.sun_path, path, length);
+    if (address.sun_path[0] == '@') address.sun_path[0] = 0;  /* abstract namespace */
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    socklen_t size = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + length);
+    ssize_t sent = sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&address, size);
+    int saved = errno;
+    close(fd);
+    return sent < 0 ? -saved : 1;
 }

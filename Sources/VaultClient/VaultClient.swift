@@ -1,0 +1,76 @@
+import Foundation
+import HTTPTransport
+
+/// A client for a vault's HTTP API — Vault's `sys` endpoints (vaultd, OpenBao and Vault alike)
+/// and vaultd's resource API.
+public struct VaultClient: Sendable {
+    public let address: VaultAddress
+    public var token: String?
+    public var timeout: Duration
+    public var caBundlePath: String?
+
+    public init(address: VaultAddress, token: String? = nil, timeout: Duration = .seconds(30), caBundlePath: String? = nil) {
+        self.address = address
+        self.token = token
+        self.timeout = timeout
+        self.caBundlePath = caBundlePath
+    }
+
+    /// A failure answered by the vault: its HTTP status and Vault's `errors` messages.
+    public struct APIError: Error, CustomStringConvertible, Sendable {
+        public let status: Int
+        public let messages: [String]
+        public var description: String {
+            messages.isEmpty ? "the vault answered HTTP \(status)" : messages.joined(separator: "; ")
+        }
+    }
+
+    /// Sends a request and returns the status and the decoded JSON body (if any).
+    public func send(_ method: String, _ path: String, body: [String: Any]? = nil) async throws -> (status: Int, json: Any?) {
+        var headers = [("Accept", "application/json")]
+        if let token { headers.append(("X-Vault-Token", token)) }
+        var data: [UInt8]?
+        if let body {
+            data = Array(try JSONSerialization.data(withJSONObject: body))
+            headers.append(("Content-Type", "application/json"))
+        }
+        let response = try await CurlTransport.send(HTTPClientRequest(
+            method: method, url: address.baseURL + path, headers: headers, body: data,
+            unixSocketPath: address.unixSocketPath, timeout: timeout, caBundlePath: caBundlePath
+        ))
+        let json = response.body.isEmpty ? nil : try? JSONSerialization.jsonObject(with: Data(response.body))
+        return (response.status, json)
+    }
+
+    /// Sends a request and throws ``APIError`` for any status outside `accepted`.
+    public func call(_ method: String, _ path: String, body: [String: Any]? = nil, accepted: Set<Int> = [200, 201, 204]) async throws -> Any? {
+        let (status, json) = try await send(method, path, body: body)
+        guard accepted.contains(status) else {
+            let messages = ((json as? [String: Any])?["errors"] as? [String]) ?? []
+            throw APIError(status: status, messages: messages)
+        }
+        return json
+    }
+
+    // MARK: sys
+
+    public func sealStatus() async throws -> [String: Any] {
+        try await call("GET", "/v1/sys/seal-status") as? [String: Any] ?? [:]
+    }
+
+    public func initialize(_ body: [String: Any]) async throws -> [String: Any] {
+        try await call("PUT", "/v1/sys/init", body: body) as? [String: Any] ?? [:]
+    }
+
+    public func unseal(key: String) async throws -> [String: Any] {
+        try await call("PUT", "/v1/sys/unseal", body: ["key": key]) as? [String: Any] ?? [:]
+    }
+
+    public func resetUnseal() async throws -> [String: Any] {
+        try await call("PUT", "/v1/sys/unseal", body: ["reset": true]) as? [String: Any] ?? [:]
+    }
+
+    public func seal() async throws {
+        _ = try await call("PUT", "/v1/sys/seal")
+    }
+}

@@ -1,0 +1,66 @@
+/// Where vaultd keeps its (always encrypted, apart from the seal configuration) records.
+///
+/// Keys are `/`-separated paths such as `vaults/<id>/secrets/<secretId>`. Implementations make
+/// every ``apply(_:)`` atomic and durable before it returns: an acknowledged write survives
+/// `kill -9`.
+public protocol StorageBackend: Sendable {
+    /// A short name for `seal-status`'s `storage_type`.
+    var kind: String { get }
+
+    /// The value at `key`, or `nil`.
+    func get(_ key: String) async throws -> [UInt8]?
+
+    /// The keys that start with `prefix`, sorted.
+    func list(prefix: String) async throws -> [String]
+
+    /// Applies every operation in one transaction.
+    func apply(_ operations: [StorageOperation]) async throws
+}
+
+/// One change in a ``StorageBackend/apply(_:)`` transaction.
+public enum StorageOperation: Sendable {
+    case put(String, [UInt8])
+    case delete(String)
+    /// Deletes every key starting with the prefix.
+    case deletePrefix(String)
+    /// Fails the transaction (``StorageConflict``) when the key already exists.
+    case insertNew(String, [UInt8])
+}
+
+/// ``StorageOperation/insertNew(_:_:)`` found the key already present.
+public struct StorageConflict: Error, Sendable {
+    public let key: String
+    public init(key: String) { self.key = key }
+}
+
+extension StorageBackend {
+    public func put(_ key: String, _ value: [UInt8]) async throws { try await apply([.put(key, value)]) }
+    public func delete(_ key: String) async throws { try await apply([.delete(key)]) }
+}
+
+/// An in-memory backend for tests and `--dev` experiments.
+public actor MemoryStorage: StorageBackend {
+    private var values: [String: [UInt8]] = [:]
+    public nonisolated let kind = "inmem"
+
+    public init() {}
+
+    public func get(_ key: String) -> [UInt8]? { values[key] }
+
+    public func list(prefix: String) -> [String] { values.keys.filter { $0.hasPrefix(prefix) }.sorted() }
+
+    public func apply(_ operations: [StorageOperation]) throws {
+        var copy = values
+        for operation in operations {
+            switch operation {
+            case .put(let key, let value): copy[key] = value
+            case .delete(let key): copy[key] = nil
+            case .deletePrefix(let prefix): for key in copy.keys where key.hasPrefix(prefix) { copy[key] = nil }
+            case .insertNew(let key, let value):
+                guard copy[key] == nil else { throw StorageConflict(key: key) }
+                copy[key] = value
+            }
+        }
+        values = copy
+    }
+}

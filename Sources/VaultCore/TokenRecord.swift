@@ -1,0 +1,79 @@
+import Crypto
+import Foundation
+import SealKit
+
+/// What a token may do. Stored under `tokens/<SHA-256 of the token>`, encrypted under the
+/// system key: the token itself is never stored.
+public struct TokenRecord: Codable, Sendable, Equatable {
+    public var policies: [String]
+    /// The vaults a non-root token is limited to (`nil` for root).
+    public var vaultIDs: [String]?
+    public var createdAt: Date
+    public var displayName: String
+
+    enum CodingKeys: String, CodingKey {
+        case policies
+        case vaultIDs = "vault_ids"
+        case createdAt = "created_at"
+        case displayName = "display_name"
+    }
+
+    public var isRoot: Bool { policies.contains("root") }
+
+    /// `vd.` followed by 32 random bytes in base64url: 256 bits, never guessable.
+    static func newTokenString() throws -> String {
+        let bytes = try SystemRandom.bytes(32)
+        let base64 = Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+        return "vd." + base64
+    }
+
+    static func storageKey(for token: String) -> String {
+        "tokens/" + Hex.encode(SHA256.hash(data: Array(token.utf8)))
+    }
+
+    static func aad(for storageKey: String) -> String { "vaultd:token:" + storageKey }
+
+    func storageOperation(token: String, systemKey: UnsafeRawBufferPointer) throws -> StorageOperation {
+        let key = Self.storageKey(for: token)
+        let json = Array(try JSONEncoder.vault.encode(self))
+        return .put(key, try Envelope.seal(json, key: systemKey, aad: Self.aad(for: key)))
+    }
+}
+
+extension VaultCore {
+    /// The record of `token`, or a permission error. Needs the vault unsealed.
+    public func authenticate(_ token: String?) async throws -> TokenRecord {
+        guard let token, !token.isEmpty else {
+            throw VaultError(.permissionDenied, "permission denied: send a token in X-Vault-Token or Authorization: Bearer")
+        }
+        let ring = try requireUnsealed()
+        let key = TokenRecord.storageKey(for: token)
+        guard let envelope = try await storage.get(key) else {
+            throw VaultError(.permissionDenied, "permission denied: the token is not valid")
+        }
+        do {
+            let json = try ring.systemKey.reveal { try Envelope.open(envelope, key: $0, aad: TokenRecord.aad(for: key)) }
+            return try JSONDecoder.vault.decode(TokenRecord.self, from: Data(json))
+        } catch {
+            throw VaultError(.internalError, "a token record failed to decrypt: the database is damaged")
+        }
+    }
+
+    /// Creates a token with `record`'s permissions and returns it (the only time it is seen).
+    public func createToken(_ record: TokenRecord) async throws -> String {
+        let ring = try requireUnsealed()
+        let token = try TokenRecord.newTokenString()
+        let operation = try ring.systemKey.reveal { try record.storageOperation(token: token, systemKey: $0) }
+        try await storage.apply([operation])
+        return token
+    }
+
+    /// Revokes `token`; unknown tokens are not an error (revocation is idempotent).
+    public func revokeToken(_ token: String) async throws {
+        _ = try requireUnsealed()
+        try await storage.apply([.delete(TokenRecord.storageKey(for: token))])
+    }
+}

@@ -1,0 +1,161 @@
+import Foundation
+import SealKit
+
+/// A vault: a container of keys and secrets with its own master key.
+public struct VaultRecord: Codable, Sendable, Equatable {
+    public var id: String
+    public var createdAt: Date
+    public var name: String
+    public var description: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, description
+        case createdAt = "created_at"
+    }
+}
+
+/// A secret; `value` is present only when one secret is read.
+public struct SecretRecord: Codable, Sendable, Equatable {
+    public var id: String
+    public var createdAt: Date
+    public var vaultID: String
+    public var type: String
+    public var name: String
+    public var description: String
+    public var value: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, type, name, description, value
+        case createdAt = "created_at"
+        case vaultID = "vault_id"
+    }
+}
+
+extension VaultCore {
+    static func vaultPrefix(_ id: String) -> String { "vaults/\(id)/" }
+    static func masterPath(_ id: String) -> String { "vaults/\(id)/master" }
+    static func metaPath(_ id: String) -> String { "vaults/\(id)/meta" }
+    static func secretPath(_ vault: String, _ secret: String) -> String { "vaults/\(vault)/secrets/\(secret)" }
+
+    // MARK: Vaults
+
+    public func createVault(name: String, description: String) async throws -> VaultRecord {
+        let ring = try requireUnsealed()
+        let record = VaultRecord(id: UUIDText.random(), createdAt: Date(), name: name, description: description)
+        let master = try SecretBytes.random(count: 32)
+        let masterEnvelope = try ring.sealKey.reveal { sealKey in
+            try master.withUnsafeBytes { try Envelope.seal($0, key: sealKey, aad: "vaultd:vault-master:\(record.id)") }
+        }
+        let meta = try ring.systemKey.reveal {
+            try Envelope.seal(Array(try JSONEncoder.vault.encode(record)), key: $0, aad: "vaultd:vault-meta:\(record.id)")
+        }
+        try await storage.apply([.insertNew(Self.masterPath(record.id), masterEnvelope), .put(Self.metaPath(record.id), meta)])
+        masterKeys[record.id] = try CloakedKey(master)
+        return record
+    }
+
+    public func listVaults() async throws -> [VaultRecord] {
+        let ring = try requireUnsealed()
+        var out = [VaultRecord]()
+        for key in try await storage.list(prefix: "vaults/") where key.hasSuffix("/meta") {
+            let id = String(key.dropFirst("vaults/".count).dropLast("/meta".count))
+            guard let envelope = try await storage.get(key) else { continue }
+            out.append(try decodeMeta(envelope, id: id, ring: ring))
+        }
+        return out.sorted { $0.createdAt < $1.createdAt }
+    }
+
+    public func vault(_ id: String) async throws -> VaultRecord {
+        let ring = try requireUnsealed()
+        guard Self.isValidID(id), let envelope = try await storage.get(Self.metaPath(id)) else {
+            throw VaultError(.notFound, "vault not found")
+        }
+        return try decodeMeta(envelope, id: id, ring: ring)
+    }
+
+    /// Deletes a vault with everything in it.
+    public func deleteVault(_ id: String) async throws {
+        _ = try await vault(id)
+        try await storage.apply([.deletePrefix(Self.vaultPrefix(id))])
+        masterKeys[id] = nil
+    }
+
+    private func decodeMeta(_ envelope: [UInt8], id: String, ring: KeyRing) throws -> VaultRecord {
+        do {
+            let json = try ring.systemKey.reveal { try Envelope.open(envelope, key: $0, aad: "vaultd:vault-meta:\(id)") }
+            return try JSONDecoder.vault.decode(VaultRecord.self, from: Data(json))
+        } catch {
+            throw VaultError(.internalError, "the record of vault \(id) failed to decrypt: the database is damaged")
+        }
+    }
+
+    /// The vault's master key, from the cache or unwrapped with the seal key.
+    func masterKey(_ vaultID: String) async throws -> CloakedKey {
+        if let cached = masterKeys[vaultID] { return cached }
+        let ring = try requireUnsealed()
+        guard Self.isValidID(vaultID), let envelope = try await storage.get(Self.masterPath(vaultID)) else {
+            throw VaultError(.notFound, "vault not found")
+        }
+        let unwrapped: SecretBytes
+        do {
+            unwrapped = try ring.sealKey.reveal { try Envelope.openSecret(envelope, key: $0, aad: "vaultd:vault-master:\(vaultID)") }
+        } catch {
+            throw VaultError(.internalError, "the master key of vault \(vaultID) failed to decrypt: the database is damaged")
+        }
+        let key = try CloakedKey(unwrapped)
+        masterKeys[vaultID] = key
+        return key
+    }
+
+    // MARK: Secrets
+
+    public func createSecret(vaultID: String, name: String, type: String, description: String, value: String) async throws -> SecretRecord {
+        let master = try await masterKey(vaultID)
+        var record = SecretRecord(id: UUIDText.random(), createdAt: Date(), vaultID: vaultID, type: type, name: name, description: description, value: value)
+        let path = Self.secretPath(vaultID, record.id)
+        let envelope = try master.key.reveal { try Envelope.seal(Array(try JSONEncoder.vault.encode(record)), key: $0, aad: "vaultd:secret:\(path)") }
+        try await storage.apply([.put(path, envelope)])
+        record.value = nil
+        return record
+    }
+
+    public func listSecrets(vaultID: String) async throws -> [SecretRecord] {
+        let master = try await masterKey(vaultID)
+        var out = [SecretRecord]()
+        for key in try await storage.list(prefix: "vaults/\(vaultID)/secrets/") {
+            guard let envelope = try await storage.get(key) else { continue }
+            var record = try decodeSecret(envelope, path: key, master: master)
+            record.value = nil
+            out.append(record)
+        }
+        return out.sorted { $0.createdAt < $1.createdAt }
+    }
+
+    public func secret(vaultID: String, secretID: String) async throws -> SecretRecord {
+        let master = try await masterKey(vaultID)
+        let path = Self.secretPath(vaultID, secretID)
+        guard Self.isValidID(secretID), let envelope = try await storage.get(path) else {
+            throw VaultError(.notFound, "secret not found")
+        }
+        return try decodeSecret(envelope, path: path, master: master)
+    }
+
+    public func deleteSecret(vaultID: String, secretID: String) async throws {
+        _ = try await secret(vaultID: vaultID, secretID: secretID)
+        try await storage.apply([.delete(Self.secretPath(vaultID, secretID))])
+    }
+
+    private func decodeSecret(_ envelope: [UInt8], path: String, master: CloakedKey) throws -> SecretRecord {
+        do {
+            let json = try master.key.reveal { try Envelope.open(envelope, key: $0, aad: "vaultd:secret:\(path)") }
+            return try JSONDecoder.vault.decode(SecretRecord.self, from: Data(json))
+        } catch {
+            throw VaultError(.internalError, "a secret failed to decrypt: the database is damaged")
+        }
+    }
+
+    /// Ids are UUIDs: refusing anything else keeps `/` and `..` out of storage paths.
+    static func isValidID(_ id: String) -> Bool {
+        id.count == 36 && id.allSatisfy { $0.isHexDigit || $0 == "-" }
+    }
+}

@@ -1,0 +1,320 @@
+import Foundation
+import Logging
+import SealKit
+
+/// The vault: its seal state machine (uninitialized → sealed → unsealed), its keys, and the
+/// records it keeps in a ``StorageBackend``.
+///
+/// The seal key never reaches storage. Init stores only the seal configuration (with the
+/// validation hash), the *system key* encrypted under the seal key, and the root token's
+/// record; every vault gets a master key encrypted under the seal key, and every secret is
+/// encrypted under its vault's master key (see ``Envelope``).
+public actor VaultCore {
+    public let storage: any StorageBackend
+    /// The operator-configured hash (`seal_validation_hash`), which wins over the stored one.
+    public let configuredValidationHash: ValidationHash?
+    let logger: Logger
+
+    private var configuration: SealConfiguration?
+    var keyRing: KeyRing?
+    var masterKeys: [String: CloakedKey] = [:]
+    private var progress = UnsealProgress()
+    private var initializing = false
+
+    static let systemKeyPath = "core/system-key"
+    static let systemKeyAAD = "vaultd:system-key"
+
+    public init(storage: any StorageBackend, validationHash: ValidationHash? = nil, logger: Logger = Logger(label: "vaultd.core")) {
+        self.storage = storage
+        self.configuredValidationHash = validationHash
+        self.logger = logger
+    }
+
+    /// Reads the seal configuration; call once before serving.
+    public func load() async throws {
+        if let data = try await storage.get(SealConfiguration.storageKey) {
+            do {
+                configuration = try JSONDecoder.vault.decode(SealConfiguration.self, from: Data(data))
+            } catch {
+                throw VaultError(.internalError, "the stored seal configuration is unreadable: the database is damaged or not a vaultd database")
+            }
+        }
+    }
+
+    public var isInitialized: Bool { configuration != nil }
+    public var isSealed: Bool { keyRing == nil }
+
+    public func status() -> SealStatus {
+        SealStatus(
+            type: "shamir",
+            initialized: configuration != nil,
+            sealed: keyRing == nil,
+            threshold: configuration?.secretThreshold ?? 0,
+            shares: configuration?.secretShares ?? 0,
+            progress: progress.count,
+            nonce: progress.nonce,
+            version: VaultBuild.version,
+            buildDate: VaultBuild.buildDate,
+            storageType: storage.kind,
+            clusterName: configuration?.clusterName,
+            clusterID: configuration?.clusterID,
+            recoverySeal: false
+        )
+    }
+
+    /// The validation hash that pushed keys are checked against: configured, else recorded.
+    var expectedValidationHash: ValidationHash? {
+        if let configuredValidationHash { return configuredValidationHash }
+        guard let recorded = configuration?.validationHash else { return nil }
+        return try? ValidationHash(parsing: recorded)
+    }
+
+    // MARK: - Init
+
+    /// Initialises the vault: stores its seal configuration, system key and root token in one
+    /// transaction. The vault stays sealed afterwards, as Vault's does.
+    public func initialize(_ request: InitRequest) async throws -> InitResult {
+        guard configuration == nil else { throw VaultError(.conflict, "vault is already initialized") }
+        guard !initializing else { throw VaultError(.conflict, "vault is being initialized by another request") }
+        initializing = true
+        defer { initializing = false }
+
+        try Self.validateShares(request.secretShares, request.secretThreshold, setting: "secret")
+        if request.recoveryShares != 0 || request.recoveryThreshold != 0 {
+            try Self.validateShares(request.recoveryShares, request.recoveryThreshold, setting: "recovery")
+        }
+
+        let generated = request.sealKey == nil
+        let sealKey: SealKey
+        if let text = request.sealKey {
+            do {
+                sealKey = try SealKey(parsing: text)
+            } catch {
+                throw VaultError(.badRequest, "seal_key: \(error.reason)")
+            }
+        } else {
+            sealKey = try SealKey.generate()
+        }
+        let hash = sealKey.validationHash()
+        if let configuredValidationHash, configuredValidationHash != hash {
+            throw VaultError(.wrongKey, "seal_key does not match the configured seal_validation_hash")
+        }
+
+        let systemKey = try SecretBytes.random(count: 32)
+        let systemEnvelope = try sealKey.withUnsafeBytes { sealBytes in
+            try systemKey.withUnsafeBytes { try Envelope.seal($0, key: sealBytes, aad: Self.systemKeyAAD) }
+        }
+        let rootToken = try TokenRecord.newTokenString()
+        let rootRecord = TokenRecord(policies: ["root"], vaultIDs: nil, createdAt: Date(), displayName: "root")
+        let tokenOperation = try systemKey.withUnsafeBytes { try rootRecord.storageOperation(token: rootToken, systemKey: $0) }
+
+        let newConfiguration = SealConfiguration(
+            secretShares: request.secretShares,
+            secretThreshold: request.secretThreshold,
+            recoveryShares: request.recoveryShares,
+            recoveryThreshold: request.recoveryThreshold,
+            validationHash: hash.description,
+            initializedAt: Date(),
+            clusterName: "vaultd-cluster-" + String(UUIDText.random().prefix(8)),
+            clusterID: UUIDText.random()
+        )
+        let configurationData = Array(try JSONEncoder.vault.encode(newConfiguration))
+
+        var (keys, keysBase64) = try Self.shares(of: sealKey, count: request.secretShares, threshold: request.secretThreshold)
+        var (recoveryKeys, recoveryBase64) = request.recoveryShares > 0
+            ? try Self.shares(of: sealKey, count: request.recoveryShares, threshold: request.recoveryThreshold, forceSplit: true)
+            : ([], [])
+
+        do {
+            try await storage.apply([
+                .put(Self.systemKeyPath, systemEnvelope),
+                tokenOperation,
+                .insertNew(SealConfiguration.storageKey, configurationData),
+            ])
+        } catch is StorageConflict {
+            keys.removeAll(); keysBase64.removeAll(); recoveryKeys.removeAll(); recoveryBase64.removeAll()
+            throw VaultError(.conflict, "vault is already initialized")
+        }
+        configuration = newConfiguration
+        logger.info("vault initialized", metadata: [
+            "secret_shares": "\(request.secretShares)", "secret_threshold": "\(request.secretThreshold)",
+            "recovery_shares": "\(request.recoveryShares)", "seal_key": .string(generated ? "generated" : "supplied"),
+        ])
+        return InitResult(
+            keys: keys, keysBase64: keysBase64,
+            recoveryKeys: recoveryKeys, recoveryKeysBase64: recoveryBase64,
+            rootToken: rootToken, validationHash: hash.description,
+            phrase: generated && request.secretShares == 1 ? sealKey.phrase() : nil
+        )
+    }
+
+    private static func validateShares(_ shares: Int, _ threshold: Int, setting: String) throws {
+        guard (1...255).contains(shares) else {
+            throw VaultError(.badRequest, "\(setting)_shares must be between 1 and 255; got \(shares)")
+        }
+        guard (1...shares).contains(threshold) else {
+            throw VaultError(.badRequest, "\(setting)_threshold must be between 1 and \(setting)_shares (\(shares)); got \(threshold)")
+        }
+        guard shares == 1 || threshold > 1 else {
+            throw VaultError(.badRequest, "\(setting)_threshold must be greater than one for multiple shares")
+        }
+    }
+
+    /// The seal key as `count` shares (hex, base64). One share is the key itself.
+    private static func shares(of key: borrowing SealKey, count: Int, threshold: Int, forceSplit: Bool = false) throws -> ([String], [String]) {
+        if count == 1 && !forceSplit {
+            return ([key.encoded(as: .hex)], [key.encoded(as: .base64)])
+        }
+        let parts = try key.withUnsafeBytes { try Shamir.split($0, shares: count, threshold: threshold) }
+        return (parts.map { Hex.encode($0) }, parts.map { Data($0).base64EncodedString() })
+    }
+
+    // MARK: - Unseal
+
+    /// Takes a key or a share, as `PUT /v1/sys/unseal {key}` does.
+    ///
+    /// A whole seal key (phrase, or 32 bytes in hex/base64) unseals at once whatever the
+    /// threshold. Shares (33 bytes, Vault's layout) accumulate until the threshold. A key that
+    /// fails the validation hash is refused before any decryption; a wrong key resets progress.
+    /// Already unsealed: a whole key is still checked, and a wrong one is an error.
+    public func submitUnsealKey(_ text: String) async throws -> SealStatus {
+        guard let configuration else {
+            throw VaultError(.notInitialized, "vault is not initialized")
+        }
+        let material = try UnsealMaterial(parsing: text)
+        switch material {
+        case .key(let bytes):
+            let key = try SealKey(bytes: SecretBytes(copying: bytes))
+            var copy = bytes
+            copy.wipe()
+            try await unseal(with: key, alreadyUnsealedCheck: keyRing != nil)
+        case .share(let share):
+            if keyRing != nil { return status() }  // a lone share cannot be checked; Vault answers with the status
+            guard configuration.secretThreshold > 1 else {
+                throw VaultError(.badRequest, "this vault has a single key, not shares: give the whole key")
+            }
+            _ = try progress.add(share)
+            if progress.count >= configuration.secretThreshold {
+                let combined: SecretBytes
+                do {
+                    combined = try Shamir.combine(progress.shares)
+                } catch {
+                    progress.reset()
+                    throw VaultError(.wrongKey, "the shares do not combine: \(error.reason)")
+                }
+                progress.reset()
+                guard combined.count == SealKey.byteCount else {
+                    throw VaultError(.wrongKey, "the shares combine to \(combined.count) bytes, not a seal key")
+                }
+                try await unseal(with: try SealKey(bytes: combined), alreadyUnsealedCheck: false)
+            }
+        }
+        return status()
+    }
+
+    /// Forgets the shares given so far.
+    public func resetUnseal() -> SealStatus {
+        progress.reset()
+        return status()
+    }
+
+    private func unseal(with key: consuming SealKey, alreadyUnsealedCheck: Bool) async throws {
+        if let expected = expectedValidationHash, !expected.matches(key) {
+            progress.reset()
+            throw VaultError(.wrongKey, "unseal key is wrong: it does not match the validation hash")
+        }
+        guard let envelope = try await storage.get(Self.systemKeyPath) else {
+            throw VaultError(.internalError, "the stored system key is missing: the database is damaged")
+        }
+        let systemKey: SecretBytes
+        do {
+            systemKey = try key.withUnsafeBytes { try Envelope.openSecret(envelope, key: $0, aad: Self.systemKeyAAD) }
+        } catch {
+            progress.reset()
+            throw VaultError(.wrongKey, "unseal key is wrong: it cannot decrypt this vault's keyring")
+        }
+        if alreadyUnsealedCheck { return }
+        guard keyRing == nil else { return }  // another request unsealed it meanwhile
+        keyRing = try KeyRing(sealKey: key.secretBytes(), systemKey: systemKey)
+        progress.reset()
+        logger.info("vault unsealed")
+    }
+
+    /// Wipes every key from memory. Data stays encrypted on disk.
+    public func seal() {
+        let wasUnsealed = keyRing != nil
+        keyRing = nil
+        masterKeys.removeAll()
+        progress.reset()
+        if wasUnsealed { logger.info("vault sealed") }
+    }
+
+    /// Whether `key` is this vault's seal key (validation hash, then decryption).
+    public func verify(_ key: borrowing SealKey) async -> Bool {
+        if let expected = expectedValidationHash, !expected.matches(key) { return false }
+        guard let envelope = try? await storage.get(Self.systemKeyPath) else { return false }
+        return (try? key.withUnsafeBytes { try Envelope.openSecret(envelope, key: $0, aad: Self.systemKeyAAD) }) != nil
+    }
+
+    // MARK: - Helpers for the resource extensions
+
+    func requireUnsealed() throws -> KeyRing {
+        guard let keyRing else { throw VaultError.sealedVault }
+        return keyRing
+    }
+}
+
+/// What `sys/unseal` was given.
+enum UnsealMaterial {
+    case key([UInt8])
+    case share([UInt8])
+
+    init(parsing text: String) throws {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { throw VaultError(.badRequest, "no key given: send {\"key\": \"…\"}") }
+        if trimmed.contains(where: \.isWhitespace) {
+            do {
+                let key = try SealKey(parsing: trimmed)
+                self = .key(key.withUnsafeBytes { Array($0) })
+                return
+            } catch {
+                throw VaultError(.badRequest, "the key is not a valid seal key phrase: \(error.reason)")
+            }
+        }
+        var digits = Substring(trimmed)
+        if digits.hasPrefix("0x") || digits.hasPrefix("0X") { digits = digits.dropFirst(2) }
+        let bytes: [UInt8]
+        if let hex = Hex.decode(digits), digits.count >= 2 {
+            bytes = hex
+        } else if let data = Data(base64Encoded: trimmed) {
+            bytes = Array(data)
+        } else {
+            throw VaultError(.badRequest, "the key is neither a 24-word phrase, hex nor base64")
+        }
+        switch bytes.count {
+        case SealKey.byteCount: self = .key(bytes)
+        case SealKey.byteCount + 1:
+            guard bytes.last != 0 else { throw VaultError(.badRequest, "this share is malformed (x coordinate 0)") }
+            self = .share(bytes)
+        default:
+            throw VaultError(.badRequest, "the key is \(bytes.count) bytes: a seal key is 32 bytes and a share 33")
+        }
+    }
+}
+
+extension JSONEncoder {
+    static var vault: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+}
+
+extension JSONDecoder {
+    static var vault: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}

@@ -1,0 +1,74 @@
+import NIOHTTP1
+
+/// Who is on the other end of a connection, established before any request byte is read.
+public enum Peer: Sendable, Hashable, CustomStringConvertible {
+    /// A Unix-socket peer, from the kernel (`SO_PEERCRED`): cannot be forged by the client.
+    case unix(uid: UInt32, gid: UInt32, pid: Int32)
+    /// A TCP peer's address.
+    case tcp(String)
+
+    public var description: String {
+        switch self {
+        case .unix(let uid, let gid, let pid): "unix(uid=\(uid),gid=\(gid),pid=\(pid))"
+        case .tcp(let address): "tcp(\(address))"
+        }
+    }
+
+    /// The identity rate limits are kept per: the uid for Unix peers, the IP for TCP.
+    var rateLimitKey: String {
+        switch self {
+        case .unix(let uid, _, _): return "uid:\(uid)"
+        case .tcp(let address):
+            // "[IPv4]127.0.0.1/127.0.0.1:5678" and friends: keep the host part only.
+            if let colon = address.lastIndex(of: ":") { return "ip:" + address[..<colon] }
+            return "ip:" + address
+        }
+    }
+}
+
+/// A complete HTTP request, body included (bodies are small and bounded).
+public struct HTTPRequest: Sendable {
+    public var method: HTTPMethod
+    public var path: String
+    public var query: [String: String]
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
+    public var peer: Peer
+
+    public init(method: HTTPMethod, uri: String, headers: HTTPHeaders, body: [UInt8], peer: Peer) {
+        self.method = method
+        self.headers = headers
+        self.body = body
+        self.peer = peer
+        let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        self.path = String(parts.first ?? "")
+        var query = [String: String]()
+        if parts.count > 1 {
+            for pair in parts[1].split(separator: "&") {
+                let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                let key = String(kv[0]).removingPercentEncoding ?? String(kv[0])
+                let value = kv.count > 1 ? (String(kv[1]).removingPercentEncoding ?? String(kv[1])) : ""
+                query[key] = value
+            }
+        }
+        self.query = query
+    }
+}
+
+/// A complete HTTP response.
+public struct HTTPResponse: Sendable {
+    public var status: HTTPResponseStatus
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
+
+    public init(status: HTTPResponseStatus, headers: HTTPHeaders = [:], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// Anything that turns a request into a response: the one protocol the listeners need.
+public protocol HTTPResponder: Sendable {
+    func respond(to request: HTTPRequest) async -> HTTPResponse
+}

@@ -1,0 +1,56 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// A swift-log handler that writes one line per entry to standard error, as text or JSON
+/// (`log_format`). Callers never put key material, tokens or request bodies into metadata.
+public struct LineLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level
+    private let label: String
+    private let json: Bool
+
+    private static let lock = Mutex(())
+
+    public init(label: String, level: Logger.Level, json: Bool) {
+        self.label = label
+        self.logLevel = level
+        self.json = json
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var merged = metadata
+        if let extra = event.metadata { merged.merge(extra) { $1 } }
+        let timestamp = Date().formatted(.iso8601)
+        let line: String
+        if json {
+            var object: [String: String] = ["@timestamp": timestamp, "@level": event.level.rawValue, "@module": label, "@message": event.message.description]
+            for (key, value) in merged { object[key] = "\(value)" }
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+            line = String(decoding: data, as: UTF8.self)
+        } else {
+            let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            line = "\(timestamp) [\(event.level.rawValue.uppercased())] \(label): \(event.message)" + (fields.isEmpty ? "" : " " + fields)
+        }
+        Self.lock.withLock { _ in
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        }
+    }
+
+    /// Installs this handler for every logger in the process.
+    public static func bootstrap(level: String, format: ServerConfiguration.LogFormat) {
+        let parsed: Logger.Level = switch level {
+        case "trace": .trace
+        case "debug": .debug
+        case "warn", "warning": .warning
+        case "error": .error
+        default: .info
+        }
+        LoggingSystem.bootstrap { label in LineLogHandler(label: label, level: parsed, json: format == .json) }
+    }
+}

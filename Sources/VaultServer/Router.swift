@@ -1,0 +1,45 @@
+import NIOHTTP1
+
+/// Matches a method and a path pattern (`/api/v1/vaults/:id/secrets`) to a handler.
+struct Router: Sendable {
+    typealias Handler = @Sendable (HTTPRequest, [String: String]) async throws -> HTTPResponse
+
+    private struct Route: Sendable {
+        let methods: [HTTPMethod]
+        let segments: [Substring]
+        let handler: Handler
+    }
+
+    private var routes: [Route] = []
+
+    mutating func add(_ methods: [HTTPMethod], _ pattern: String, _ handler: @escaping Handler) {
+        routes.append(Route(methods: methods, segments: pattern.split(separator: "/"), handler: handler))
+    }
+
+    enum Match {
+        case found(Handler, [String: String])
+        case methodNotAllowed
+        case notFound
+    }
+
+    func match(_ method: HTTPMethod, _ path: String) -> Match {
+        let segments = path.split(separator: "/")
+        var pathMatched = false
+        for route in routes where route.segments.count == segments.count {
+            var parameters = [String: String]()
+            var matched = true
+            for (pattern, segment) in zip(route.segments, segments) {
+                if pattern.hasPrefix(":") {
+                    parameters[String(pattern.dropFirst())] = String(segment)
+                } else if pattern != segment {
+                    matched = false
+                    break
+                }
+            }
+            guard matched else { continue }
+            pathMatched = true
+            if route.methods.contains(method) { return .found(route.handler, parameters) }
+        }
+        return pathMatched ? .methodNotAllowed : .notFound
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import HCL
+import SealKit
+
+/// `vaultd.hcl` (or its JSON form), decoded and checked. Every error names the file, line,
+/// column and setting.
+public struct ServerConfiguration: Sendable {
+    public struct Listener: Sendable {
+        public enum Kind: Sendable {
+            case unix(path: String, mode: mode_t, allowedUIDs: [UInt32], allowedGIDs: [UInt32])
+            case tcp(host: String, port: Int, tlsCertFile: String?, tlsKeyFile: String?)
+        }
+        public var kind: Kind
+        /// The largest request body accepted (Vault's `max_request_size`), in bytes.
+        public var maxRequestSize: Int
+
+        public init(kind: Kind, maxRequestSize: Int) {
+            self.kind = kind
+            self.maxRequestSize = maxRequestSize
+        }
+    }
+
+    public enum LogFormat: String, Sendable { case text, json }
+
+    public var storagePath: String
+    public var listeners: [Listener]
+    public var validationHash: ValidationHash?
+    public var logLevel: String
+    public var logFormat: LogFormat
+
+    public static let defaultMaxRequestSize = 2 * 1024 * 1024
+
+    public init(storagePath: String, listeners: [Listener], validationHash: ValidationHash?, logLevel: String = "info", logFormat: LogFormat = .text) {
+        self.storagePath = storagePath
+        self.listeners = listeners
+        self.validationHash = validationHash
+        self.logLevel = logLevel
+        self.logFormat = logFormat
+    }
+
+    /// Reads `path`; `environment` overrides (`SEAL_UNSEAL_VALIDATION_HASH`).
+    public static func load(path: String, environment: [String: String]) throws -> ServerConfiguration {
+        let root = try HCLDocument(contentsOf: path).root
+        try root.checkKeys(["storage", "listener", "seal_validation_hash", "log_level", "log_format", "disable_mlock", "ui", "api_addr"])
+
+        let storages = try root.blocks("storage", labels: 1)
+        guard let storage = storages.first else {
+            throw HCLError(.missing, at: root.location, "a storage block is required, e.g. storage \"sqlite\" { path = \"/var/lib/vaultd/vault.db\" }")
+        }
+        if storages.count > 1 {
+            throw HCLError(.duplicate, at: storages[1].location, "only one storage block is allowed")
+        }
+        guard storage.labels[0] == "sqlite" else {
+            throw HCLError(.invalidValue, at: storage.location, "storage \"\(storage.labels[0])\" is not supported; use storage \"sqlite\"")
+        }
+        try storage.body.checkKeys(["path"])
+        let storagePath = try storage.body.requiredString("path")
+
+        var listeners = [Listener]()
+        for block in try root.blocks("listener", labels: 1) {
+            listeners.append(try listener(block))
+        }
+        guard !listeners.isEmpty else {
+            throw HCLError(.missing, at: root.location, "at least one listener is required, e.g. listener \"unix\" { address = \"/run/vaultd/vaultd.sock\" }")
+        }
+
+        var validationHash: ValidationHash?
+        if let text = environment["SEAL_UNSEAL_VALIDATION_HASH"], !text.isEmpty {
+            do { validationHash = try ValidationHash(parsing: text) } catch {
+                throw VaultServerError("SEAL_UNSEAL_VALIDATION_HASH: \(error.reason)")
+            }
+        } else if let text = try root.string("seal_validation_hash") {
+            do { validationHash = try ValidationHash(parsing: text) } catch {
+                throw root.error("seal_validation_hash", error.reason)
+            }
+        }
+
+        let logLevel = try root.string("log_level") ?? "info"
+        guard ["trace", "debug", "info", "warn", "warning", "error"].contains(logLevel) else {
+            throw root.error("log_level", "expected trace, debug, info, warn or error; got \"\(logLevel)\"")
+        }
+        let formatText = try root.string("log_format") ?? "text"
+        guard let logFormat = LogFormat(rawValue: formatText) else {
+            throw root.error("log_format", "expected \"text\" or \"json\"; got \"\(formatText)\"")
+        }
+        return ServerConfiguration(storagePath: storagePath, listeners: listeners, validationHash: validationHash, logLevel: logLevel, logFormat: logFormat)
+    }
+
+    private static func listener(_ block: ConfigBody.Block) throws -> Listener {
+        let body = block.body
+        let maxRequestSize = try body.int("max_request_size") ?? defaultMaxRequestSize
+        guard maxRequestSize >= 1024 else {
+            throw body.error("max_request_size", "must be at least 1024 bytes")
+        }
+        switch block.labels[0] {
+        case "unix":
+            try body.checkKeys(["address", "socket_mode", "allowed_uids", "allowed_gids", "max_request_size"])
+            let address = try body.requiredString("address")
+            let modeText = try body.string("socket_mode") ?? "0660"
+            guard let mode = mode_t(modeText, radix: 8), mode <= 0o777 else {
+                throw body.error("socket_mode", "expected an octal mode such as \"0660\"; got \"\(modeText)\"")
+            }
+            let uids = try (body.intList("allowed_uids") ?? []).map { try id($0, body, "allowed_uids") }
+            let gids = try (body.intList("allowed_gids") ?? []).map { try id($0, body, "allowed_gids") }
+            return Listener(kind: .unix(path: address, mode: mode, allowedUIDs: uids, allowedGIDs: gids), maxRequestSize: maxRequestSize)
+        case "tcp":
+            try body.checkKeys(["address", "tls_disable", "tls_cert_file", "tls_key_file", "max_request_size"])
+            let address = try body.string("address") ?? "127.0.0.1:8200"
+            guard let (host, port) = parseHostPort(address) else {
+                throw body.error("address", "expected HOST:PORT such as \"127.0.0.1:8200\"; got \"\(address)\"")
+            }
+            let tlsDisable = try body.bool("tls_disable") ?? false
+            let cert = try body.string("tls_cert_file")
+            let key = try body.string("tls_key_file")
+            if tlsDisable {
+                return Listener(kind: .tcp(host: host, port: port, tlsCertFile: nil, tlsKeyFile: nil), maxRequestSize: maxRequestSize)
+            }
+            guard let cert, let key else {
+                throw HCLError(.missing, at: block.location, "listener \"tcp\": set tls_cert_file and tls_key_file, or tls_disable = true (only for loopback or a TLS-terminating proxy)")
+            }
+            return Listener(kind: .tcp(host: host, port: port, tlsCertFile: cert, tlsKeyFile: key), maxRequestSize: maxRequestSize)
+        default:
+            throw HCLError(.invalidValue, at: block.location, "listener \"\(block.labels[0])\" is not supported; use \"unix\" or \"tcp\"")
+        }
+    }
+
+    private static func id(_ value: Int, _ body: ConfigBody, _ name: String) throws -> UInt32 {
+        guard let id = UInt32(exactly: value) else { throw body.error(name, "\(value) is not a valid id") }
+        return id
+    }
+
+    /// "127.0.0.1:8200", "[::1]:8200", ":8200" (all interfaces is spelled 0.0.0.0 explicitly).
+    static func parseHostPort(_ text: String) -> (String, Int)? {
+        guard let colon = text.lastIndex(of: ":") else { return nil }
+        var host = String(text[..<colon])
+        guard let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        if host.isEmpty { host = "127.0.0.1" }
+        return (host, port)
+    }
+}

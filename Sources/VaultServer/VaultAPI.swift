@@ -1,0 +1,196 @@
+import Foundation
+import Logging
+import NIOHTTP1
+import SealKit
+import VaultCore
+
+/// vaultd's HTTP API: Vault's `sys` endpoints, the Provide vault's seal endpoints, and the
+/// resource API under `/api/v1`. One instance serves every listener.
+public struct VaultAPI: HTTPResponder {
+    let core: VaultCore
+    let logger: Logger
+    let unsealGuard = UnsealGuard()
+    let metrics: ServerMetrics
+    /// Whether `POST /api/v1/unsealerkey` may hand out keys (dev mode or
+    /// `SEAL_UNSEAL_PROVIDER=environment`).
+    let allowUnsealerKey: Bool
+    private var router = Router()
+
+    public init(core: VaultCore, logger: Logger, allowUnsealerKey: Bool) {
+        self.core = core
+        self.logger = logger
+        self.allowUnsealerKey = allowUnsealerKey
+        self.metrics = ServerMetrics()
+        addSysRoutes()
+        addProvideRoutes()
+        addResourceRoutes()
+    }
+
+    public func respond(to request: HTTPRequest) async -> HTTPResponse {
+        let started = ContinuousClock.now
+        let response: HTTPResponse
+        switch router.match(request.method, request.path) {
+        case .found(let handler, let parameters):
+            do {
+                response = try await handler(request, parameters)
+            } catch let error as VaultError {
+                response = JSONResponse.error(error)
+            } catch {
+                logger.error("request failed", metadata: ["path": "\(request.path)", "error": "\(error)"])
+                response = JSONResponse.error(.internalServerError, "internal error")
+            }
+        case .methodNotAllowed:
+            response = JSONResponse.error(.methodNotAllowed, "\(request.method.rawValue) is not supported on \(request.path)")
+        case .notFound:
+            response = JSONResponse.error(.notFound, "no handler for \(request.path)")
+        }
+        metrics.record(status: response.status.code)
+        // Paths hold only ids; bodies and headers (keys, tokens) are never logged.
+        logger.debug("request", metadata: [
+            "method": "\(request.method.rawValue)", "path": "\(request.path)", "status": "\(response.status.code)",
+            "peer": "\(request.peer)", "ms": "\((ContinuousClock.now - started).milliseconds)",
+        ])
+        return response
+    }
+
+    // MARK: - Helpers
+
+    static func token(of request: HTTPRequest) -> String? {
+        if let token = request.headers.first(name: "X-Vault-Token"), !token.isEmpty { return token }
+        if let authorization = request.headers.first(name: "Authorization") {
+            let parts = authorization.split(separator: " ", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "bearer" { return String(parts[1]) }
+        }
+        return nil
+    }
+
+    /// Unsealed and authenticated, or the right error: 503 while sealed, 403 without a token.
+    func authorize(_ request: HTTPRequest) async throws -> TokenRecord {
+        guard await !core.isSealed else { throw VaultError(.sealed, "vault is sealed") }
+        return try await core.authenticate(Self.token(of: request))
+    }
+
+    mutating func route(_ methods: [HTTPMethod], _ pattern: String, _ handler: @escaping Router.Handler) {
+        router.add(methods, pattern, handler)
+    }
+
+    // MARK: - sys
+
+    private mutating func addSysRoutes() {
+        let core = self.core
+        let guardian = self.unsealGuard
+        let logger = self.logger
+        let metrics = self.metrics
+
+        route([.GET], "/v1/sys/seal-status") { _, _ in
+            JSONResponse.ok(await core.status().json)
+        }
+        route([.GET], "/v1/sys/init") { _, _ in
+            JSONResponse.ok(["initialized": await core.isInitialized])
+        }
+        route([.PUT, .POST], "/v1/sys/init") { request, _ in
+            let body = try JSONBody(request.body)
+            if let pgp = body.object["pgp_keys"] as? [Any], !pgp.isEmpty {
+                throw VaultError(.badRequest, "pgp_keys are not supported by vaultd")
+            }
+            let initRequest = InitRequest(
+                secretShares: try body.int("secret_shares") ?? 1,
+                secretThreshold: try body.int("secret_threshold") ?? 1,
+                recoveryShares: try body.int("recovery_shares") ?? 0,
+                recoveryThreshold: try body.int("recovery_threshold") ?? 0,
+                sealKey: try body.string("seal_key")
+            )
+            let result = try await core.initialize(initRequest)
+            return JSONResponse.ok(result.json)
+        }
+        route([.PUT, .POST], "/v1/sys/unseal") { request, _ in
+            try await Self.unseal(request, core: core, guardian: guardian, logger: logger)
+            return JSONResponse.ok(await core.status().json)
+        }
+        route([.PUT, .POST], "/v1/sys/seal") { request, _ in
+            let token = try await core.authenticate(Self.token(of: request))
+            guard token.isRoot else { throw VaultError(.permissionDenied, "permission denied: sealing needs the root token") }
+            await core.seal()
+            return JSONResponse.noContent()
+        }
+        route([.GET, .HEAD], "/v1/sys/health") { request, _ in
+            let status = await core.status()
+            var code: Int
+            if !status.initialized {
+                code = Int(request.query["uninitcode"] ?? "") ?? 501
+            } else if status.sealed {
+                code = Int(request.query["sealedcode"] ?? "") ?? 503
+            } else {
+                code = Int(request.query["activecode"] ?? "") ?? 200
+            }
+            if !(100...599).contains(code) { code = 400 }
+            return JSONResponse.ok([
+                "initialized": status.initialized, "sealed": status.sealed, "standby": false,
+                "performance_standby": false, "replication_performance_mode": "disabled",
+                "replication_dr_mode": "disabled", "server_time_utc": Int(Date().timeIntervalSince1970),
+                "version": status.version, "cluster_name": status.clusterName ?? "", "cluster_id": status.clusterID ?? "",
+            ], status: HTTPResponseStatus(statusCode: code))
+        }
+        route([.GET], "/v1/sys/leader") { _, _ in
+            JSONResponse.ok([
+                "ha_enabled": false, "is_self": false, "active_time": "0001-01-01T00:00:00Z",
+                "leader_address": "", "leader_cluster_address": "", "performance_standby": false,
+                "performance_standby_last_remote_wal": 0,
+            ])
+        }
+        route([.GET], "/v1/sys/metrics") { _, _ in
+            let text = metrics.prometheus(unsealFailures: guardian.failuresTotal.load(ordering: .relaxed),
+                                          rateLimited: guardian.rateLimitedTotal.load(ordering: .relaxed),
+                                          sealed: await core.isSealed, initialized: await core.isInitialized)
+            return HTTPResponse(status: .ok, headers: ["Content-Type": "text/plain; version=0.0.4"], body: Array(text.utf8))
+        }
+        route([.GET], "/v1/auth/token/lookup-self") { request, _ in
+            let record = try await core.authenticate(Self.token(of: request))
+            return JSONResponse.ok(["data": ["policies": record.policies, "display_name": record.displayName]])
+        }
+        route([.PUT, .POST], "/v1/auth/token/revoke") { request, _ in
+            let caller = try await core.authenticate(Self.token(of: request))
+            let target = try JSONBody(request.body, allowEmpty: false).requiredString("token")
+            guard caller.isRoot || target == Self.token(of: request) else {
+                throw VaultError(.permissionDenied, "permission denied: only the root token revokes other tokens")
+            }
+            try await core.revokeToken(target)
+            return JSONResponse.noContent()
+        }
+        route([.PUT, .POST], "/v1/auth/token/revoke-self") { request, _ in
+            let token = Self.token(of: request)
+            _ = try await core.authenticate(token)
+            try await core.revokeToken(token ?? "")
+            return JSONResponse.noContent()
+        }
+    }
+
+    /// The shared body of `sys/unseal` and the Provide `POST /api/v1/unseal`: rate limit,
+    /// submit, count. Wrong keys are counted and never logged.
+    static func unseal(_ request: HTTPRequest, core: VaultCore, guardian: UnsealGuard, logger: Logger) async throws {
+        let peer = request.peer.rateLimitKey
+        if let wait = guardian.retryAfter(peer) {
+            throw VaultError(.rateLimited, "too many wrong unseal keys from this client: retry in \(wait) s")
+        }
+        let body = try JSONBody(request.body, allowEmpty: false)
+        if try body.bool("reset") == true {
+            _ = await core.resetUnseal()
+            return
+        }
+        guard let key = try body.string("key") else {
+            throw VaultError(.badRequest, "missing 'key': send {\"key\": \"…\"} or {\"reset\": true}")
+        }
+        do {
+            _ = try await core.submitUnsealKey(key)
+            if await !core.isSealed { guardian.recordSuccess(peer) }
+        } catch let error as VaultError where error.code == .wrongKey || error.code == .badRequest {
+            guardian.recordFailure(peer)
+            logger.warning("unseal key refused", metadata: ["peer": "\(request.peer)", "reason": "\(error.code)"])
+            throw error
+        }
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+}

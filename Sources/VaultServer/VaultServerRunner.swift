@@ -1,0 +1,192 @@
+import CVaultSystem
+import Dispatch
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import SealKit
+import VaultCore
+import VaultStorageSQLite
+
+/// Starts vaultd: storage, the vault core, every listener; serves until SIGTERM or SIGINT,
+/// then lets requests in progress finish, wipes the keys and returns.
+public enum VaultServerRunner {
+    /// `vaultd server --dev` extras: initialise and unseal at start and print the secrets.
+    public struct DevOptions: Sendable {
+        public var printCredentials: Bool
+        public init(printCredentials: Bool = true) { self.printCredentials = printCredentials }
+    }
+
+    public static func run(_ configuration: ServerConfiguration, dev: DevOptions? = nil, environment: [String: String]) async throws {
+        let logger = Logger(label: "vaultd")
+        umask(0o077)
+        do { try ProcessHardening.disableCoreDumps() } catch {
+            logger.warning("could not disable core dumps", metadata: ["error": "\(error.reason)"])
+        }
+        let probe = try SecretBytes(zeroedCount: 1)
+        if !probe.isLocked {
+            logger.warning("cannot lock key pages in memory (mlock): raise RLIMIT_MEMLOCK (LimitMEMLOCK= in systemd) or grant CAP_IPC_LOCK; keys could reach swap")
+        }
+
+        let storage = try SQLiteStorage(path: configuration.storagePath)
+        let core = VaultCore(storage: storage, validationHash: configuration.validationHash, logger: Logger(label: "vaultd.core"))
+        try await core.load()
+
+        let allowUnsealerKey = dev != nil || environment["SEAL_UNSEAL_PROVIDER"] == "environment"
+        let api = VaultAPI(core: core, logger: Logger(label: "vaultd.http"), allowUnsealerKey: allowUnsealerKey)
+
+        var listeners = [HTTPListener]()
+        for listener in configuration.listeners {
+            listeners.append(try await bind(listener, api: api, logger: logger))
+        }
+
+        if dev != nil {
+            try await initializeForDevelopment(core: core, listeners: listeners)
+        }
+
+        let sealed = await core.isSealed
+        let initialized = await core.isInitialized
+        logger.info("vaultd started", metadata: [
+            "version": "\(VaultBuild.version)", "storage": "\(configuration.storagePath)",
+            "listeners": "\(listeners.map { describe($0) }.joined(separator: ", "))",
+            "state": "\(initialized ? (sealed ? "sealed" : "unsealed") : "uninitialized")",
+        ])
+        _ = csystem_sd_notify("READY=1\nSTATUS=listening")
+
+        _ = await waitForTermination(listeners: listeners, logger: logger)
+        await core.seal()
+        logger.info("vaultd stopped; keys wiped")
+    }
+
+    static func describe(_ listener: HTTPListener) -> String {
+        if case .tcp(let host, _, let tls) = listener.address, let port = listener.boundPort {
+            return "\(tls == nil ? "http" : "https")://\(host):\(port)"
+        }
+        return "\(listener.address)"
+    }
+
+    private static func bind(_ listener: ServerConfiguration.Listener, api: VaultAPI, logger: Logger) async throws -> HTTPListener {
+        let address: HTTPListener.Address
+        switch listener.kind {
+        case .unix(let path, let mode, let uids, let gids):
+            address = .unix(path: path, mode: mode, policy: PeerPolicy(allowedUIDs: uids, allowedGIDs: gids))
+        case .tcp(let host, let port, let certFile, let keyFile):
+            var tls: NIOSSLContext?
+            if let certFile, let keyFile {
+                do {
+                    let chain = try NIOSSLCertificate.fromPEMFile(certFile).map { NIOSSLCertificateSource.certificate($0) }
+                    let key = try NIOSSLPrivateKey(file: keyFile, format: .pem)
+                    var tlsConfiguration = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+                    tlsConfiguration.minimumTLSVersion = .tlsv12
+                    tls = try NIOSSLContext(configuration: tlsConfiguration)
+                } catch {
+                    throw VaultServerError("listener \"tcp\" (\(host):\(port)): cannot load tls_cert_file/tls_key_file: \(error)")
+                }
+            }
+            address = .tcp(host: host, port: port, tls: tls)
+        }
+        do {
+            return try await HTTPListener.bind(address, responder: api, maxRequestSize: listener.maxRequestSize, logger: logger)
+        } catch let error as VaultServerError {
+            throw error
+        } catch {
+            throw VaultServerError("listener \(address): cannot listen: \(error)")
+        }
+    }
+
+    private static func initializeForDevelopment(core: VaultCore, listeners: [HTTPListener]) async throws {
+        let result: InitResult
+        if await core.isInitialized {
+            throw VaultServerError("--dev needs a fresh storage directory")
+        }
+        result = try await core.initialize(InitRequest())
+        _ = try await core.submitUnsealKey(result.keysBase64[0])
+        var lines = [
+            "",
+            "WARNING! dev mode is enabled. The vault is initialised and UNSEALED, its storage is a",
+            "temporary directory, and the seal key and root token are printed below. This is for",
+            "development only: never store real secrets in a dev server.",
+            "",
+        ]
+        for listener in listeners {
+            switch listener.address {
+            case .unix(let path, _, _): lines.append("    VAULT_ADDR=unix://\(path)")
+            case .tcp: lines.append("    VAULT_ADDR=\(describe(listener))")
+            }
+        }
+        lines += [
+            "",
+            "Seal key phrase:  \(result.phrase ?? "")",
+            "Validation hash:  \(result.validationHash)",
+            "Root token:       \(result.rootToken)",
+            "",
+        ]
+        FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+    }
+
+    /// Serves until SIGTERM or SIGINT, then shuts the listeners down gracefully: requests in
+    /// progress finish, idle connections close. After 10 s the rest are cut short.
+    private static func waitForTermination(listeners: [HTTPListener], logger: Logger) async -> Int32 {
+        let serving = listeners.map { listener in Task { await listener.run() } }
+        let signal = await nextSignal([SIGTERM, SIGINT])
+        logger.info("shutting down", metadata: ["signal": "\(signal == SIGTERM ? "SIGTERM" : "SIGINT")"])
+        _ = csystem_sd_notify("STOPPING=1")
+        for listener in listeners { listener.shutdown() }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let once = OnceFlag()
+            Task {
+                for task in serving { await task.value }
+                if once.claim() { continuation.resume() }
+            }
+            DispatchQueue.global().asyncAfter(deadline: .now() + 10) {
+                if once.claim() {
+                    logger.warning("requests still running after 10 s; stopping anyway")
+                    continuation.resume()
+                }
+            }
+        }
+        return signal
+    }
+
+    /// The next of `signals` to arrive.
+    static func nextSignal(_ signals: [Int32]) async -> Int32 {
+        await withCheckedContinuation { continuation in
+            let once = OnceFlag()
+            var sources = [DispatchSourceSignal]()
+            for number in signals {
+                signal(number, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                source.setEventHandler {
+                    if once.claim() { continuation.resume(returning: number) }
+                }
+                source.resume()
+                sources.append(source)
+            }
+            SignalSources.keep(sources)
+        }
+    }
+}
+
+/// Keeps signal sources alive for the process's life.
+enum SignalSources {
+    nonisolated(unsafe) private static var sources = [DispatchSourceSignal]()
+    private static let lock = NSLock()
+    static func keep(_ new: [DispatchSourceSignal]) {
+        lock.lock()
+        sources += new
+        lock.unlock()
+    }
+}
+
+final class OnceFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var claimed = false
+    func claim() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if claimed { return false }
+        claimed = true
+        return true
+    }
+}

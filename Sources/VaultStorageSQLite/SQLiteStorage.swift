@@ -1,0 +1,88 @@
+import Foundation
+import GRDB
+import VaultCore
+
+/// ``StorageBackend`` on one SQLite file through GRDB: WAL journal (readers never wait for the
+/// writer) and `synchronous = FULL`, so a write is on disk before it is acknowledged and
+/// survives `kill -9` and power loss alike.
+public final class SQLiteStorage: StorageBackend {
+    public let kind = "sqlite"
+    public let path: String
+    private let pool: DatabasePool
+
+    /// Opens (creating if needed) the database at `path`. The file is created mode 0600.
+    public init(path: String) throws {
+        self.path = path
+        var configuration = Configuration()
+        configuration.label = "vaultd"
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        let previousMask = umask(0o077)
+        defer { umask(previousMask) }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try pool.write { db in
+                try db.execute(sql: """
+                    CREATE TABLE IF NOT EXISTS kv (
+                        key   TEXT PRIMARY KEY NOT NULL,
+                        value BLOB NOT NULL
+                    ) WITHOUT ROWID
+                    """)
+            }
+        } catch {
+            throw VaultError(.internalError, "cannot open the SQLite database at \(path): \(Self.describe(error))")
+        }
+    }
+
+    public func get(_ key: String) async throws -> [UInt8]? {
+        try await pool.read { db in
+            try Data.fetchOne(db, sql: "SELECT value FROM kv WHERE key = ?", arguments: [key]).map { Array($0) }
+        }
+    }
+
+    public func list(prefix: String) async throws -> [String] {
+        try await pool.read { db in
+            try String.fetchAll(
+                db, sql: "SELECT key FROM kv WHERE key >= ? AND key < ? ORDER BY key",
+                arguments: [prefix, Self.upperBound(prefix)]
+            )
+        }
+    }
+
+    public func apply(_ operations: [StorageOperation]) async throws {
+        try await pool.write { db in
+            for operation in operations {
+                switch operation {
+                case .put(let key, let value):
+                    try db.execute(sql: "INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", arguments: [key, Data(value)])
+                case .delete(let key):
+                    try db.execute(sql: "DELETE FROM kv WHERE key = ?", arguments: [key])
+                case .deletePrefix(let prefix):
+                    try db.execute(sql: "DELETE FROM kv WHERE key >= ? AND key < ?", arguments: [prefix, Self.upperBound(prefix)])
+                case .insertNew(let key, let value):
+                    if try Bool.fetchOne(db, sql: "SELECT 1 FROM kv WHERE key = ?", arguments: [key]) == true {
+                        throw StorageConflict(key: key)
+                    }
+                    try db.execute(sql: "INSERT INTO kv (key, value) VALUES (?, ?)", arguments: [key, Data(value)])
+                }
+            }
+        }
+    }
+
+    /// Runs SQLite's own consistency check; `"ok"` when the file is sound.
+    public func integrityCheck() throws -> String {
+        try pool.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "no answer" }
+    }
+
+    /// The smallest string greater than every string with `prefix`, for range scans.
+    static func upperBound(_ prefix: String) -> String {
+        prefix + "\u{10FFFF}"
+    }
+
+    private static func describe(_ error: Error) -> String {
+        if let error = error as? DatabaseError { return error.message ?? "\(error.resultCode)" }
+        return "\(error)"
+    }
+}

@@ -1,0 +1,122 @@
+import ArgumentParser
+import Foundation
+import VaultCLI
+import VaultClient
+
+/// `vaultctl secrets …`: store and read secrets in a vault.
+struct SecretsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "secrets",
+        abstract: "Store, read, list and delete secrets (vaultd).",
+        discussion: """
+            Secrets live in a vault (a container with its own master key). --vault names it by id or
+            name; "default" is created on first use.
+            """,
+        subcommands: [Put.self, Get.self, List.self, Delete.self]
+    )
+
+    struct VaultOption: ParsableArguments {
+        @Option(name: .long, help: "The vault's id or name.") var vault = "default"
+    }
+
+    struct Put: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Store a secret; the value comes from standard input when omitted.")
+        @OptionGroup var server: ServerOptions
+        @OptionGroup var target: VaultOption
+        @Argument(help: "The secret's name.") var name: String
+        @Argument(help: "The value (prefer standard input: arguments show in 'ps').") var value: String?
+        @Option(help: "A type label.") var type = "generic"
+        @Option(help: "A description.") var description = ""
+        @Flag(help: "Print the created secret as JSON.") var json = false
+
+        func run() async throws {
+            let client = try server.client()
+            let secretValue = try value ?? {
+                guard let input = SecretInput.readStandardInput(allowTerminal: true) else { throw CommandFailure("give a value") }
+                return input
+            }()
+            let vaultID = try await resolveVault(client, target.vault, create: true)
+            let created = try await perform {
+                try await client.call("POST", "/api/v1/vaults/\(vaultID)/secrets", body: [
+                    "name": name, "value": secretValue, "type": type, "description": description,
+                ])
+            }
+            if json { try printJSON(created ?? [:]) } else { print((created as? [String: Any])?["id"] as? String ?? "") }
+        }
+    }
+
+    struct Get: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a secret's value (by id, or the newest with that name).")
+        @OptionGroup var server: ServerOptions
+        @OptionGroup var target: VaultOption
+        @Argument(help: "The secret's id or name.") var secret: String
+        @Flag(help: "Print the whole record as JSON.") var json = false
+
+        func run() async throws {
+            let client = try server.client()
+            let vaultID = try await resolveVault(client, target.vault, create: false)
+            let secretID = try await resolveSecret(client, vaultID, secret)
+            let record = try await perform { try await client.call("GET", "/api/v1/vaults/\(vaultID)/secrets/\(secretID)") } as? [String: Any] ?? [:]
+            if json { try printJSON(record) } else { print(record["value"] as? String ?? "") }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the secrets in a vault (names and ids, never values).")
+        @OptionGroup var server: ServerOptions
+        @OptionGroup var target: VaultOption
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let client = try server.client()
+            let vaultID = try await resolveVault(client, target.vault, create: false)
+            let records = try await perform { try await client.call("GET", "/api/v1/vaults/\(vaultID)/secrets") } as? [[String: Any]] ?? []
+            if json { try printJSON(records); return }
+            for record in records {
+                print("\(record["id"] as? String ?? "")  \(record["name"] as? String ?? "")  \(record["type"] as? String ?? "")")
+            }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a secret (by id, or the newest with that name).")
+        @OptionGroup var server: ServerOptions
+        @OptionGroup var target: VaultOption
+        @Argument(help: "The secret's id or name.") var secret: String
+
+        func run() async throws {
+            let client = try server.client()
+            let vaultID = try await resolveVault(client, target.vault, create: false)
+            let secretID = try await resolveSecret(client, vaultID, secret)
+            _ = try await perform { try await client.call("DELETE", "/api/v1/vaults/\(vaultID)/secrets/\(secretID)") }
+            print("Deleted \(secretID).")
+        }
+    }
+}
+
+private func isID(_ text: String) -> Bool {
+    text.count == 36 && text.allSatisfy { $0.isHexDigit || $0 == "-" }
+}
+
+/// The id of the vault named or identified by `nameOrID`, creating it when asked to.
+func resolveVault(_ client: VaultClient, _ nameOrID: String, create: Bool) async throws -> String {
+    if isID(nameOrID) { return nameOrID }
+    let vaults = try await perform { try await client.call("GET", "/api/v1/vaults") } as? [[String: Any]] ?? []
+    if let match = vaults.last(where: { $0["name"] as? String == nameOrID }), let id = match["id"] as? String {
+        return id
+    }
+    guard create else { throw CommandFailure("no vault named '\(nameOrID)'", exitCode: 1) }
+    let created = try await perform { try await client.call("POST", "/api/v1/vaults", body: ["name": nameOrID, "description": ""]) }
+    guard let id = (created as? [String: Any])?["id"] as? String else { throw CommandFailure("the vault did not return an id", exitCode: 1) }
+    return id
+}
+
+/// The id of the secret named or identified by `nameOrID` (the newest of that name).
+func resolveSecret(_ client: VaultClient, _ vaultID: String, _ nameOrID: String) async throws -> String {
+    if isID(nameOrID) { return nameOrID }
+    let records = try await perform { try await client.call("GET", "/api/v1/vaults/\(vaultID)/secrets") } as? [[String: Any]] ?? []
+    guard let match = records.last(where: { $0["name"] as? String == nameOrID }), let id = match["id"] as? String else {
+        throw CommandFailure("no secret named '\(nameOrID)'", exitCode: 1)
+    }
+    return id
+}

@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import HTTPTransport
+import VaultCLI
+import VaultClient
+
+/// Where the vault is and who we are: shared by every command that talks to a server.
+struct ServerOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "The vault: unix:///path, http://host:port or https://host:port.",
+        discussion: "Defaults to $VAULT_ADDR, then $BAO_ADDR, then unix:///run/vaultd/vaultd.sock."
+    ))
+    var address: String?
+
+    @Option(name: .long, help: "A token (defaults to $VAULT_TOKEN or $BAO_TOKEN). Prefer the environment: arguments show in 'ps'.")
+    var token: String?
+
+    @Option(name: .customLong("ca-cert"), help: "A PEM CA bundle to trust for https (defaults to $VAULT_CACERT).")
+    var caCert: String?
+
+    func client() throws -> VaultClient {
+        let environment = ProcessInfo.processInfo.environment
+        let text = address ?? environment["VAULT_ADDR"] ?? environment["BAO_ADDR"] ?? "unix:///run/vaultd/vaultd.sock"
+        let parsed: VaultAddress
+        do { parsed = try VaultAddress(text) } catch {
+            throw CommandFailure("--address/VAULT_ADDR: \(error)")
+        }
+        return VaultClient(
+            address: parsed,
+            token: token ?? environment["VAULT_TOKEN"] ?? environment["BAO_TOKEN"],
+            caBundlePath: caCert ?? environment["VAULT_CACERT"]
+        )
+    }
+}
+
+/// Runs a client call and turns failures into one-line errors (exit 1; 2 for bad input).
+func perform<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as VaultClient.APIError {
+        throw CommandFailure("the vault refused: \(error) (HTTP \(error.status))", exitCode: error.status == 400 || error.status == 422 ? 2 : 1)
+    } catch let error as HTTPTransportError {
+        throw CommandFailure("cannot reach the vault: \(error)", exitCode: 1)
+    }
+}
+
+/// Prints a JSON value, pretty and with sorted keys.
+func printJSON(_ value: Any) throws {
+    let data = try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+    print(String(decoding: data, as: UTF8.self))
+}
+
+/// Reads a secret from the terminal without echo, or from standard input when it is not a terminal.
+func promptSecret(_ prompt: String) throws -> String {
+    if isatty(STDIN_FILENO) == 0 {
+        guard let input = SecretInput.readStandardInput(), !input.isEmpty else {
+            throw CommandFailure("nothing on standard input")
+        }
+        return input
+    }
+    FileHandle.standardError.write(Data(prompt.utf8))
+    var original = termios()
+    tcgetattr(STDIN_FILENO, &original)
+    var silent = original
+    silent.c_lflag &= ~tcflag_t(ECHO)
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent)
+    defer {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &original)
+        FileHandle.standardError.write(Data("\n".utf8))
+    }
+    guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+        throw CommandFailure("no key entered")
+    }
+    return line
+}
