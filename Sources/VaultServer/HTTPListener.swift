@@ -147,6 +147,8 @@ public final class HTTPListener: Sendable {
                 logger.warning("refused a unix-socket peer outside allowed_uids/allowed_gids", metadata: [
                     "uid": "\(credentials.uid)", "gid": "\(credentials.gid)", "pid": "\(credentials.pid)",
                 ])
+                // Close at once: the peer gets no byte, not even an error response.
+                channel.close(promise: nil)
                 throw PeerRejected(uid: credentials.uid, gid: credentials.gid)
             }
             let peer = Peer.unix(uid: credentials.uid, gid: credentials.gid, pid: credentials.pid)

@@ -1,0 +1,118 @@
+import Foundation
+import HTTPTransport
+import TestSupport
+import VaultClient
+
+/// A vaultd process in its own temporary directory, started from a generated configuration,
+/// its output captured to `vaultd.log` there.
+final class VaultdHarness: @unchecked Sendable {
+    let directory: URL
+    let socketPath: String
+    let databasePath: String
+    let configPath: String
+    let logPath: String
+    private(set) var process: Process?
+
+    /// - Parameters:
+    ///   - listenerSettings: extra attributes for the `listener "unix"` block.
+    ///   - extra: extra top-level configuration.
+    init(listenerSettings: String = "", extra: String = "") throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("vaultd-test-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        socketPath = directory.appendingPathComponent("vaultd.sock").path
+        databasePath = directory.appendingPathComponent("vault.db").path
+        configPath = directory.appendingPathComponent("vaultd.hcl").path
+        logPath = directory.appendingPathComponent("vaultd.log").path
+        let config = """
+            storage "sqlite" { path = "\(databasePath)" }
+            listener "unix" {
+              address = "\(socketPath)"
+              \(listenerSettings)
+            }
+            log_level = "debug"
+            \(extra)
+            """
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+    }
+
+    var address: String { "unix://\(socketPath)" }
+
+    func client(token: String? = nil) throws -> VaultClient {
+        VaultClient(address: try VaultAddress(address), token: token, timeout: .seconds(10))
+    }
+
+    /// Starts vaultd and waits until it answers seal-status.
+    func start(environment: [String: String] = [:]) async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestEnvironment.executable("vaultd"))
+        process.arguments = ["server", "--config", configPath]
+        var env = ProcessInfo.processInfo.environment
+        env.merge(environment) { $1 }
+        process.environment = env
+        let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        logHandle.seekToEndOfFile()
+        process.standardOutput = logHandle
+        process.standardError = logHandle
+        try process.run()
+        self.process = process
+        let client = try client()
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            if let (status, _) = try? await client.send("GET", "/v1/sys/seal-status"), status == 200 { return }
+            guard process.isRunning else {
+                throw TestSupportError("vaultd exited with \(process.terminationStatus): \(log(tail: 20))")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw TestSupportError("vaultd did not answer within 20 s: \(log(tail: 20))")
+    }
+
+    /// Sends `signal` and waits for the process to exit; returns its status.
+    @discardableResult
+    func stop(signal: Int32 = SIGTERM) async throws -> Int32 {
+        guard let process else { return 0 }
+        kill(process.processIdentifier, signal)
+        let deadline = ContinuousClock.now + .seconds(20)
+        while process.isRunning && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            throw TestSupportError("vaultd did not stop within 20 s of signal \(signal)")
+        }
+        self.process = nil
+        return process.terminationStatus
+    }
+
+    func log(tail lines: Int? = nil) -> String {
+        let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        guard let lines else { return text }
+        return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+    }
+
+    /// Every byte vaultd has written to disk: the database and its WAL and shared-memory files.
+    func storedBytes() -> [UInt8] {
+        var bytes = [UInt8]()
+        for suffix in ["", "-wal", "-shm"] {
+            if let data = FileManager.default.contents(atPath: databasePath + suffix) { bytes += data }
+        }
+        return bytes
+    }
+
+    func remove() {
+        if let process, process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    deinit { remove() }
+}
+
+/// The needles a secret-hygiene check looks for: each as text.
+func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
+    haystack.contains(Array(needle.utf8))
+}
