@@ -48,15 +48,16 @@ struct CurlTransportTests {
             #expect(error?.kind == .timedOut)
             #expect(error?.isRetryable == true)
             #expect(elapsed >= .milliseconds(milliseconds - 5))
-            #expect(elapsed < .milliseconds(milliseconds + 500), "far past the deadline: \(elapsed)")
+            // The precise figure is printed above; this bound only catches a hang (a parallel test
+            // run on two cores can delay the task's resumption by a second or two).
+            #expect(elapsed < .milliseconds(milliseconds + 3000), "far past the deadline: \(elapsed)")
         }
     }
 
     @Test("nothing listening: a quick, retryable connection error")
     func refused() async throws {
-        let server = try SilentServer()
-        let port = server.port
-        close(server.descriptor)
+        // A port that was just listening and is now closed (the server is released here).
+        let port = try { try SilentServer().port }()
         let error = await #expect(throws: HTTPTransportError.self) {
             _ = try await CurlTransport.send(HTTPClientRequest(method: "GET", url: "http://127.0.0.1:\(port)/"))
         }
