@@ -54,12 +54,26 @@ let package = Package(
             dependencies: ["VaultCore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
 
+        // HTTP/1.1 listeners on SwiftNIO: unix sockets with peer credentials, TCP with TLS,
+        // graceful shutdown. Shared by vaultd and the agent's telemetry endpoint.
+        .target(
+            name: "HTTPServerKit",
+            dependencies: [
+                "CVaultSystem",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // vaultd's HTTP side: listeners (unix socket with peer credentials, TCP with TLS), the
         // sys API and the resource API, configuration, logging, process hygiene.
         .target(
             name: "VaultServer",
             dependencies: [
-                "VaultCore", "VaultStorageSQLite", "HCL", "SealKit", "CVaultSystem",
+                "VaultCore", "VaultStorageSQLite", "HCL", "SealKit", "CVaultSystem", "HTTPServerKit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -75,11 +89,25 @@ let package = Package(
         // A client for Vault's sys API (vaultd, OpenBao, Vault) and vaultd's resource API.
         .target(name: "VaultClient", dependencies: ["HTTPTransport"]),
 
+        // Where the agent gets key material: protocol SealSource and its implementations.
+        .target(name: "SealSources", dependencies: ["SealKit"]),
+
+        // The agent: targets, the watch loop, retry policy, autonomous init, telemetry.
+        .target(
+            name: "UnsealAgent",
+            dependencies: [
+                "SealSources", "VaultClient", "HTTPTransport", "HTTPServerKit", "HCL", "SealKit", "CVaultSystem",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+
         // Shared command-line plumbing: exit codes, one-line errors.
         .target(
             name: "VaultCLI",
             dependencies: [
                 "SealKit",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -101,7 +129,7 @@ let package = Package(
         .executableTarget(
             name: "unseal-agent",
             dependencies: [
-                "VaultCLI",
+                "VaultCLI", "UnsealAgent", "HCL",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -60,6 +60,9 @@ public struct SealStatus: Sendable, Equatable {
             "migration": false,
             "recovery_seal": recoverySeal,
             "storage_type": storageType,
+            // An addition to Vault's shape: lets clients (unseal-agent) know that this server
+            // accepts the `seal_key` init extension.
+            "implementation": "vaultd",
         ]
         if !sealed, let clusterName, let clusterID {
             object["cluster_name"] = clusterName

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPServerKit
 import NIOHTTP1
 import VaultCore
 

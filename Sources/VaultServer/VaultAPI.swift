@@ -1,4 +1,5 @@
 import Foundation
+import HTTPServerKit
 import Logging
 import NIOHTTP1
 import SealKit

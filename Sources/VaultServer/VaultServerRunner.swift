@@ -1,6 +1,7 @@
 import CVaultSystem
 import Dispatch
 import Foundation
+import HTTPServerKit
 import Logging
 import NIOCore
 import NIOPosix
@@ -88,8 +89,8 @@ public enum VaultServerRunner {
         }
         do {
             return try await HTTPListener.bind(address, responder: api, maxRequestSize: listener.maxRequestSize, logger: logger)
-        } catch let error as VaultServerError {
-            throw error
+        } catch let error as ListenerError {
+            throw VaultServerError(error.description)
         } catch {
             throw VaultServerError("listener \(address): cannot listen: \(error)")
         }
@@ -129,7 +130,7 @@ public enum VaultServerRunner {
     /// progress finish, idle connections close. After 10 s the rest are cut short.
     private static func waitForTermination(listeners: [HTTPListener], logger: Logger) async -> Int32 {
         let serving = listeners.map { listener in Task { await listener.run() } }
-        let signal = await nextSignal([SIGTERM, SIGINT])
+        let signal = await ProcessSignals.next([SIGTERM, SIGINT])
         logger.info("shutting down", metadata: ["signal": "\(signal == SIGTERM ? "SIGTERM" : "SIGINT")"])
         _ = csystem_sd_notify("STOPPING=1")
         for listener in listeners { listener.shutdown() }
@@ -149,44 +150,6 @@ public enum VaultServerRunner {
         return signal
     }
 
-    /// The next of `signals` to arrive.
-    static func nextSignal(_ signals: [Int32]) async -> Int32 {
-        await withCheckedContinuation { continuation in
-            let once = OnceFlag()
-            var sources = [DispatchSourceSignal]()
-            for number in signals {
-                signal(number, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-                source.setEventHandler {
-                    if once.claim() { continuation.resume(returning: number) }
-                }
-                source.resume()
-                sources.append(source)
-            }
-            SignalSources.keep(sources)
-        }
-    }
 }
 
-/// Keeps signal sources alive for the process's life.
-enum SignalSources {
-    nonisolated(unsafe) private static var sources = [DispatchSourceSignal]()
-    private static let lock = NSLock()
-    static func keep(_ new: [DispatchSourceSignal]) {
-        lock.lock()
-        sources += new
-        lock.unlock()
-    }
-}
 
-final class OnceFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var claimed = false
-    func claim() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        if claimed { return false }
-        claimed = true
-        return true
-    }
-}

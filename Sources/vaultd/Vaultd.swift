@@ -77,7 +77,7 @@ struct Server: AsyncParsableCommand {
                 throw CommandFailure("configuration error: \(error)", exitCode: 1)
             }
         }
-        LineLogHandler.bootstrap(level: configuration.logLevel, format: configuration.logFormat)
+        LineLogHandler.bootstrap(level: configuration.logLevel, json: configuration.logFormat == .json)
         do {
             try await VaultServerRunner.run(configuration, dev: dev ? .init() : nil, environment: environment)
         } catch {

@@ -15,7 +15,7 @@ public enum Peer: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The identity rate limits are kept per: the uid for Unix peers, the IP for TCP.
-    var rateLimitKey: String {
+    public var rateLimitKey: String {
         switch self {
         case .unix(let uid, _, _): return "uid:\(uid)"
         case .tcp(let address):

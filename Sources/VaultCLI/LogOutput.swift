@@ -43,7 +43,7 @@ public struct LineLogHandler: LogHandler {
     }
 
     /// Installs this handler for every logger in the process.
-    public static func bootstrap(level: String, format: ServerConfiguration.LogFormat) {
+    public static func bootstrap(level: String, json: Bool) {
         let parsed: Logger.Level = switch level {
         case "trace": .trace
         case "debug": .debug
@@ -51,6 +51,6 @@ public struct LineLogHandler: LogHandler {
         case "error": .error
         default: .info
         }
-        LoggingSystem.bootstrap { label in LineLogHandler(label: label, level: parsed, json: format == .json) }
+        LoggingSystem.bootstrap { label in LineLogHandler(label: label, level: parsed, json: json) }
     }
 }

@@ -1,8 +1,8 @@
 import NIOHTTP1
 
 /// Matches a method and a path pattern (`/api/v1/vaults/:id/secrets`) to a handler.
-struct Router: Sendable {
-    typealias Handler = @Sendable (HTTPRequest, [String: String]) async throws -> HTTPResponse
+public struct Router: Sendable {
+    public typealias Handler = @Sendable (HTTPRequest, [String: String]) async throws -> HTTPResponse
 
     private struct Route: Sendable {
         let methods: [HTTPMethod]
@@ -12,17 +12,19 @@ struct Router: Sendable {
 
     private var routes: [Route] = []
 
-    mutating func add(_ methods: [HTTPMethod], _ pattern: String, _ handler: @escaping Handler) {
+    public init() {}
+
+    public mutating func add(_ methods: [HTTPMethod], _ pattern: String, _ handler: @escaping Handler) {
         routes.append(Route(methods: methods, segments: pattern.split(separator: "/"), handler: handler))
     }
 
-    enum Match {
+    public enum Match {
         case found(Handler, [String: String])
         case methodNotAllowed
         case notFound
     }
 
-    func match(_ method: HTTPMethod, _ path: String) -> Match {
+    public func match(_ method: HTTPMethod, _ path: String) -> Match {
         let segments = path.split(separator: "/")
         var pathMatched = false
         for route in routes where route.segments.count == segments.count {

@@ -121,7 +121,7 @@ public final class HTTPListener: Sendable {
             guard chmod(path, mode) == 0 else {
                 let reason = String(cString: strerror(errno))
                 try? await server.channel.close()
-                throw VaultServerError("cannot set mode \(String(mode, radix: 8)) on the socket \(path): \(reason)")
+                throw ListenerError("cannot set mode \(String(mode, radix: 8)) on the socket \(path): \(reason)")
             }
         case .tcp(let host, let port, let tls):
             server = try await bootstrap.bind(host: host, port: port) { channel in
@@ -136,7 +136,7 @@ public final class HTTPListener: Sendable {
 
     private static func acceptUnix(_ channel: any Channel, policy: PeerPolicy, logger: Logger) -> EventLoopFuture<HTTPConnection> {
         guard let provider = channel as? any SocketOptionProvider else {
-            return channel.eventLoop.makeFailedFuture(VaultServerError("the socket cannot report its peer"))
+            return channel.eventLoop.makeFailedFuture(ListenerError("the socket cannot report its peer"))
         }
         let credentials: EventLoopFuture<csystem_peer_credentials> = provider.unsafeGetSocketOption(
             level: NIOBSDSocket.OptionLevel(rawValue: SOL_SOCKET),
@@ -234,7 +234,8 @@ public final class HTTPListener: Sendable {
     }
 
     private static func tooLarge(_ limit: Int) -> HTTPResponse {
-        JSONResponse.error(.payloadTooLarge, "request body is larger than the \(limit)-byte limit (max_request_size)")
+        let body = "{\"errors\":[\"request body is larger than the \(limit)-byte limit (max_request_size)\"]}"
+        return HTTPResponse(status: .payloadTooLarge, headers: ["Content-Type": "application/json"], body: Array(body.utf8))
     }
 
     private func write(
@@ -253,8 +254,8 @@ public final class HTTPListener: Sendable {
     }
 }
 
-/// A server error with a message for the operator.
-public struct VaultServerError: Error, CustomStringConvertible {
+/// A listener that could not start, with a message for the operator.
+public struct ListenerError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
 }

@@ -1,0 +1,48 @@
+import Dispatch
+import Foundation
+
+/// Waiting for termination signals from async code.
+public enum ProcessSignals {
+    /// The next of `signals` to arrive (they are ignored by default from the first call on).
+    public static func next(_ signals: [Int32]) async -> Int32 {
+        await withCheckedContinuation { continuation in
+            let once = OnceFlag()
+            var sources = [DispatchSourceSignal]()
+            for number in signals {
+                signal(number, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                source.setEventHandler {
+                    if once.claim() { continuation.resume(returning: number) }
+                }
+                source.resume()
+                sources.append(source)
+            }
+            Retained.keep(sources)
+        }
+    }
+
+    /// Keeps signal sources alive for the process's life.
+    private enum Retained {
+        nonisolated(unsafe) private static var sources = [DispatchSourceSignal]()
+        private static let lock = NSLock()
+        static func keep(_ new: [DispatchSourceSignal]) {
+            lock.lock()
+            sources += new
+            lock.unlock()
+        }
+    }
+}
+
+/// True for the first caller only: resumes a continuation exactly once.
+public final class OnceFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var claimed = false
+    public init() {}
+    public func claim() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if claimed { return false }
+        claimed = true
+        return true
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `seal "file" { path = … }`: a Docker secret, a Kubernetes secret mount, a systemd credential.
+///
+/// The file holds a phrase, base64 or hex key, or a JSON list of shares; one trailing newline is
+/// ignored. A group- or world-readable file is refused unless `allow_insecure_permissions`. A
+/// relative path is looked up in systemd's `$CREDENTIALS_DIRECTORY`.
+public struct FileSealSource: StoringSealSource {
+    public let kind = "file"
+    public let path: String
+    public let priority: Int
+    public let allowInsecurePermissions: Bool
+
+    public var name: String { "file:\(path)" }
+
+    public init(path: String, priority: Int = 100, allowInsecurePermissions: Bool = false, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        if !path.hasPrefix("/"), let directory = environment["CREDENTIALS_DIRECTORY"] {
+            self.path = directory + "/" + path
+        } else {
+            self.path = path
+        }
+        self.priority = priority
+        self.allowInsecurePermissions = allowInsecurePermissions
+    }
+
+    public func fetch() async throws(SealSourceError) -> KeyMaterial {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            if errno == ENOENT {
+                throw SealSourceError(.notFound, "seal \"file\": \(path) does not exist", setting: "path")
+            }
+            throw SealSourceError(.needsFix, "seal \"file\": cannot read \(path): \(String(cString: strerror(errno)))", setting: "path")
+        }
+        if info.st_mode & 0o077 != 0 && !allowInsecurePermissions {
+            throw SealSourceError(
+                .needsFix,
+                "seal \"file\": \(path) is readable by group or others (mode \(String(info.st_mode & 0o777, radix: 8))): chmod 600 it, or set allow_insecure_permissions = true",
+                setting: "allow_insecure_permissions"
+            )
+        }
+        guard var data = FileManager.default.contents(atPath: path) else {
+            throw SealSourceError(.needsFix, "seal \"file\": cannot read \(path): permission denied", setting: "path")
+        }
+        defer { data.resetBytes(in: 0..<data.count) }
+        return try KeyMaterialText.parse(data, origin: "seal \"file\" (\(path))")
+    }
+
+    public func store(_ material: KeyMaterial) async throws(SealSourceError) {
+        var bytes = Array(KeyMaterialText.render(material).utf8)
+        defer { for index in bytes.indices { bytes[index] = 0 } }
+        do {
+            try AtomicFile.write(bytes, to: path, mode: 0o600)
+        } catch {
+            throw SealSourceError(.retryable, "seal \"file\": cannot store the key in \(path): \(error)", setting: "path")
+        }
+    }
+}
+
+/// The text forms of key material in files and variables.
+enum KeyMaterialText {
+    static func parse(_ data: Data, origin: String) throws(SealSourceError) -> KeyMaterial {
+        var text = String(decoding: data, as: UTF8.self)
+        if text.hasSuffix("\r\n") { text.removeLast(2) } else if text.hasSuffix("\n") { text.removeLast() }
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else {
+            throw SealSourceError(.needsFix, "\(origin) is empty")
+        }
+        if trimmed.hasPrefix("[") {
+            guard let list = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String], !list.isEmpty else {
+                throw SealSourceError(.needsFix, "\(origin) starts with '[' but is not a JSON list of share strings")
+            }
+            return .shares(list)
+        }
+        return .key(trimmed)
+    }
+
+    static func render(_ material: KeyMaterial) -> String {
+        switch material {
+        case .key(let key): return key + "\n"
+        case .shares(let shares):
+            let data = (try? JSONSerialization.data(withJSONObject: shares)) ?? Data("[]".utf8)
+            return String(decoding: data, as: UTF8.self) + "\n"
+        }
+    }
+}
+
+/// Durable replacement of a file: a temporary file in the same directory, written and
+/// `fsync`ed, renamed over the target, then the directory `fsync`ed — so after a crash the path
+/// holds either the old contents or the new, never a torn or empty file.
+public enum AtomicFile {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public static func write(_ bytes: [UInt8], to path: String, mode: mode_t) throws {
+        let directory = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+        let temporary = directory + "/.\((path as NSString).lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw Failure(description: "cannot create \(temporary): \(String(cString: strerror(errno)))") }
+        var ok = false
+        defer {
+            if !ok { unlink(temporary) }
+        }
+        var written = 0
+        while written < bytes.count {
+            let result = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, bytes.count - written) }
+            if result < 0 {
+                if errno == EINTR { continue }
+                close(fd)
+                throw Failure(description: "cannot write \(temporary): \(String(cString: strerror(errno)))")
+            }
+            written += result
+        }
+        guard fchmod(fd, mode) == 0, fsync(fd) == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw Failure(description: "cannot sync \(temporary): \(reason)")
+        }
+        close(fd)
+        guard rename(temporary, path) == 0 else {
+            throw Failure(description: "cannot rename into \(path): \(String(cString: strerror(errno)))")
+        }
+        ok = true
+        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryFD >= 0 {
+            fsync(directoryFD)
+            close(directoryFD)
+        }
+    }
+}

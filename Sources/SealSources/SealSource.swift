@@ -1,0 +1,60 @@
+/// Key material as the agent pushes it: one whole seal key, or the shares of a Shamir split.
+/// Strings, because they travel as `{"key": "…"}` and are stored as text.
+public enum KeyMaterial: Sendable, Equatable {
+    case key(String)
+    case shares([String])
+
+    /// The strings to push, in order.
+    public var unsealKeys: [String] {
+        switch self {
+        case .key(let key): [key]
+        case .shares(let shares): shares
+        }
+    }
+}
+
+/// Where key material comes from: a file (Docker/Kubernetes secret, systemd credential), the
+/// environment, a KMS… In the spirit of go-kms-wrapping's `Wrapper`: a kind, a name for logs
+/// and metrics, a priority, and one operation.
+public protocol SealSource: Sendable {
+    /// `file`, `env`, `awskms`, …
+    var kind: String { get }
+    /// What operators recognise in logs: `file:/run/secrets/unseal-key`.
+    var name: String { get }
+    /// Lower is tried first.
+    var priority: Int { get }
+    /// Fetches (or unwraps) the key material.
+    func fetch() async throws(SealSourceError) -> KeyMaterial
+}
+
+/// A source that can also keep material: used by autonomous init, which stores the key
+/// *before* the vault uses it.
+public protocol StoringSealSource: SealSource {
+    /// Stores `material` durably (for files: write, fsync, atomic rename, fsync the directory).
+    func store(_ material: KeyMaterial) async throws(SealSourceError)
+}
+
+/// Why a source gave no key, and whether waiting can help.
+public struct SealSourceError: Error, Sendable, CustomStringConvertible {
+    public enum Class: String, Sendable {
+        /// Transient: connection, time-out, throttling. Retry with backoff.
+        case retryable
+        /// Will not change until someone fixes the configuration or the secret.
+        case needsFix
+        /// The source has nothing yet (file absent, secret not found): autonomous init may create it.
+        case notFound
+    }
+
+    public let errorClass: Class
+    public let message: String
+    /// The setting to change, named in the message too.
+    public let setting: String?
+
+    public init(_ errorClass: Class, _ message: String, setting: String? = nil) {
+        self.errorClass = errorClass
+        self.message = message
+        self.setting = setting
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,111 @@
+import CVaultSystem
+import Foundation
+import HTTPServerKit
+import HTTPTransport
+import Logging
+import NIOHTTP1
+import SealSources
+import Synchronization
+import VaultClient
+
+/// The unseal agent: one ``TargetLoop`` per vault, a telemetry endpoint, systemd readiness and
+/// watchdog, and a clean exit on SIGTERM/SIGINT.
+public enum UnsealAgentRunner {
+    public static func run(_ configuration: AgentConfiguration) async throws {
+        let logger = Logger(label: "unseal-agent")
+        for warning in configuration.warnings { logger.warning("\(warning)") }
+        let metrics = AgentMetrics()
+        let readiness = Readiness(targets: configuration.targets.count)
+
+        var telemetry: HTTPListener?
+        if let address = configuration.telemetryAddress {
+            guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
+                throw AgentError("telemetry.address: expected HOST:PORT such as \"127.0.0.1:9102\"; got \"\(address)\"")
+            }
+            let host = String(address[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            do {
+                telemetry = try await HTTPListener.bind(
+                    .tcp(host: host.isEmpty ? "127.0.0.1" : host, port: port, tls: nil),
+                    responder: TelemetryResponder(metrics: metrics), maxRequestSize: 4096, logger: logger
+                )
+            } catch {
+                throw AgentError("telemetry.address \(address): cannot listen: \(error)")
+            }
+        }
+
+        let loops = try configuration.targets.map { target in
+            try TargetLoop(
+                target: target, sources: configuration.sources, initSettings: configuration.initSettings,
+                retry: configuration.retry, metrics: metrics, logger: logger,
+                onUnsealed: { readiness.unsealed(target.address) }
+            )
+        }
+        logger.info("unseal-agent started", metadata: [
+            "targets": "\(configuration.targets.map(\.address).joined(separator: ", "))",
+            "sources": "\(configuration.sources.map(\.name).joined(separator: ", "))",
+            "init": "\(configuration.initSettings.enabled)",
+            "telemetry": "\(configuration.telemetryAddress ?? "off")",
+        ])
+
+        let watchdog = Watchdog.start()
+        let tasks = loops.map { loop in Task { await loop.run() } }
+        let telemetryTask = telemetry.map { listener in Task { await listener.run() } }
+        let signal = await ProcessSignals.next([SIGTERM, SIGINT])
+        logger.info("stopping", metadata: ["signal": "\(signal == SIGTERM ? "SIGTERM" : "SIGINT")"])
+        _ = csystem_sd_notify("STOPPING=1")
+        for task in tasks { task.cancel() }
+        watchdog?.cancel()
+        telemetry?.shutdown()
+        _ = telemetryTask
+    }
+}
+
+/// Sends `READY=1` to systemd once every target has been unsealed for the first time.
+final class Readiness: Sendable {
+    private let state: Mutex<(expected: Int, seen: Set<String>, notified: Bool)>
+
+    init(targets: Int) { state = Mutex((targets, [], false)) }
+
+    func unsealed(_ target: String) {
+        let notify = state.withLock { state -> Bool in
+            state.seen.insert(target)
+            guard !state.notified, state.seen.count >= state.expected else { return false }
+            state.notified = true
+            return true
+        }
+        if notify { _ = csystem_sd_notify("READY=1\nSTATUS=every vault unsealed") }
+    }
+}
+
+/// `WATCHDOG=1` every half `$WATCHDOG_USEC`, when systemd asks for it.
+enum Watchdog {
+    static func start() -> Task<Void, Never>? {
+        guard let text = ProcessInfo.processInfo.environment["WATCHDOG_USEC"], let microseconds = Int64(text), microseconds > 0 else { return nil }
+        return Task {
+            while !Task.isCancelled {
+                _ = csystem_sd_notify("WATCHDOG=1")
+                try? await Task.sleep(for: .microseconds(microseconds / 2))
+            }
+        }
+    }
+}
+
+/// `/metrics`, `/healthz` (the process is alive), `/readyz` (every target unsealed).
+struct TelemetryResponder: HTTPResponder {
+    let metrics: AgentMetrics
+
+    func respond(to request: HTTPRequest) async -> HTTPResponse {
+        switch request.path {
+        case "/metrics":
+            return HTTPResponse(status: .ok, headers: ["Content-Type": "text/plain; version=0.0.4"], body: Array(metrics.prometheus().utf8))
+        case "/healthz":
+            return HTTPResponse(status: .ok, headers: ["Content-Type": "text/plain"], body: Array("ok\n".utf8))
+        case "/readyz":
+            let ready = metrics.allUnsealed
+            return HTTPResponse(status: ready ? .ok : .serviceUnavailable, headers: ["Content-Type": "text/plain"],
+                                body: Array((ready ? "ready\n" : "not ready: a vault is sealed or unreachable\n").utf8))
+        default:
+            return HTTPResponse(status: .notFound, body: Array("not found\n".utf8))
+        }
+    }
+}

@@ -1,0 +1,176 @@
+import Foundation
+import HCL
+import SealSources
+
+/// `unseal-agent.hcl` (or JSON), or — without a file — the environment conventions of Vault
+/// (`VAULT_ADDR`) and the Provide vault (`SEAL_UNSEAL_PROVIDER=environment|docker`,
+/// `SEAL_UNSEAL_KEY`, `SEAL_UNSEAL_KEY_SECRET_PATH`).
+public struct AgentConfiguration: Sendable {
+    public struct Target: Sendable {
+        public var address: String
+        public var caCert: String?
+    }
+
+    public struct InitSettings: Sendable {
+        public var enabled = false
+        public var secretShares = 1
+        public var secretThreshold = 1
+        public var recoveryShares = 0
+        public var recoveryThreshold = 0
+        /// `nil` discards the root token; otherwise the file to store it in (mode 0600).
+        public var rootTokenPath: String?
+    }
+
+    public var targets: [Target]
+    public var sources: [any SealSource]
+    public var initSettings: InitSettings
+    public var telemetryAddress: String?
+    public var retry: RetryPolicy
+    public var logLevel: String
+    public var logFormat: String
+    /// Warnings to log at start (e.g. the env source is for development).
+    public var warnings: [String]
+
+    /// Where a configuration came from, for messages.
+    public var origin: String
+
+    // MARK: - From a file
+
+    public static func load(path: String, environment: [String: String]) throws -> AgentConfiguration {
+        let root = try HCLDocument(contentsOf: path).root
+        try root.checkKeys(["vault", "seal", "init", "telemetry", "retry", "log_level", "log_format"])
+        var warnings = [String]()
+
+        var targets = [Target]()
+        for block in try root.blocks("vault", labels: 0) {
+            try block.body.checkKeys(["address", "ca_cert"])
+            let address = try block.body.requiredString("address")
+            guard address.hasPrefix("unix:///") || address.hasPrefix("http://") || address.hasPrefix("https://") else {
+                throw block.body.error("address", "expected unix:///path, http://host:port or https://host:port; got \"\(address)\"")
+            }
+            targets.append(Target(address: address, caCert: try block.body.string("ca_cert")))
+        }
+        if targets.isEmpty, let address = environment["VAULT_ADDR"] {
+            targets.append(Target(address: address, caCert: environment["VAULT_CACERT"]))
+        }
+        guard !targets.isEmpty else {
+            throw HCLError(.missing, at: root.location, "no vault to watch: add vault { address = \"unix:///run/vaultd/vaultd.sock\" } (or set VAULT_ADDR)")
+        }
+
+        var sources = [any SealSource]()
+        for block in try root.blocks("seal", labels: 1) {
+            let body = block.body
+            switch block.labels[0] {
+            case "file":
+                try body.checkKeys(["path", "priority", "allow_insecure_permissions"])
+                sources.append(FileSealSource(
+                    path: try body.requiredString("path"),
+                    priority: try body.int("priority") ?? 100,
+                    allowInsecurePermissions: try body.bool("allow_insecure_permissions") ?? false,
+                    environment: environment
+                ))
+            case "env":
+                try body.checkKeys(["variable", "priority"])
+                let source = EnvSealSource(variable: try body.string("variable") ?? "SEAL_UNSEAL_KEY", priority: try body.int("priority") ?? 100, environment: environment)
+                warnings.append("seal \"env\" reads the key from \(source.variable): for development only (environment variables leak to child processes and /proc)")
+                sources.append(source)
+            case let kind:
+                throw HCLError(.invalidValue, at: block.location, "seal \"\(kind)\" is not available in this build; use \"file\" or \"env\"")
+            }
+        }
+        sources += try environmentSources(environment, warnings: &warnings)
+        guard !sources.isEmpty else {
+            throw HCLError(.missing, at: root.location, "no key source: add seal \"file\" { path = \"/run/secrets/unseal-key\" } (or set SEAL_UNSEAL_PROVIDER)")
+        }
+
+        var initSettings = InitSettings()
+        if let block = try root.block("init") {
+            try block.checkKeys(["enabled", "secret_shares", "secret_threshold", "recovery_shares", "recovery_threshold", "root_token"])
+            initSettings.enabled = try block.bool("enabled") ?? true
+            initSettings.secretShares = try block.int("secret_shares") ?? 1
+            initSettings.secretThreshold = try block.int("secret_threshold") ?? (initSettings.secretShares == 1 ? 1 : 2)
+            initSettings.recoveryShares = try block.int("recovery_shares") ?? 0
+            initSettings.recoveryThreshold = try block.int("recovery_threshold") ?? (initSettings.recoveryShares > 0 ? min(2, initSettings.recoveryShares) : 0)
+            guard (1...255).contains(initSettings.secretShares), (1...initSettings.secretShares).contains(initSettings.secretThreshold) else {
+                throw block.error("secret_threshold", "needs 1 ≤ secret_threshold ≤ secret_shares ≤ 255")
+            }
+            let rootToken = try block.string("root_token") ?? "discard"
+            if rootToken == "discard" {
+                initSettings.rootTokenPath = nil
+            } else if rootToken.hasPrefix("file:") {
+                initSettings.rootTokenPath = String(rootToken.dropFirst(5))
+            } else {
+                throw block.error("root_token", "expected \"discard\" or \"file:/path\"; got \"\(rootToken)\"")
+            }
+            if initSettings.enabled && !sources.contains(where: { $0 is any StoringSealSource }) {
+                throw block.error("enabled", "autonomous init stores the key first, and no seal source can store: add a seal \"file\" block", code: .missing)
+            }
+        }
+
+        var telemetry: String?
+        if let block = try root.block("telemetry") {
+            try block.checkKeys(["address"])
+            telemetry = try block.requiredString("address")
+        }
+
+        var retry = RetryPolicy()
+        if let block = try root.block("retry") {
+            try block.checkKeys(["initial", "max"])
+            if let text = try block.string("initial") {
+                guard let value = RetryPolicy.parseDuration(text) else { throw block.error("initial", "expected a duration such as \"200ms\" or \"2s\"; got \"\(text)\"") }
+                retry.initial = value
+            }
+            if let text = try block.string("max") {
+                guard let value = RetryPolicy.parseDuration(text) else { throw block.error("max", "expected a duration such as \"30s\" or \"5m\"; got \"\(text)\"") }
+                retry.maximum = value
+            }
+            guard retry.initial <= retry.maximum else { throw block.error("max", "must be at least retry.initial") }
+        }
+
+        let logLevel = try root.string("log_level") ?? "info"
+        let logFormat = try root.string("log_format") ?? "text"
+        guard ["text", "json"].contains(logFormat) else { throw root.error("log_format", "expected \"text\" or \"json\"; got \"\(logFormat)\"") }
+        return AgentConfiguration(
+            targets: targets, sources: sources.sorted { $0.priority < $1.priority }, initSettings: initSettings,
+            telemetryAddress: telemetry, retry: retry, logLevel: logLevel, logFormat: logFormat, warnings: warnings, origin: path
+        )
+    }
+
+    // MARK: - From the environment alone
+
+    /// The Provide/Vault conventions without a file: `SEAL_UNSEAL_PROVIDER`, `VAULT_ADDR`.
+    public static func fromEnvironment(_ environment: [String: String]) throws -> AgentConfiguration {
+        var warnings = [String]()
+        let sources = try environmentSources(environment, warnings: &warnings)
+        guard !sources.isEmpty else {
+            throw AgentError("no configuration: pass --config FILE, or set SEAL_UNSEAL_PROVIDER=environment (with SEAL_UNSEAL_KEY) or =docker (with SEAL_UNSEAL_KEY_SECRET_PATH)")
+        }
+        let address = environment["VAULT_ADDR"] ?? "unix:///run/vaultd/vaultd.sock"
+        return AgentConfiguration(
+            targets: [Target(address: address, caCert: environment["VAULT_CACERT"])], sources: sources,
+            initSettings: InitSettings(), telemetryAddress: nil, retry: RetryPolicy(),
+            logLevel: environment["UNSEAL_AGENT_LOG_LEVEL"] ?? "info", logFormat: "text", warnings: warnings, origin: "environment"
+        )
+    }
+
+    static func environmentSources(_ environment: [String: String], warnings: inout [String]) throws -> [any SealSource] {
+        guard let provider = environment["SEAL_UNSEAL_PROVIDER"], !provider.isEmpty else { return [] }
+        switch provider {
+        case "environment":
+            warnings.append("SEAL_UNSEAL_PROVIDER=environment reads the key from SEAL_UNSEAL_KEY: for development only")
+            return [EnvSealSource(variable: "SEAL_UNSEAL_KEY", priority: 1000, environment: environment)]
+        case "docker":
+            let path = environment["SEAL_UNSEAL_KEY_SECRET_PATH"] ?? "/run/secrets/unseal-key"
+            // Docker mounts secrets 0444 inside the container's own filesystem: accept that mode.
+            return [FileSealSource(path: path, priority: 1000, allowInsecurePermissions: true, environment: environment)]
+        default:
+            throw AgentError("SEAL_UNSEAL_PROVIDER=\(provider) is not available in this build; use environment or docker")
+        }
+    }
+}
+
+/// An agent error with a message naming what to fix.
+public struct AgentError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import Synchronization
+
+/// The agent's Prometheus metrics. Labels carry only target addresses, source names and fixed
+/// words — never key material.
+public final class AgentMetrics: Sendable {
+    private struct State {
+        var attempts: [String: Int] = [:]           // "target|source|outcome"
+        var sealedSeconds: [String: Double] = [:]   // target
+        var sealed: [String: Bool] = [:]
+        var lastErrorClass: [String: String] = [:]  // target → none|retryable|needs_fix
+        var durations: [String: [Double]] = [:]     // target → unseal durations (bounded)
+        var sourceLatency: [String: (sum: Double, count: Int, last: Double)] = [:]
+        var inits: [String: Int] = [:]              // "target|outcome"
+    }
+    private let state = Mutex(State())
+    static let buckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+    public init() {}
+
+    func attempt(target: String, source: String, outcome: String) {
+        state.withLock { $0.attempts["\(target)|\(source)|\(outcome)", default: 0] += 1 }
+    }
+
+    func sealedFor(target: String, seconds: Double) {
+        state.withLock { $0.sealedSeconds[target, default: 0] += seconds }
+    }
+
+    func setSealed(target: String, _ sealed: Bool) {
+        state.withLock { $0.sealed[target] = sealed }
+    }
+
+    func lastError(target: String, _ errorClass: String) {
+        state.withLock { $0.lastErrorClass[target] = errorClass }
+    }
+
+    func unsealDuration(target: String, seconds: Double) {
+        state.withLock {
+            $0.durations[target, default: []].append(seconds)
+            if $0.durations[target]!.count > 10_000 { $0.durations[target]!.removeFirst(5_000) }
+        }
+    }
+
+    func sourceLatency(source: String, seconds: Double) {
+        state.withLock {
+            let old = $0.sourceLatency[source] ?? (0, 0, 0)
+            $0.sourceLatency[source] = (old.sum + seconds, old.count + 1, seconds)
+        }
+    }
+
+    func initialized(target: String, outcome: String) {
+        state.withLock { $0.inits["\(target)|\(outcome)", default: 0] += 1 }
+    }
+
+    /// Whether every known target is unsealed (and there is at least one).
+    var allUnsealed: Bool {
+        state.withLock { !$0.sealed.isEmpty && $0.sealed.values.allSatisfy { !$0 } }
+    }
+
+    func prometheus() -> String {
+        let snapshot = state.withLock { $0 }
+        var lines = [String]()
+        func escape(_ text: String) -> String {
+            text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        }
+        lines += ["# HELP unseal_agent_unseal_attempts_total Unseal attempts by target, source and outcome.",
+                  "# TYPE unseal_agent_unseal_attempts_total counter"]
+        for (key, count) in snapshot.attempts.sorted(by: { $0.key < $1.key }) {
+            let parts = key.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+            lines.append("unseal_agent_unseal_attempts_total{target=\"\(escape(parts[0]))\",source=\"\(escape(parts[1]))\",outcome=\"\(parts[2])\"} \(count)")
+        }
+        lines += ["# HELP unseal_agent_sealed_seconds_total Seconds a target was seen sealed or unreachable.",
+                  "# TYPE unseal_agent_sealed_seconds_total counter"]
+        for (target, seconds) in snapshot.sealedSeconds.sorted(by: { $0.key < $1.key }) {
+            lines.append("unseal_agent_sealed_seconds_total{target=\"\(escape(target))\"} \(seconds)")
+        }
+        lines += ["# HELP unseal_agent_target_sealed 1 while the target is sealed.", "# TYPE unseal_agent_target_sealed gauge"]
+        for (target, sealed) in snapshot.sealed.sorted(by: { $0.key < $1.key }) {
+            lines.append("unseal_agent_target_sealed{target=\"\(escape(target))\"} \(sealed ? 1 : 0)")
+        }
+        lines += ["# HELP unseal_agent_last_error The class of the last error per target (1 for the current class).",
+                  "# TYPE unseal_agent_last_error gauge"]
+        for (target, errorClass) in snapshot.lastErrorClass.sorted(by: { $0.key < $1.key }) {
+            for name in ["none", "retryable", "needs_fix"] {
+                lines.append("unseal_agent_last_error{target=\"\(escape(target))\",class=\"\(name)\"} \(name == errorClass ? 1 : 0)")
+            }
+        }
+        lines += ["# HELP unseal_agent_unseal_duration_seconds From noticing a sealed vault to its being unsealed.",
+                  "# TYPE unseal_agent_unseal_duration_seconds histogram"]
+        for (target, values) in snapshot.durations.sorted(by: { $0.key < $1.key }) {
+            for bucket in Self.buckets {
+                lines.append("unseal_agent_unseal_duration_seconds_bucket{target=\"\(escape(target))\",le=\"\(bucket)\"} \(values.filter { $0 <= bucket }.count)")
+            }
+            lines.append("unseal_agent_unseal_duration_seconds_bucket{target=\"\(escape(target))\",le=\"+Inf\"} \(values.count)")
+            lines.append("unseal_agent_unseal_duration_seconds_sum{target=\"\(escape(target))\"} \(values.reduce(0, +))")
+            lines.append("unseal_agent_unseal_duration_seconds_count{target=\"\(escape(target))\"} \(values.count)")
+        }
+        lines += ["# HELP unseal_agent_source_latency_seconds Time to fetch key material, by source.",
+                  "# TYPE unseal_agent_source_latency_seconds summary"]
+        for (source, value) in snapshot.sourceLatency.sorted(by: { $0.key < $1.key }) {
+            lines.append("unseal_agent_source_latency_seconds_sum{source=\"\(escape(source))\"} \(value.sum)")
+            lines.append("unseal_agent_source_latency_seconds_count{source=\"\(escape(source))\"} \(value.count)")
+        }
+        lines += ["# HELP unseal_agent_inits_total Autonomous initialisations by target and outcome.",
+                  "# TYPE unseal_agent_inits_total counter"]
+        for (key, count) in snapshot.inits.sorted(by: { $0.key < $1.key }) {
+            let parts = key.split(separator: "|").map(String.init)
+            lines.append("unseal_agent_inits_total{target=\"\(escape(parts[0]))\",outcome=\"\(parts[1])\"} \(count)")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
