@@ -81,7 +81,7 @@ enum KeyMaterialText {
         switch material {
         case .key(let key): return key + "\n"
         case .shares(let shares):
-            let data = (try? JSONSerialization.data(withJSONObject: shares)) ?? Data("[]".utf8)
+            let data = (try? JSONSerialization.data(withJSONObject: shares, options: [.withoutEscapingSlashes])) ?? Data("[]".utf8)
             return String(decoding: data, as: UTF8.self) + "\n"
         }
     }

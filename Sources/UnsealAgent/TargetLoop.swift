@@ -49,6 +49,7 @@ actor TargetLoop {
         var failures = 0
         var unreachableSince: ContinuousClock.Instant?
         var sealedSince: ContinuousClock.Instant?
+        var quickWatches = 0
         while !Task.isCancelled {
             let status: [String: Any]
             do {
@@ -57,6 +58,7 @@ actor TargetLoop {
                 status = try await quick.sealStatus()
             } catch {
                 // Unreachable: the vault is (re)starting. Retry fast for a while, then back off.
+                quickWatches = 0
                 let now = ContinuousClock.now
                 if unreachableSince == nil {
                     unreachableSince = now
@@ -100,6 +102,7 @@ actor TargetLoop {
             }
 
             if sealed {
+                quickWatches = 0
                 metrics.setSealed(target: name, true)
                 let started = sealedSince ?? .now
                 if sealedSince == nil { sealedSince = started }
@@ -136,12 +139,18 @@ actor TargetLoop {
                 sealedSince = nil
                 onUnsealed()
             }
+            if quickWatches > 0 {
+                // The last watch ended at once and the vault is still unsealed: a server that
+                // drops idle connections (or a socket we cannot hold). Never spin: pace the
+                // re-checks, up to 5 s apart.
+                try? await Task.sleep(for: .seconds(min(quickWatches, 5)))
+            }
             let watchStarted = ContinuousClock.now
             let outcome = await ConnectionWatch.waitForClose(address, interval: Self.watchInterval)
             if outcome != .intervalElapsed && ContinuousClock.now - watchStarted < .seconds(1) {
-                // A server that drops idle connections at once (or a socket we cannot hold):
-                // never spin — pace the re-checks.
-                try? await Task.sleep(for: .seconds(1))
+                quickWatches += 1
+            } else {
+                quickWatches = 0
             }
         }
     }
