@@ -53,6 +53,15 @@ public enum ConnectionWatch {
         }
     }
 
+    /// For Unix-socket addresses, whether a connection is accepted right now (a connect on a
+    /// local socket never blocks); `nil` for TCP addresses, which cannot be probed that cheaply.
+    public static func unixSocketAcceptsConnections(_ address: VaultAddress) -> Bool? {
+        guard address.unixSocketPath != nil else { return nil }
+        let fd = connect(address)
+        if fd >= 0 { close(fd) }
+        return fd >= 0
+    }
+
     /// A connected socket, or -1.
     private static func connect(_ address: VaultAddress) -> Int32 {
         if let path = address.unixSocketPath {

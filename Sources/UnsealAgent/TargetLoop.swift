@@ -27,7 +27,7 @@ actor TargetLoop {
     static let watchInterval: Duration = .seconds(30)
     /// While the vault is unreachable after having been seen, retry this often for this long
     /// (a restart usually takes well under a second), then back off.
-    static let fastRetryInterval: Duration = .milliseconds(5)
+    static let fastRetryInterval: Duration = .milliseconds(1)
     static let fastRetryWindow: Duration = .seconds(10)
 
     init(target: AgentConfiguration.Target, sources: [any SealSource], initSettings: AgentConfiguration.InitSettings,
@@ -66,7 +66,15 @@ actor TargetLoop {
                     metrics.setSealed(target: name, true)
                 }
                 if now - unreachableSince! < Self.fastRetryWindow {
-                    try? await Task.sleep(for: Self.fastRetryInterval)
+                    // A Unix socket is probed with a bare connect (microseconds, no HTTP) until
+                    // it accepts; only then is seal-status asked again.
+                    while ConnectionWatch.unixSocketAcceptsConnections(address) == false,
+                          ContinuousClock.now - unreachableSince! < Self.fastRetryWindow, !Task.isCancelled {
+                        try? await Task.sleep(for: Self.fastRetryInterval)
+                    }
+                    if ConnectionWatch.unixSocketAcceptsConnections(address) == nil {
+                        try? await Task.sleep(for: .milliseconds(5))
+                    }
                 } else {
                     report(.retryable, "cannot reach \(name): \(error)")
                     try? await Task.sleep(for: retry.delay(failures))
