@@ -46,6 +46,9 @@ public struct HTTPTransportError: Error, CustomStringConvertible, Sendable {
     }
     public let kind: Kind
     public let message: String
+    /// How long the exchange ran before it failed, measured around libcurl's own work (so it
+    /// says when the deadline fired, however late the caller's task resumed).
+    public var elapsed: Duration = .zero
     /// Connection failures and time-outs are worth retrying; the others need a fix.
     public var isRetryable: Bool { kind == .couldNotConnect || kind == .timedOut }
     public var description: String { message }
@@ -93,6 +96,7 @@ public enum CurlTransport {
         list = curl_slist_append(list, "Expect:")  // no 100-continue round trip
 
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+        let started = ContinuousClock.now
         let result: CURLcode = errorBuffer.withUnsafeMutableBufferPointer { errorPointer in
             ccurl_setopt_string(handle, CURLOPT_URL, request.url)
             ccurl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method)
@@ -145,10 +149,13 @@ public enum CurlTransport {
             ccurl_setopt_pointer(handle, CURLOPT_HEADERDATA, context.toOpaque())
             return curl_easy_perform(handle)
         }
+        let elapsed = ContinuousClock.now - started
         guard result == CURLE_OK else {
             let buffered = String(decoding: errorBuffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
             let detail = buffered.isEmpty ? String(cString: curl_easy_strerror(result)) : buffered
-            throw HTTPTransportError(kind: kind(of: result), message: "\(request.method) \(displayURL(request)): \(detail)")
+            var error = HTTPTransportError(kind: kind(of: result), message: "\(request.method) \(displayURL(request)): \(detail)")
+            error.elapsed = elapsed
+            throw error
         }
         var status = 0
         ccurl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)

@@ -43,14 +43,16 @@ struct CurlTransportTests {
                     timeout: .milliseconds(milliseconds)
                 ))
             }
-            let elapsed = ContinuousClock.now - started
-            print("deadline \(milliseconds) ms: failed after \(elapsed)")
+            let wall = ContinuousClock.now - started
+            let elapsed = error?.elapsed ?? .zero
+            print("deadline \(milliseconds) ms: libcurl gave up after \(elapsed); the awaiting task resumed after \(wall)")
             #expect(error?.kind == .timedOut)
             #expect(error?.isRetryable == true)
             #expect(elapsed >= .milliseconds(milliseconds - 5))
-            // The precise figure is printed above; this bound only catches a hang (a parallel test
-            // run on two cores can delay the task's resumption by a second or two).
-            #expect(elapsed < .milliseconds(milliseconds + 3000), "far past the deadline: \(elapsed)")
+            #expect(elapsed <= .milliseconds(milliseconds + 100), "the deadline fired late: \(elapsed)")
+            // The task's own resumption can lag when a parallel test run keeps both cooperative
+            // threads busy; this bound only catches a hang.
+            #expect(wall < .seconds(30))
         }
     }
 
