@@ -89,6 +89,12 @@ let package = Package(
         // A client for Vault's sys API (vaultd, OpenBao, Vault) and vaultd's resource API.
         .target(name: "VaultClient", dependencies: ["HTTPTransport"]),
 
+        // AWS without an SDK: SigV4, credential providers, IMDS, KMS.
+        .target(
+            name: "AWSAuth",
+            dependencies: ["HTTPTransport", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+
         // Where the agent gets key material: protocol SealSource and its implementations.
         .target(name: "SealSources", dependencies: ["SealKit"]),
 
@@ -149,6 +155,7 @@ let package = Package(
         ),
         .testTarget(name: "VaultCoreTests", dependencies: ["VaultCore", "VaultStorageSQLite", "SealKit", "TestSupport"]),
         .testTarget(name: "HTTPTransportTests", dependencies: ["HTTPTransport", "TestSupport"]),
+        .testTarget(name: "AWSAuthTests", dependencies: ["AWSAuth", "TestSupport"], exclude: ["Oracle"]),
         .testTarget(name: "IntegrationTests", dependencies: ["SealKit", "VaultClient", "HTTPTransport", "TestSupport"]),
     ]
 )
