@@ -96,13 +96,13 @@ let package = Package(
         ),
 
         // Where the agent gets key material: protocol SealSource and its implementations.
-        .target(name: "SealSources", dependencies: ["SealKit"]),
+        .target(name: "SealSources", dependencies: ["SealKit", "AWSAuth"]),
 
         // The agent: targets, the watch loop, retry policy, autonomous init, telemetry.
         .target(
             name: "UnsealAgent",
             dependencies: [
-                "SealSources", "VaultClient", "HTTPTransport", "HTTPServerKit", "HCL", "SealKit", "CVaultSystem",
+                "SealSources", "AWSAuth", "VaultClient", "HTTPTransport", "HTTPServerKit", "HCL", "SealKit", "CVaultSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
@@ -135,7 +135,7 @@ let package = Package(
         .executableTarget(
             name: "unseal-agent",
             dependencies: [
-                "VaultCLI", "UnsealAgent", "HCL",
+                "VaultCLI", "UnsealAgent", "HCL", "AWSAuth", "SealSources", "SealKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,5 +1,7 @@
+import AWSAuth
 import Foundation
 import HCL
+import Logging
 import SealSources
 
 /// `unseal-agent.hcl` (or JSON), or — without a file — the environment conventions of Vault
@@ -36,7 +38,7 @@ public struct AgentConfiguration: Sendable {
 
     // MARK: - From a file
 
-    public static func load(path: String, environment: [String: String]) throws -> AgentConfiguration {
+    public static func load(path: String, environment: [String: String]) async throws -> AgentConfiguration {
         let root = try HCLDocument(contentsOf: path).root
         try root.checkKeys(["vault", "seal", "init", "telemetry", "retry", "log_level", "log_format"])
         var warnings = [String]()
@@ -74,11 +76,13 @@ public struct AgentConfiguration: Sendable {
                 let source = EnvSealSource(variable: try body.string("variable") ?? "SEAL_UNSEAL_KEY", priority: try body.int("priority") ?? 100, environment: environment)
                 warnings.append("seal \"env\" reads the key from \(source.variable): for development only (environment variables leak to child processes and /proc)")
                 sources.append(source)
+            case "awskms":
+                sources.append(try await awsKMSSource(body, environment: environment))
             case let kind:
-                throw HCLError(.invalidValue, at: block.location, "seal \"\(kind)\" is not available in this build; use \"file\" or \"env\"")
+                throw HCLError(.invalidValue, at: block.location, "seal \"\(kind)\" is not available in this build; use \"file\", \"env\" or \"awskms\"")
             }
         }
-        sources += try environmentSources(environment, warnings: &warnings)
+        sources += try await environmentSources(environment, warnings: &warnings)
         guard !sources.isEmpty else {
             throw HCLError(.missing, at: root.location, "no key source: add seal \"file\" { path = \"/run/secrets/unseal-key\" } (or set SEAL_UNSEAL_PROVIDER)")
         }
@@ -139,9 +143,9 @@ public struct AgentConfiguration: Sendable {
     // MARK: - From the environment alone
 
     /// The Provide/Vault conventions without a file: `SEAL_UNSEAL_PROVIDER`, `VAULT_ADDR`.
-    public static func fromEnvironment(_ environment: [String: String]) throws -> AgentConfiguration {
+    public static func fromEnvironment(_ environment: [String: String]) async throws -> AgentConfiguration {
         var warnings = [String]()
-        let sources = try environmentSources(environment, warnings: &warnings)
+        let sources = try await environmentSources(environment, warnings: &warnings)
         guard !sources.isEmpty else {
             throw AgentError("no configuration: pass --config FILE, or set SEAL_UNSEAL_PROVIDER=environment (with SEAL_UNSEAL_KEY) or =docker (with SEAL_UNSEAL_KEY_SECRET_PATH)")
         }
@@ -153,9 +157,14 @@ public struct AgentConfiguration: Sendable {
         )
     }
 
-    static func environmentSources(_ environment: [String: String], warnings: inout [String]) throws -> [any SealSource] {
+    static func environmentSources(_ environment: [String: String], warnings: inout [String]) async throws -> [any SealSource] {
+        if environment["VAULT_SEAL_TYPE"] == "awskms" {
+            return [try await awsKMSSource(nil, environment: environment)]
+        }
         guard let provider = environment["SEAL_UNSEAL_PROVIDER"], !provider.isEmpty else { return [] }
         switch provider {
+        case "aws_kms":
+            return [try await awsKMSSource(nil, environment: environment)]
         case "environment":
             warnings.append("SEAL_UNSEAL_PROVIDER=environment reads the key from SEAL_UNSEAL_KEY: for development only")
             return [EnvSealSource(variable: "SEAL_UNSEAL_KEY", priority: 1000, environment: environment)]
@@ -164,8 +173,49 @@ public struct AgentConfiguration: Sendable {
             // Docker mounts secrets 0444 inside the container's own filesystem: accept that mode.
             return [FileSealSource(path: path, priority: 1000, allowInsecurePermissions: true, environment: environment)]
         default:
-            throw AgentError("SEAL_UNSEAL_PROVIDER=\(provider) is not available in this build; use environment or docker")
+            throw AgentError("SEAL_UNSEAL_PROVIDER=\(provider) is not available in this build; use environment, docker or aws_kms")
         }
+    }
+}
+
+extension AgentConfiguration {
+    /// `seal "awskms"` from a block (or, with `nil`, from Vault's environment variables:
+    /// `VAULT_AWSKMS_SEAL_KEY_ID`, `AWS_REGION`, `AWS_KMS_ENDPOINT`, `UNSEAL_AGENT_CIPHERTEXT_PATH`).
+    static func awsKMSSource(_ body: ConfigBody?, environment: [String: String]) async throws -> AWSKMSSealSource {
+        if let body {
+            try body.checkKeys(["region", "kms_key_id", "endpoint", "ciphertext_path", "encryption_context", "priority",
+                                "access_key", "secret_key", "session_token", "fips", "imds_token_timeout"])
+        }
+        let keyID = try body?.string("kms_key_id") ?? environment["VAULT_AWSKMS_SEAL_KEY_ID"] ?? environment["AWS_KMS_KEY_ID"]
+        guard let keyID, !keyID.isEmpty else {
+            if let body { throw body.error("kms_key_id", "is required (a key id, ARN or alias/…)", code: .missing) }
+            throw AgentError("VAULT_AWSKMS_SEAL_KEY_ID is required for the awskms seal")
+        }
+        let ciphertextPath = try body?.string("ciphertext_path") ?? environment["UNSEAL_AGENT_CIPHERTEXT_PATH"] ?? "/var/lib/unseal-agent/seal.enc"
+        var context = [String: String]()
+        for (key, value) in try body?.stringMap("encryption_context") ?? [] { context[key] = value }
+        let endpoint = try body?.string("endpoint").flatMap { $0.isEmpty ? nil : $0 } ?? environment["AWS_KMS_ENDPOINT"]
+        var staticCredentials: AWSCredentials?
+        if let body, let access = try body.string("access_key") {
+            guard let secret = try body.string("secret_key") else { throw body.error("secret_key", "is required with access_key", code: .missing) }
+            staticCredentials = AWSCredentials(accessKeyID: access, secretAccessKey: secret, sessionToken: try body.string("session_token"))
+        }
+        let tokenTimeout = try body?.string("imds_token_timeout").flatMap(RetryPolicy.parseDuration) ?? .seconds(1)
+        let logger = Logger(label: "unseal-agent.aws")
+        let imds = IMDSClient(environment: environment, tokenTimeout: tokenTimeout, log: { logger.warning("\($0)") })
+        var region = try body?.string("region") ?? environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"]
+        if region == nil || region!.isEmpty {
+            do {
+                region = try await imds.get("/latest/meta-data/placement/region").trimmingCharacters(in: .whitespacesAndNewlines)
+            } catch {
+                if let body { throw body.error("region", "is not set, and IMDS could not tell it: \(error.message)", code: .missing) }
+                throw AgentError("AWS_REGION is not set, and IMDS could not tell it: \(error.message)")
+            }
+        }
+        let chain = AWSCredentialChain(staticCredentials: staticCredentials, region: region!, environment: environment, imds: imds)
+        let client = KMSClient(region: region!, endpoint: endpoint, fips: try body?.bool("fips") ?? false, credentials: chain)
+        return AWSKMSSealSource(keyID: keyID, ciphertextPath: ciphertextPath, encryptionContext: context, region: region!,
+                                client: client, chain: chain, priority: try body?.int("priority") ?? 100)
     }
 }
 

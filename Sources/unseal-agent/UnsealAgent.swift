@@ -1,4 +1,5 @@
 import ArgumentParser
+import AWSAuth
 import Foundation
 import HCL
 import UnsealAgent
@@ -15,7 +16,7 @@ struct UnsealAgentCommand: AsyncParsableCommand {
             =docker (key file at SEAL_UNSEAL_KEY_SECRET_PATH), vault at VAULT_ADDR.
             """,
         version: BuildInfo.version,
-        subcommands: [Run.self, Check.self, Version.self]
+        subcommands: [Run.self, Check.self, Wrap.self, Doctor.self, Version.self]
     )
 
     static func main() async {
@@ -24,14 +25,16 @@ struct UnsealAgentCommand: AsyncParsableCommand {
 }
 
 /// Loads the configuration from a file or the environment, with errors naming the setting.
-func loadConfiguration(_ path: String?) throws -> AgentConfiguration {
+func loadConfiguration(_ path: String?) async throws -> AgentConfiguration {
     let environment = ProcessInfo.processInfo.environment
     do {
-        if let path { return try AgentConfiguration.load(path: path, environment: environment) }
-        return try AgentConfiguration.fromEnvironment(environment)
+        if let path { return try await AgentConfiguration.load(path: path, environment: environment) }
+        return try await AgentConfiguration.fromEnvironment(environment)
     } catch let error as HCLError {
         throw CommandFailure("configuration error: \(error)", exitCode: 1)
     } catch let error as AgentError {
+        throw CommandFailure("configuration error: \(error)", exitCode: 1)
+    } catch let error as AWSError {
         throw CommandFailure("configuration error: \(error)", exitCode: 1)
     }
 }
@@ -55,7 +58,7 @@ struct Run: AsyncParsableCommand {
     @Option(name: .long, help: "The configuration file (HCL or JSON).") var config: String?
 
     func run() async throws {
-        let configuration = try loadConfiguration(config)
+        let configuration = try await loadConfiguration(config)
         LineLogHandler.bootstrap(level: configuration.logLevel, json: configuration.logFormat == "json")
         do {
             try await UnsealAgentRunner.run(configuration)
@@ -74,7 +77,7 @@ struct Check: AsyncParsableCommand {
     @Option(name: .long, help: "The configuration file (HCL or JSON).") var config: String?
 
     func run() async throws {
-        let configuration = try loadConfiguration(config)
+        let configuration = try await loadConfiguration(config)
         let lines = await AgentCheck.run(configuration)
         for line in lines { print("\(line.ok ? "ok  " : "FAIL") \(line.text)") }
         if lines.contains(where: { !$0.ok }) { throw ExitCode(1) }

@@ -1,0 +1,103 @@
+import AWSAuth
+import Foundation
+
+/// `seal "awskms"`: the key material lives in `ciphertext_path`, encrypted by AWS KMS; the
+/// agent asks KMS to decrypt it (`kms:Decrypt`, bound to `encryption_context`). The vault
+/// itself never sees AWS credentials.
+///
+/// The file is a small versioned JSON envelope that says how it was made:
+/// `{"version":1,"mechanism":"awskms","key_id":…,"region":…,"encryption_context":{…},
+/// "content":"key"|"shares","ciphertext":"<base64>"}`.
+public struct AWSKMSSealSource: StoringSealSource {
+    public let kind = "awskms"
+    public let priority: Int
+    public let keyID: String
+    public let ciphertextPath: String
+    public let encryptionContext: [String: String]
+    public let region: String
+    public let client: KMSClient
+    public let chain: AWSCredentialChain?
+
+    public var name: String { "awskms:\(keyID)" }
+
+    public init(keyID: String, ciphertextPath: String, encryptionContext: [String: String], region: String, client: KMSClient, chain: AWSCredentialChain?, priority: Int) {
+        self.keyID = keyID
+        self.ciphertextPath = ciphertextPath
+        self.encryptionContext = encryptionContext
+        self.region = region
+        self.client = client
+        self.chain = chain
+        self.priority = priority
+    }
+
+    struct Envelope: Codable {
+        var version = 1
+        var mechanism = "awskms"
+        var keyID: String
+        var region: String
+        var encryptionContext: [String: String]
+        var content: String
+        var ciphertext: String
+
+        enum CodingKeys: String, CodingKey {
+            case version, mechanism, region, content, ciphertext
+            case keyID = "key_id"
+            case encryptionContext = "encryption_context"
+        }
+    }
+
+    public func fetch() async throws(SealSourceError) -> KeyMaterial {
+        guard let data = FileManager.default.contents(atPath: ciphertextPath) else {
+            if !FileManager.default.fileExists(atPath: ciphertextPath) {
+                throw SealSourceError(.notFound, "seal \"awskms\": \(ciphertextPath) does not exist (create it with 'unseal-agent wrap')", setting: "ciphertext_path")
+            }
+            throw SealSourceError(.needsFix, "seal \"awskms\": cannot read \(ciphertextPath)", setting: "ciphertext_path")
+        }
+        guard let envelope = try? JSONDecoder().decode(Envelope.self, from: data), envelope.version == 1, envelope.mechanism == "awskms",
+              let blob = Data(base64Encoded: envelope.ciphertext) else {
+            throw SealSourceError(.needsFix, "seal \"awskms\": \(ciphertextPath) is not an awskms envelope (version 1); re-create it with 'unseal-agent wrap'", setting: "ciphertext_path")
+        }
+        let result: KMSClient.DecryptResult
+        do {
+            result = try await client.decrypt(Array(blob), keyID: keyID.isEmpty ? envelope.keyID : keyID, context: encryptionContext)
+        } catch {
+            var message = "seal \"awskms\": \(error.message)"
+            if error.code == "InvalidCiphertextException" {
+                message += " (encryption_context here: \(Self.describe(encryptionContext)); the file was made with: \(Self.describe(envelope.encryptionContext)))"
+            }
+            throw SealSourceError(error.errorClass == .retryable ? .retryable : .needsFix, message, setting: "encryption_context")
+        }
+        var plaintext = result.plaintext
+        defer { for index in plaintext.indices { plaintext[index] = 0 } }
+        return try KeyMaterialText.parse(Data(plaintext), origin: "seal \"awskms\" (\(ciphertextPath))")
+    }
+
+    public func store(_ material: KeyMaterial) async throws(SealSourceError) {
+        var plaintext = Array(KeyMaterialText.render(material).utf8)
+        defer { for index in plaintext.indices { plaintext[index] = 0 } }
+        let encrypted: (ciphertext: [UInt8], keyID: String)
+        do {
+            encrypted = try await client.encrypt(plaintext, keyID: keyID, context: encryptionContext)
+        } catch {
+            throw SealSourceError(error.errorClass == .retryable ? .retryable : .needsFix, "seal \"awskms\": \(error.message)", setting: "kms_key_id")
+        }
+        let content: String
+        switch material {
+        case .key: content = "key"
+        case .shares: content = "shares"
+        }
+        let envelope = Envelope(keyID: encrypted.keyID, region: region, encryptionContext: encryptionContext, content: content,
+                                ciphertext: Data(encrypted.ciphertext).base64EncodedString())
+        do {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            try AtomicFile.write(Array(try encoder.encode(envelope)) + [0x0a], to: ciphertextPath, mode: 0o600)
+        } catch {
+            throw SealSourceError(.retryable, "seal \"awskms\": cannot write \(ciphertextPath): \(error)", setting: "ciphertext_path")
+        }
+    }
+
+    static func describe(_ context: [String: String]) -> String {
+        context.isEmpty ? "{}" : "{" + context.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ") + "}"
+    }
+}

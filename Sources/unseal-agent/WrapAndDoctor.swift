@@ -1,0 +1,103 @@
+import ArgumentParser
+import AWSAuth
+import Foundation
+import SealKit
+import SealSources
+import UnsealAgent
+import VaultCLI
+
+struct Wrap: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Encrypt key material with a KMS seal and write its ciphertext_path atomically.",
+        discussion: """
+            Reads the key material from standard input — a phrase, base64 or hex key, or a JSON list of
+            shares — or generates a new seal key with --generate (its validation hash is printed; the key
+            is not). Used to migrate from manual unseal (wrap the key you have) and to rotate the KMS key
+            (change kms_key_id, wrap again). Autonomous init uses the same path.
+            """
+    )
+
+    @Option(name: .long, help: "The configuration file.") var config: String
+    @Option(name: .long, help: "Which seal block to use (its type), when there are several.") var seal = "awskms"
+    @Flag(name: .long, help: "Generate a new seal key instead of reading one.") var generate = false
+
+    func run() async throws {
+        let configuration = try await loadConfiguration(config)
+        guard let source = configuration.sources.first(where: { $0.kind == seal }) as? any StoringSealSource, source.kind != "file" || seal == "file" else {
+            throw CommandFailure("no seal \"\(seal)\" block that can wrap in \(config)", exitCode: 1)
+        }
+        var material: KeyMaterial
+        var hash: String?
+        if generate {
+            let key = try SealKey.generate()
+            material = .key(key.phrase())
+            hash = key.validationHash().description
+        } else {
+            guard let input = SecretInput.readStandardInput(), !input.isEmpty else {
+                throw CommandFailure("give the key material on standard input, or --generate")
+            }
+            let trimmed = input.trimmingCharacters(in: .whitespacesAndNewlines)
+            if trimmed.hasPrefix("[") {
+                guard let shares = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String], !shares.isEmpty else {
+                    throw CommandFailure("standard input starts with '[' but is not a JSON list of shares")
+                }
+                material = .shares(shares)
+            } else {
+                if let key = try? SealKey(parsing: trimmed) { hash = key.validationHash().description }
+                material = .key(trimmed)
+            }
+        }
+        do {
+            try await source.store(material)
+        } catch {
+            throw CommandFailure(error.message, exitCode: 1)
+        }
+        material = .key("")
+        print("wrapped with \(source.name)")
+        if let hash { print("validation_hash: \(hash)") }
+    }
+}
+
+struct Doctor: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Diagnose the AWS path: the credential chain, IMDS (v2 / hop limit / v1 disabled), and a test Decrypt.",
+        discussion: "Exit code 0 when the ciphertext decrypts, 1 otherwise."
+    )
+
+    @Option(name: .long, help: "The configuration file.") var config: String?
+
+    func run() async throws {
+        let configuration = try await loadConfiguration(config)
+        var healthy = true
+        let sources = configuration.sources.compactMap { $0 as? AWSKMSSealSource }
+        if sources.isEmpty { print("no seal \"awskms\" configured") }
+        for source in sources {
+            print("seal \"awskms\" \(source.keyID) in \(source.region), endpoint \(source.client.endpoint)")
+            do {
+                let credentials = try await source.chain?.credentials()
+                print("  credentials: \(credentials.map { "\($0)" } ?? "none")")
+            } catch {
+                healthy = false
+                print("  credentials: FAILED — \(error.message)")
+            }
+            for link in await source.chain?.report ?? [] {
+                print("    \(link.skipped == nil ? "✔" : "·") \(link.name)\(link.skipped.map { ": \($0)" } ?? "")")
+            }
+            if let imds = await source.chain?.imds {
+                if await imds.diagnosis == .unknown { _ = try? await imds.get("/latest/meta-data/instance-id") }
+                print("  IMDS (\(imds.endpoint)): \(await imds.diagnosis)")
+            }
+            do {
+                let material = try await source.fetch()
+                switch material {
+                case .key: print("  decrypt \(source.ciphertextPath): ok (a key)")
+                case .shares(let shares): print("  decrypt \(source.ciphertextPath): ok (\(shares.count) shares)")
+                }
+            } catch {
+                healthy = false
+                print("  decrypt \(source.ciphertextPath): FAILED — \(error.message)")
+            }
+        }
+        if !healthy { throw ExitCode(1) }
+    }
+}
