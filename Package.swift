@@ -156,6 +156,10 @@ let package = Package(
         .testTarget(name: "VaultCoreTests", dependencies: ["VaultCore", "VaultStorageSQLite", "SealKit", "TestSupport"]),
         .testTarget(name: "HTTPTransportTests", dependencies: ["HTTPTransport", "TestSupport"]),
         .testTarget(name: "AWSAuthTests", dependencies: ["AWSAuth", "TestSupport"], exclude: ["Oracle"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["SealKit", "VaultClient", "HTTPTransport", "TestSupport"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["SealKit", "VaultClient", "HTTPTransport", "TestSupport"],
+            exclude: ["Oracle"]
+        ),
     ]
 )

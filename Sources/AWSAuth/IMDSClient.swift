@@ -17,6 +17,7 @@ public actor IMDSClient {
         case v1Only
         case unreachable(String)
         case disabled
+        case refused
 
         public var description: String {
             switch self {
@@ -27,6 +28,7 @@ public actor IMDSClient {
             case .v1Only: "IMDSv1 only (the token endpoint is not there)"
             case .unreachable(let why): "unreachable: \(why)"
             case .disabled: "disabled by AWS_EC2_METADATA_DISABLED"
+            case .refused: "the token PUT was refused (403): the metadata service is turned off for this instance"
             }
         }
     }
@@ -102,7 +104,7 @@ public actor IMDSClient {
                 diagnosis = .v2
                 return value
             case 403:
-                diagnosis = .disabled
+                diagnosis = .refused
                 throw AWSError(.needsFix, "IMDS refused a token (403): the metadata service is disabled for this instance")
             case 404, 405:
                 diagnosis = .v1Only

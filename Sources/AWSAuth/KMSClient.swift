@@ -91,9 +91,12 @@ public actor KMSClient {
         let json = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
         if response.status == 200 { return json }
 
-        let rawType = (json["__type"] as? String) ?? response.headers["x-amzn-errortype"] ?? "HTTP \(response.status)"
+        // JSON 1.1 errors carry `__type` (or the x-amzn-ErrorType header); authentication
+        // failures from some front ends come as XML `<Error><Code>…` instead.
+        let xml = String(decoding: response.body, as: UTF8.self)
+        let rawType = (json["__type"] as? String) ?? response.headers["x-amzn-errortype"] ?? XMLText.first("Code", in: xml) ?? "HTTP \(response.status)"
         let code = String(rawType.split(separator: "#").last ?? Substring(rawType)).split(separator: ":").first.map(String.init) ?? rawType
-        let message = (json["message"] as? String) ?? (json["Message"] as? String) ?? ""
+        let message = (json["message"] as? String) ?? (json["Message"] as? String) ?? XMLText.first("Message", in: xml) ?? ""
 
         // Clock skew: correct from the server's Date and retry once.
         if retryingSkew, ["InvalidSignatureException", "RequestExpired", "SignatureDoesNotMatch"].contains(code) || message.lowercased().contains("signature expired"),

@@ -83,9 +83,11 @@ struct Doctor: AsyncParsableCommand {
             for link in await source.chain?.report ?? [] {
                 print("    \(link.skipped == nil ? "✔" : "·") \(link.name)\(link.skipped.map { ": \($0)" } ?? "")")
             }
-            if let imds = await source.chain?.imds {
-                if await imds.diagnosis == .unknown { _ = try? await imds.get("/latest/meta-data/instance-id") }
+            // IMDS is probed only when the chain reached it: never call 169.254.169.254 off EC2.
+            if let imds = await source.chain?.imds, await source.chain?.chosenLink == "instance metadata (IMDS)" {
                 print("  IMDS (\(imds.endpoint)): \(await imds.diagnosis)")
+            } else {
+                print("  IMDS: not used (an earlier link answered)")
             }
             do {
                 let material = try await source.fetch()
