@@ -14,7 +14,7 @@ struct SigV4BotocoreTests {
         "600 randomized requests: same Authorization header as botocore",
         .enabled(if: TestEnvironment.shouldRunOracleTests("botocore"), "needs botocore: run scripts/test")
     )
-    func randomized() throws {
+    func randomized() async throws {
         let segmentAlphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_~ @$!*'(),;=:+é漢")
         let queryAlphabet = Array("abcXYZ0129-_.~ /&=+%?#@é漢")
         let headerAlphabet = Array("abcdefABCDEF0123456789 -_.,;:/\"'()=+*&^%$#@!~")
@@ -64,7 +64,7 @@ struct SigV4BotocoreTests {
         }
 
         let script = try String(contentsOf: TestEnvironment.packageRoot.appendingPathComponent("Tests/AWSAuthTests/Oracle/botocore_sign.py"), encoding: .utf8)
-        let result = try TestEnvironment.runOracle(script, input: cases.map(\.json).joined(separator: "\n") + "\n")
+        let result = try await TestEnvironment.runOracle(script, input: cases.map(\.json).joined(separator: "\n") + "\n")
         #expect(result.status == 0, "\(result.stderr)")
         let answers = result.lines
         try #require(answers.count == cases.count)

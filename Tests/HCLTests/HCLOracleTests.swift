@@ -26,7 +26,7 @@ struct HCLOracleTests {
         "every corpus document decodes to the JSON python-hcl2 gives",
         .enabled(if: TestEnvironment.shouldRunOracleTests("hcl2"), "needs the python-hcl2 oracle: run scripts/test")
     )
-    func matchesOracle() throws {
+    func matchesOracle() async throws {
         var ours = [String]()
         for file in Self.corpusFiles {
             let document = try HCLDocument(contentsOf: file.path)
@@ -36,7 +36,7 @@ struct HCLOracleTests {
             contentsOf: TestEnvironment.packageRoot.appendingPathComponent("Tests/HCLTests/Oracle/hcl2_compare.py"),
             encoding: .utf8
         )
-        let result = try TestEnvironment.runOracle(script, input: "{" + ours.joined(separator: ",\n") + "}")
+        let result = try await TestEnvironment.runOracle(script, input: "{" + ours.joined(separator: ",\n") + "}")
         #expect(result.status == 0, "\(result.stderr)")
         let mismatches = result.stdout.split(separator: "\n").filter { !$0.hasPrefix("OK ") && !$0.hasPrefix("compared ") }
         #expect(mismatches.isEmpty, "\(mismatches.joined(separator: "\n"))")

@@ -48,7 +48,7 @@ struct AgentEnvironmentTests {
         let environment = ["SEAL_UNSEAL_PROVIDER": "environment", "SEAL_UNSEAL_KEY": base64, "VAULT_ADDR": vaultd.address]
         var full = ProcessInfo.processInfo.environment
         full.merge(environment) { $1 }
-        let check = try TestEnvironment.run(TestEnvironment.executable("unseal-agent"), ["check"], environment: full)
+        let check = try await TestEnvironment.run(TestEnvironment.executable("unseal-agent"), ["check"], environment: full)
         #expect(check.status == 0, "\(check.stdout)")
         #expect(check.stdout.contains("sealed"))
         let agent = try ChildProcess(TestEnvironment.executable("unseal-agent"), ["run"],
@@ -61,10 +61,10 @@ struct AgentEnvironmentTests {
     }
 
     @Test("no configuration at all: a one-line error naming what to set")
-    func nothing() throws {
+    func nothing() async throws {
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "SEAL_UNSEAL_PROVIDER")
-        let result = try TestEnvironment.run(TestEnvironment.executable("unseal-agent"), ["run"], environment: environment)
+        let result = try await TestEnvironment.run(TestEnvironment.executable("unseal-agent"), ["run"], environment: environment)
         #expect(result.status == 1)
         #expect(result.stderr.contains("SEAL_UNSEAL_PROVIDER"))
         #expect(result.stderr.split(separator: "\n").count == 1)

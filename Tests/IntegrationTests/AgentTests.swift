@@ -126,7 +126,7 @@ struct AgentTests {
         let keyFile = vaultd.directory.appendingPathComponent("unseal-key").path
         _ = FileManager.default.createFile(atPath: keyFile, contents: Data((try SealKey.generate().phrase()).utf8), attributes: [.posixPermissions: 0o644])
         let config = try Self.writeAgentConfig(vaultd.directory, vault: vaultd.address, keyFile: keyFile)
-        let check = try TestEnvironment.run(TestEnvironment.executable("unseal-agent"), ["check", "--config", config])
+        let check = try await TestEnvironment.run(TestEnvironment.executable("unseal-agent"), ["check", "--config", config])
         #expect(check.status == 1)
         #expect(check.stdout.contains("readable by group or others"))
         #expect(check.stdout.contains("allow_insecure_permissions"))
@@ -177,20 +177,20 @@ struct AgentTests {
         #expect((try FileManager.default.attributesOfItem(atPath: sharesFile))[.posixPermissions] as? Int == 0o600)
         #expect(FileManager.default.fileExists(atPath: tokenFile))
 
-        func baoStatus() throws -> ProcessResult {
+        func baoStatus() async throws -> ProcessResult {
             var environment = ProcessInfo.processInfo.environment
             environment["BAO_ADDR"] = "unix://\(socket)"
-            return try TestEnvironment.run(bao, ["status"], environment: environment)
+            return try await TestEnvironment.run(bao, ["status"], environment: environment)
         }
-        #expect(try baoStatus().stdout.contains(where: { _ in true }))
-        #expect(try baoStatus().status == 0)
+        #expect(try await baoStatus().stdout.contains(where: { _ in true }))
+        #expect(try await baoStatus().status == 0)
 
         // kill -9 and restart: unsealed again by the agent.
         await server.stop(signal: SIGKILL)
         server = try ChildProcess(bao, ["server", "-config=\(baoConfig)"], logPath: baoLog)
         #expect(await eventually(.seconds(60)) { (try? await client.sealStatus())?["initialized"] as? Bool == true })
         #expect(await eventually(.seconds(30)) { await Self.isUnsealed(client) }, "\(agent.log.suffix(800))")
-        let status = try baoStatus()
+        let status = try await baoStatus()
         #expect(status.status == 0, "\(status.stdout)")
         #expect(status.stdout.split(separator: "\n").contains { $0.hasPrefix("Sealed") && $0.hasSuffix("false") })
         for share in shares ?? [] { #expect(!agent.log.contains(share)) }

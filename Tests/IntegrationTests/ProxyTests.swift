@@ -18,12 +18,12 @@ struct ProxyTests {
         environment["http_proxy"] = "http://127.0.0.1:9"  // discard port: nothing listens
         environment["VAULT_ADDR"] = url
         environment["NO_PROXY"] = "127.0.0.1"
-        let direct = try TestEnvironment.run(TestEnvironment.executable("vaultctl"), ["status"], environment: environment)
+        let direct = try await TestEnvironment.run(TestEnvironment.executable("vaultctl"), ["status"], environment: environment)
         #expect(direct.stdout.contains("Initialized"), "\(direct.stderr)")
 
         environment.removeValue(forKey: "NO_PROXY")
         environment.removeValue(forKey: "no_proxy")
-        let proxied = try TestEnvironment.run(TestEnvironment.executable("vaultctl"), ["status"], environment: environment)
+        let proxied = try await TestEnvironment.run(TestEnvironment.executable("vaultctl"), ["status"], environment: environment)
         #expect(proxied.status == 1)
         #expect(proxied.stderr.contains("cannot reach the vault"), "\(proxied.stderr)")
     }

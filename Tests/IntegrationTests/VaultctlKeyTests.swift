@@ -9,13 +9,13 @@ import Testing
 struct VaultctlKeyTests {
     static let vaultctl = TestEnvironment.executable("vaultctl")
 
-    static func run(_ arguments: String..., input: String = "") throws -> ProcessResult {
-        try TestEnvironment.run(vaultctl, arguments, input: input)
+    static func run(_ arguments: String..., input: String = "") async throws -> ProcessResult {
+        try await TestEnvironment.run(vaultctl, arguments, input: input)
     }
 
     @Test("generate prints two lines: the phrase and its validation hash")
-    func generate() throws {
-        let result = try Self.run("key", "generate")
+    func generate() async throws {
+        let result = try await Self.run("key", "generate")
         #expect(result.status == 0)
         let lines = result.lines
         try #require(lines.count == 2)
@@ -29,8 +29,8 @@ struct VaultctlKeyTests {
     }
 
     @Test("generate --json prints {phrase, validation_hash}")
-    func generateJSON() throws {
-        let result = try Self.run("key", "generate", "--json")
+    func generateJSON() async throws {
+        let result = try await Self.run("key", "generate", "--json")
         #expect(result.status == 0)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: String])
         #expect(Set(object.keys) == ["phrase", "validation_hash"])
@@ -39,28 +39,28 @@ struct VaultctlKeyTests {
     }
 
     @Test("encode, decode and hash agree with each other and with the reference")
-    func conversions() throws {
+    func conversions() async throws {
         let hex = Hex.encode(try SystemRandom.bytes(32))
-        let encoded = try Self.run("key", "encode", hex)
+        let encoded = try await Self.run("key", "encode", hex)
         #expect(encoded.status == 0)
         let phrase = encoded.stdout.trimmingCharacters(in: .newlines)
         #expect(phrase.split(separator: " ").count == 24)
 
-        let decoded = try Self.run("key", "decode", phrase)
+        let decoded = try await Self.run("key", "decode", phrase)
         #expect(decoded.stdout == hex + "\n")
 
-        let hashed = try Self.run("key", "hash", phrase)
+        let hashed = try await Self.run("key", "hash", phrase)
         #expect(hashed.stdout == "0x" + Hex.encode(SHA256.hash(data: Array(phrase.utf8))) + "\n")
 
         // Upper-case hex and a messy phrase are accepted.
-        #expect(try Self.run("key", "encode", hex.uppercased()).stdout == encoded.stdout)
+        #expect(try await Self.run("key", "encode", hex.uppercased()).stdout == encoded.stdout)
         let messy = "  " + phrase.uppercased().replacingOccurrences(of: " ", with: "   ") + " "
-        #expect(try Self.run("key", "decode", messy).stdout == hex + "\n")
+        #expect(try await Self.run("key", "decode", messy).stdout == hex + "\n")
         // Standard input works too (keeps keys out of `ps`).
-        #expect(try Self.run("key", "decode", input: phrase + "\n").stdout == hex + "\n")
+        #expect(try await Self.run("key", "decode", input: phrase + "\n").stdout == hex + "\n")
 
         if TestEnvironment.shouldRunOracleTests("mnemonic") {
-            let reference = try TestEnvironment.runOracle(
+            let reference = try await TestEnvironment.runOracle(
                 "import sys; from mnemonic import Mnemonic; print(Mnemonic('english').to_mnemonic(bytes.fromhex(sys.stdin.read().strip())))",
                 input: hex
             )
@@ -69,23 +69,23 @@ struct VaultctlKeyTests {
     }
 
     @Test("split and combine round-trip; too few shares do not")
-    func shares() throws {
+    func shares() async throws {
         let key = try SealKey.generate()
         let phrase = key.phrase()
-        let split = try Self.run("key", "split", "--shares", "5", "--threshold", "3", input: phrase)
+        let split = try await Self.run("key", "split", "--shares", "5", "--threshold", "3", input: phrase)
         #expect(split.status == 0, "\(split.stderr)")
         let shares = split.lines
         try #require(shares.count == 5)
         #expect(Set(shares).count == 5)
         for share in shares { #expect(Data(base64Encoded: share)?.count == 33) }
 
-        let combined = try TestEnvironment.run(Self.vaultctl, ["key", "combine", shares[4], shares[0], shares[2]])
+        let combined = try await TestEnvironment.run(Self.vaultctl, ["key", "combine", shares[4], shares[0], shares[2]])
         #expect(combined.status == 0)
         #expect(combined.stdout == phrase + "\n")
-        let viaStdin = try Self.run("key", "combine", "--format", "hex", input: shares.prefix(3).joined(separator: "\n"))
+        let viaStdin = try await Self.run("key", "combine", "--format", "hex", input: shares.prefix(3).joined(separator: "\n"))
         #expect(viaStdin.stdout == key.encoded(as: .hex) + "\n")
 
-        let tooFew = try TestEnvironment.run(Self.vaultctl, ["key", "combine", shares[0], shares[1]])
+        let tooFew = try await TestEnvironment.run(Self.vaultctl, ["key", "combine", shares[0], shares[1]])
         #expect(tooFew.status == 0, "two shares still interpolate; the result is simply not the key")
         #expect(tooFew.stdout != phrase + "\n")
     }
@@ -105,8 +105,8 @@ struct VaultctlKeyTests {
         ["key", "frobnicate"],
         ["key", "generate", "--no-such-flag"],
     ])
-    func badInput(arguments: [String]) throws {
-        let result = try TestEnvironment.run(Self.vaultctl, arguments)
+    func badInput(arguments: [String]) async throws {
+        let result = try await TestEnvironment.run(Self.vaultctl, arguments)
         #expect(result.status == 2, "\(arguments): \(result.stderr)")
         #expect(result.stdout.isEmpty)
         let errorLines = result.stderr.split(separator: "\n").filter { !$0.hasPrefix("(see ") }
@@ -118,12 +118,12 @@ struct VaultctlKeyTests {
     }
 
     @Test("help explains the key forms and exit codes")
-    func help() throws {
-        let result = try Self.run("key", "--help")
+    func help() async throws {
+        let result = try await Self.run("key", "--help")
         #expect(result.status == 0)
         #expect(result.stdout.contains("BIP39"))
         #expect(result.stdout.contains("validation"))
-        let top = try Self.run("--help")
+        let top = try await Self.run("--help")
         #expect(top.stdout.contains("2 bad input"))
     }
 }

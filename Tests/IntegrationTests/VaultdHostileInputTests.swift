@@ -122,16 +122,16 @@ struct VaultdHostileInputTests {
         chmod(vaultd.directory.path, 0o755)
         try await vaultd.start()
 
-        func curl(as uid: Int) throws -> ProcessResult {
-            try TestEnvironment.run("/usr/bin/setpriv", [
+        func curl(as uid: Int) async throws -> ProcessResult {
+            try await TestEnvironment.run("/usr/bin/setpriv", [
                 "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "--",
                 "/usr/bin/curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
                 "--unix-socket", vaultd.socketPath, "http://localhost/v1/sys/seal-status",
             ])
         }
-        let allowed = try curl(as: 4242)
+        let allowed = try await curl(as: 4242)
         #expect(allowed.stdout == "200", "\(allowed.stderr)")
-        let stranger = try curl(as: 65534)
+        let stranger = try await curl(as: 65534)
         #expect(stranger.stdout != "200")
         // Closed unanswered: depending on timing curl sees the connection fail (7), an empty
         // reply (52) or a reset (56) — never an answer, never a time-out (28).
@@ -142,7 +142,7 @@ struct VaultdHostileInputTests {
     }
 
     @Test("a malformed configuration exits non-zero, names file, line and setting, and creates no database")
-    func badConfiguration() throws {
+    func badConfiguration() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vaultd-badconf-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -157,7 +157,7 @@ struct VaultdHostileInputTests {
         for (text, expected) in cases {
             let path = directory.appendingPathComponent("vaultd.hcl").path
             try text.write(toFile: path, atomically: true, encoding: .utf8)
-            let result = try TestEnvironment.run(TestEnvironment.executable("vaultd"), ["server", "--config", path])
+            let result = try await TestEnvironment.run(TestEnvironment.executable("vaultd"), ["server", "--config", path])
             #expect(result.status == 1, "\(result.stderr)")
             #expect(result.stderr.contains(path + expected), "\(result.stderr)")
             #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")

@@ -9,7 +9,7 @@ import VaultClient
 struct VaultdSealTests {
     static var bao: String { TestEnvironment.packageRoot.appendingPathComponent(".venv/bin/bao").path }
 
-    static func run(_ executable: String, _ arguments: [String], address: String, token: String? = nil, input: String = "") throws -> ProcessResult {
+    static func run(_ executable: String, _ arguments: [String], address: String, token: String? = nil, input: String = "") async throws -> ProcessResult {
         var environment = ProcessInfo.processInfo.environment
         environment["BAO_ADDR"] = address
         environment["VAULT_ADDR"] = address
@@ -19,7 +19,7 @@ struct VaultdSealTests {
             environment["BAO_TOKEN"] = token
             environment["VAULT_TOKEN"] = token
         }
-        return try TestEnvironment.run(executable, arguments, input: input, environment: environment)
+        return try await TestEnvironment.run(executable, arguments, input: input, environment: environment)
     }
 
     static func field(_ output: String, _ name: String) -> String? {
@@ -38,36 +38,36 @@ struct VaultdSealTests {
         defer { vaultd.remove() }
         try await vaultd.start()
 
-        let before = try Self.run(Self.bao, ["status"], address: vaultd.address)
+        let before = try await Self.run(Self.bao, ["status"], address: vaultd.address)
         #expect(before.status == 2, "\(before.stderr)")
         #expect(Self.field(before.stdout, "Initialized") == "false")
 
-        let initialized = try Self.run(Self.bao, ["operator", "init", "-key-shares=3", "-key-threshold=2"], address: vaultd.address)
+        let initialized = try await Self.run(Self.bao, ["operator", "init", "-key-shares=3", "-key-threshold=2"], address: vaultd.address)
         #expect(initialized.status == 0, "\(initialized.stderr)")
         let keys = (1...3).compactMap { Self.field(initialized.stdout, "Unseal Key \($0):") }
         try #require(keys.count == 3)
         let token = try #require(Self.field(initialized.stdout, "Initial Root Token:"))
 
-        let sealed = try Self.run(Self.bao, ["status"], address: vaultd.address)
+        let sealed = try await Self.run(Self.bao, ["status"], address: vaultd.address)
         #expect(sealed.status == 2)
         #expect(Self.field(sealed.stdout, "Sealed") == "true")
         #expect(Self.field(sealed.stdout, "Unseal Progress") == "0/2")
 
-        let first = try Self.run(Self.bao, ["operator", "unseal", keys[2]], address: vaultd.address)
+        let first = try await Self.run(Self.bao, ["operator", "unseal", keys[2]], address: vaultd.address)
         #expect(first.status == 0, "\(first.stderr)")
         #expect(Self.field(first.stdout, "Unseal Progress") == "1/2")
-        let second = try Self.run(Self.bao, ["operator", "unseal", keys[0]], address: vaultd.address)
+        let second = try await Self.run(Self.bao, ["operator", "unseal", keys[0]], address: vaultd.address)
         #expect(second.status == 0, "\(second.stderr)")
         #expect(Self.field(second.stdout, "Sealed") == "false")
 
-        let after = try Self.run(Self.bao, ["status"], address: vaultd.address)
+        let after = try await Self.run(Self.bao, ["status"], address: vaultd.address)
         #expect(after.status == 0)
         #expect(Self.field(after.stdout, "Sealed") == "false")
 
         // bao seals it with the root token.
-        let seal = try Self.run(Self.bao, ["operator", "seal"], address: vaultd.address, token: token)
+        let seal = try await Self.run(Self.bao, ["operator", "seal"], address: vaultd.address, token: token)
         #expect(seal.status == 0, "\(seal.stderr)")
-        #expect(Self.field(try Self.run(Self.bao, ["status"], address: vaultd.address).stdout, "Sealed") == "true")
+        #expect(Self.field(try await Self.run(Self.bao, ["status"], address: vaultd.address).stdout, "Sealed") == "true")
         for key in keys { #expect(!vaultd.log().contains(key)) }
         #expect(!vaultd.log().contains(token))
     }
@@ -79,55 +79,55 @@ struct VaultdSealTests {
         try await vaultd.start()
         let vaultctl = TestEnvironment.executable("vaultctl")
 
-        let fresh = try Self.run(vaultctl, ["status"], address: vaultd.address)
+        let fresh = try await Self.run(vaultctl, ["status"], address: vaultd.address)
         #expect(fresh.status == 2)
         #expect(Self.field(fresh.stdout, "Initialized") == "false")
 
-        let initialized = try Self.run(vaultctl, ["operator", "init", "-key-shares", "3", "-key-threshold", "2"], address: vaultd.address)
+        let initialized = try await Self.run(vaultctl, ["operator", "init", "-key-shares", "3", "-key-threshold", "2"], address: vaultd.address)
         #expect(initialized.status == 0, "\(initialized.stderr)")
         let keys = (1...3).compactMap { Self.field(initialized.stdout, "Unseal Key \($0):") }
         try #require(keys.count == 3)
         let token = try #require(Self.field(initialized.stdout, "Initial Root Token:"))
         #expect(Self.field(initialized.stdout, "Validation Hash:")?.hasPrefix("0x") == true)
 
-        let again = try Self.run(vaultctl, ["operator", "init"], address: vaultd.address)
+        let again = try await Self.run(vaultctl, ["operator", "init"], address: vaultd.address)
         #expect(again.status != 0)
         #expect(again.stderr.contains("already initialized"))
 
-        let first = try Self.run(vaultctl, ["operator", "unseal", keys[1]], address: vaultd.address)
+        let first = try await Self.run(vaultctl, ["operator", "unseal", keys[1]], address: vaultd.address)
         #expect(first.status == 2)
         #expect(first.stdout.contains("Unseal Progress: 1/2"))
-        let second = try Self.run(vaultctl, ["operator", "unseal"], address: vaultd.address, input: keys[2] + "\n")
+        let second = try await Self.run(vaultctl, ["operator", "unseal"], address: vaultd.address, input: keys[2] + "\n")
         #expect(second.status == 0, "\(second.stderr)")
         #expect(second.stdout.contains("Sealed: false"))
 
-        let put = try Self.run(vaultctl, ["secrets", "put", "db-password"], address: vaultd.address, token: token, input: "s3cr3t-value-42")
+        let put = try await Self.run(vaultctl, ["secrets", "put", "db-password"], address: vaultd.address, token: token, input: "s3cr3t-value-42")
         #expect(put.status == 0, "\(put.stderr)")
-        let list = try Self.run(vaultctl, ["secrets", "list"], address: vaultd.address, token: token)
+        let list = try await Self.run(vaultctl, ["secrets", "list"], address: vaultd.address, token: token)
         #expect(list.stdout.contains("db-password"))
         #expect(!list.stdout.contains("s3cr3t-value-42"))
-        let get = try Self.run(vaultctl, ["secrets", "get", "db-password"], address: vaultd.address, token: token)
+        let get = try await Self.run(vaultctl, ["secrets", "get", "db-password"], address: vaultd.address, token: token)
         #expect(get.stdout == "s3cr3t-value-42\n")
-        let noToken = try Self.run(vaultctl, ["secrets", "get", "db-password"], address: vaultd.address)
+        let noToken = try await Self.run(vaultctl, ["secrets", "get", "db-password"], address: vaultd.address)
         #expect(noToken.status == 1)
         #expect(noToken.stderr.contains("permission denied"))
 
-        let seal = try Self.run(vaultctl, ["operator", "seal"], address: vaultd.address, token: token)
+        let seal = try await Self.run(vaultctl, ["operator", "seal"], address: vaultd.address, token: token)
         #expect(seal.status == 0, "\(seal.stderr)")
-        let sealedGet = try Self.run(vaultctl, ["secrets", "get", "db-password"], address: vaultd.address, token: token)
+        let sealedGet = try await Self.run(vaultctl, ["secrets", "get", "db-password"], address: vaultd.address, token: token)
         #expect(sealedGet.stderr.contains("vault is sealed"))
 
-        let delete = try Self.run(vaultctl, ["operator", "unseal", keys[0]], address: vaultd.address)
+        let delete = try await Self.run(vaultctl, ["operator", "unseal", keys[0]], address: vaultd.address)
         #expect(delete.status == 2)
-        _ = try Self.run(vaultctl, ["operator", "unseal", keys[2]], address: vaultd.address)
-        let removed = try Self.run(vaultctl, ["secrets", "delete", "db-password"], address: vaultd.address, token: token)
+        _ = try await Self.run(vaultctl, ["operator", "unseal", keys[2]], address: vaultd.address)
+        let removed = try await Self.run(vaultctl, ["secrets", "delete", "db-password"], address: vaultd.address, token: token)
         #expect(removed.status == 0, "\(removed.stderr)")
-        let gone = try Self.run(vaultctl, ["secrets", "get", "db-password"], address: vaultd.address, token: token)
+        let gone = try await Self.run(vaultctl, ["secrets", "get", "db-password"], address: vaultd.address, token: token)
         #expect(gone.status == 1)
 
-        let revoke = try Self.run(vaultctl, ["token", "revoke", "--self"], address: vaultd.address, token: token)
+        let revoke = try await Self.run(vaultctl, ["token", "revoke", "--self"], address: vaultd.address, token: token)
         #expect(revoke.status == 0, "\(revoke.stderr)")
-        let revoked = try Self.run(vaultctl, ["secrets", "list"], address: vaultd.address, token: token)
+        let revoked = try await Self.run(vaultctl, ["secrets", "list"], address: vaultd.address, token: token)
         #expect(revoked.stderr.contains("permission denied"))
     }
 }

@@ -81,12 +81,12 @@ struct BIP39Tests {
         "1,000 random entropies match the trezor reference implementation both ways",
         .enabled(if: TestEnvironment.shouldRunOracleTests("mnemonic"), "needs the `mnemonic` oracle: run scripts/test")
     )
-    func randomAgainstReference() throws {
+    func randomAgainstReference() async throws {
         var entropies = [String]()
         for _ in 0..<1000 {
             entropies.append(Hex.encode(try SystemRandom.bytes(32)))
         }
-        let result = try TestEnvironment.runOracle(
+        let result = try await TestEnvironment.runOracle(
             """
             import sys
             from mnemonic import Mnemonic
@@ -116,7 +116,7 @@ struct BIP39Tests {
         // 1 in 256 keeps a valid checksum by chance; all the others must be rejected.
         let phrases = [try SealKey.generate().phrase(), Self.vectors.first { $0[0].count == 64 }![1]]
         for phrase in phrases {
-            let result = try TestEnvironment.runOracle(
+            let result = try await TestEnvironment.runOracle(
                 """
                 import sys
                 from mnemonic import Mnemonic

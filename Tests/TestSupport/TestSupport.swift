@@ -49,19 +49,42 @@ public enum TestEnvironment {
     public static func oracleHas(_ modules: String...) -> Bool {
         guard oraclePython != nil else { return false }
         let imports = modules.map { "import \($0)" }.joined(separator: "; ")
-        return (try? runOracle(imports, input: ""))?.status == 0
+        return (try? runOracleBlocking(imports, input: ""))?.status == 0
     }
 
     /// Runs Python `code` under the oracle interpreter with `input` on stdin.
-    public static func runOracle(_ code: String, arguments: [String] = [], input: String) throws -> ProcessResult {
+    public static func runOracle(_ code: String, arguments: [String] = [], input: String) async throws -> ProcessResult {
+        try await offThePool { try runOracleBlocking(code, arguments: arguments, input: input) }
+    }
+
+    /// ``runOracle(_:arguments:input:)`` for synchronous contexts (test traits); blocks the caller.
+    public static func runOracleBlocking(_ code: String, arguments: [String] = [], input: String) throws -> ProcessResult {
         guard let python = oraclePython else {
             throw TestSupportError("no oracle Python: run scripts/test (it creates .venv) or set ORACLE_PYTHON")
         }
-        return try run(python, ["-c", code] + arguments, input: input)
+        return try runBlocking(python, ["-c", code] + arguments, input: input)
     }
 
-    /// Runs an executable to completion, feeding `input` and collecting both outputs.
+    /// Runs an executable to completion, feeding `input` and collecting both outputs. The wait
+    /// happens on a thread of its own: tests run in parallel on a cooperative pool as wide as
+    /// the machine (2 threads in CI), and a blocked pool thread delays every other test's
+    /// continuations — enough to break the timing the IMDS tests measure.
     public static func run(
+        _ executable: String, _ arguments: [String], input: String = "",
+        environment: [String: String]? = nil
+    ) async throws -> ProcessResult {
+        try await offThePool { try runBlocking(executable, arguments, input: input, environment: environment) }
+    }
+
+    /// Runs blocking `work` on a new thread and resumes with its result.
+    public static func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
+        }
+    }
+
+    /// ``run(_:_:input:environment:)``, blocking the caller.
+    public static func runBlocking(
         _ executable: String, _ arguments: [String], input: String = "",
         environment: [String: String]? = nil
     ) throws -> ProcessResult {
@@ -124,7 +147,7 @@ extension TestEnvironment {
         if ProcessInfo.processInfo.environment["REQUIRE_ORACLES"] == "1" { return true }
         guard oraclePython != nil else { return false }
         let imports = modules.map { "import \($0)" }.joined(separator: "; ")
-        return (try? runOracle(imports, input: ""))?.status == 0
+        return (try? runOracleBlocking(imports, input: ""))?.status == 0
     }
 }
 
@@ -136,5 +159,58 @@ extension Array where Element: Equatable {
             return true
         }
         return false
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (bound, read, released).
+public func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// A helper server written in Python (a fake or a proxy under `Tests/…/Oracle/`), started under
+/// the oracle interpreter on a free loopback port. The script takes the port as its first
+/// argument and prints `ready PORT` once it listens; it is terminated when this is released.
+public final class OracleServer: @unchecked Sendable {
+    public let port: Int
+    public var url: String { "http://127.0.0.1:\(port)" }
+    private let process = Process()
+
+    /// Starts `script` (a path from the package root, e.g. `Tests/AWSAuthTests/Oracle/imds_fake.py`)
+    /// and returns once it listens; the wait for its first line happens off the cooperative pool.
+    public static func start(script: String, arguments: [String]) async throws -> OracleServer {
+        try await TestEnvironment.offThePool { try OracleServer(script: script, arguments: arguments) }
+    }
+
+    private init(script: String, arguments: [String]) throws {
+        port = freePort()
+        guard let python = TestEnvironment.oraclePython else {
+            throw TestSupportError("no oracle Python: run scripts/test (it creates .venv) or set ORACLE_PYTHON")
+        }
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [TestEnvironment.packageRoot.appendingPathComponent(script).path, String(port)] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        // One short blocking read: the script prints its line before it serves anything.
+        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        guard line.hasPrefix("ready") else {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            throw TestSupportError("\(script) did not start")
+        }
+    }
+
+    deinit {
+        // SIGKILL: children of the test runner inherit its blocked-signal mask, SIGTERM included.
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
     }
 }
