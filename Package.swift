@@ -158,7 +158,7 @@ let package = Package(
         .testTarget(name: "AWSAuthTests", dependencies: ["AWSAuth", "TestSupport"], exclude: ["Oracle"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["SealKit", "VaultClient", "HTTPTransport", "TestSupport"],
+            dependencies: ["SealKit", "VaultClient", "HTTPTransport", "AWSAuth", "TestSupport"],
             exclude: ["Oracle"]
         ),
     ]

@@ -69,7 +69,9 @@ public actor AWSCredentialChain: AWSCredentialProvider {
         }
         report.append(Link(name: "container", skipped: "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI/FULL_URI not set"))
 
-        let profile = environment["AWS_PROFILE"] ?? environment["AWS_DEFAULT_PROFILE"] ?? "default"
+        // An empty variable counts as unset (as the AWS CLI treats it).
+        let namedProfile = [environment["AWS_PROFILE"], environment["AWS_DEFAULT_PROFILE"]].compactMap { $0 }.first { !$0.isEmpty }
+        let profile = namedProfile ?? "default"
         let home = environment["HOME"] ?? NSHomeDirectory()
         let credentialsFile = environment["AWS_SHARED_CREDENTIALS_FILE"] ?? home + "/.aws/credentials"
         let configFile = environment["AWS_CONFIG_FILE"] ?? home + "/.aws/config"
@@ -84,7 +86,7 @@ public actor AWSCredentialChain: AWSCredentialProvider {
             report.append(Link(name: "shared files (profile \(profile), credential_process)", skipped: nil))
             return ProcessCredentialProvider(command: command)
         }
-        if environment["AWS_PROFILE"] != nil {
+        if namedProfile != nil {
             throw AWSError(.needsFix, "AWS_PROFILE=\(profile) has no keys or credential_process in \(credentialsFile) or \(configFile)")
         }
         report.append(Link(name: "shared files", skipped: "no profile \(profile) with keys in \(credentialsFile) or \(configFile)"))

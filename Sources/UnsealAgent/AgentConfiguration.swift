@@ -120,14 +120,8 @@ public struct AgentConfiguration: Sendable {
         var retry = RetryPolicy()
         if let block = try root.block("retry") {
             try block.checkKeys(["initial", "max"])
-            if let text = try block.string("initial") {
-                guard let value = RetryPolicy.parseDuration(text) else { throw block.error("initial", "expected a duration such as \"200ms\" or \"2s\"; got \"\(text)\"") }
-                retry.initial = value
-            }
-            if let text = try block.string("max") {
-                guard let value = RetryPolicy.parseDuration(text) else { throw block.error("max", "expected a duration such as \"30s\" or \"5m\"; got \"\(text)\"") }
-                retry.maximum = value
-            }
+            if let value = try Self.duration("initial", in: block) { retry.initial = value }
+            if let value = try Self.duration("max", in: block) { retry.maximum = value }
             guard retry.initial <= retry.maximum else { throw block.error("max", "must be at least retry.initial") }
         }
 
@@ -184,7 +178,7 @@ extension AgentConfiguration {
     static func awsKMSSource(_ body: ConfigBody?, environment: [String: String]) async throws -> AWSKMSSealSource {
         if let body {
             try body.checkKeys(["region", "kms_key_id", "endpoint", "ciphertext_path", "encryption_context", "priority",
-                                "access_key", "secret_key", "session_token", "fips", "imds_token_timeout"])
+                                "access_key", "secret_key", "session_token", "fips", "imds_token_timeout", "request_timeout"])
         }
         let keyID = try body?.string("kms_key_id") ?? environment["VAULT_AWSKMS_SEAL_KEY_ID"] ?? environment["AWS_KMS_KEY_ID"]
         guard let keyID, !keyID.isEmpty else {
@@ -200,7 +194,8 @@ extension AgentConfiguration {
             guard let secret = try body.string("secret_key") else { throw body.error("secret_key", "is required with access_key", code: .missing) }
             staticCredentials = AWSCredentials(accessKeyID: access, secretAccessKey: secret, sessionToken: try body.string("session_token"))
         }
-        let tokenTimeout = try body?.string("imds_token_timeout").flatMap(RetryPolicy.parseDuration) ?? .seconds(1)
+        let tokenTimeout = try body.flatMap { try Self.duration("imds_token_timeout", in: $0) } ?? .seconds(1)
+        let requestTimeout = try body.flatMap { try Self.duration("request_timeout", in: $0) } ?? .seconds(10)
         let logger = Logger(label: "unseal-agent.aws")
         let imds = IMDSClient(environment: environment, tokenTimeout: tokenTimeout, log: { logger.warning("\($0)") })
         var region = try body?.string("region") ?? environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"]
@@ -213,9 +208,21 @@ extension AgentConfiguration {
             }
         }
         let chain = AWSCredentialChain(staticCredentials: staticCredentials, region: region!, environment: environment, imds: imds)
-        let client = KMSClient(region: region!, endpoint: endpoint, fips: try body?.bool("fips") ?? false, credentials: chain)
+        let client = KMSClient(region: region!, endpoint: endpoint, fips: try body?.bool("fips") ?? false, credentials: chain, timeout: requestTimeout)
         return AWSKMSSealSource(keyID: keyID, ciphertextPath: ciphertextPath, encryptionContext: context, region: region!,
                                 client: client, chain: chain, priority: try body?.int("priority") ?? 100)
+    }
+}
+
+extension AgentConfiguration {
+    /// A duration setting (`"200ms"`, `"2s"`, `"5m"`), or nil when absent; anything else is an
+    /// error naming the setting.
+    static func duration(_ name: String, in body: ConfigBody) throws(HCLError) -> Duration? {
+        guard let text = try body.string(name) else { return nil }
+        guard let value = RetryPolicy.parseDuration(text), value > .zero else {
+            throw body.error(name, "expected a duration such as \"200ms\", \"2s\" or \"5m\"; got \"\(text)\"")
+        }
+        return value
     }
 }
 

@@ -317,5 +317,8 @@ actor TargetLoop {
 }
 
 extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+    /// The duration in seconds, for metrics.
+    public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+    /// Whole milliseconds, for logs and human-facing output.
+    public var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }

@@ -73,21 +73,24 @@ struct Doctor: AsyncParsableCommand {
         if sources.isEmpty { print("no seal \"awskms\" configured") }
         for source in sources {
             print("seal \"awskms\" \(source.keyID) in \(source.region), endpoint \(source.client.endpoint)")
+            let started = ContinuousClock.now
             do {
                 let credentials = try await source.chain?.credentials()
-                print("  credentials: \(credentials.map { "\($0)" } ?? "none")")
+                let elapsed = ContinuousClock.now - started
+                print("  credentials: \(credentials.map { "\($0)" } ?? "none") (in \(elapsed.milliseconds) ms)")
             } catch {
                 healthy = false
-                print("  credentials: FAILED — \(error.message)")
+                print("  credentials: FAILED after \((ContinuousClock.now - started).milliseconds) ms — \(error.message)")
             }
             for link in await source.chain?.report ?? [] {
                 print("    \(link.skipped == nil ? "✔" : "·") \(link.name)\(link.skipped.map { ": \($0)" } ?? "")")
             }
-            // IMDS is probed only when the chain reached it: never call 169.254.169.254 off EC2.
-            if let imds = await source.chain?.imds, await source.chain?.chosenLink == "instance metadata (IMDS)" {
+            // IMDS is asked only when the chain (or the region lookup) reached it: never call
+            // 169.254.169.254 off EC2 just to print a diagnosis.
+            if let imds = await source.chain?.imds, await imds.diagnosis != .unknown {
                 print("  IMDS (\(imds.endpoint)): \(await imds.diagnosis)")
             } else {
-                print("  IMDS: not used (an earlier link answered)")
+                print("  IMDS: not asked (an earlier link answered, or AWS_EC2_METADATA_DISABLED)")
             }
             do {
                 let material = try await source.fetch()
@@ -103,3 +106,4 @@ struct Doctor: AsyncParsableCommand {
         if !healthy { throw ExitCode(1) }
     }
 }
+

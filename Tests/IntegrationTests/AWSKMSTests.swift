@@ -1,3 +1,4 @@
+import AWSAuth
 import Foundation
 import HTTPTransport
 import SealKit
@@ -14,6 +15,8 @@ final class MotoServer: @unchecked Sendable {
     let agentKeys: (access: String, secret: String)
     let deniedKeys: (access: String, secret: String)
     let roleARN: String
+    /// A session of the role, as IMDS would hand it out: access key, secret key, token.
+    let instanceCredentials: [String]
 
     init() async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("moto-\(UUID().uuidString.prefix(8))")
@@ -28,7 +31,7 @@ final class MotoServer: @unchecked Sendable {
             throw TestSupportError("moto did not start: \(process.log.suffix(500))")
         }
         let script = TestEnvironment.packageRoot.appendingPathComponent("Tests/IntegrationTests/Oracle/moto_setup.py").path
-        let setup = try TestEnvironment.run(bin.appendingPathComponent("python").path, [script, url])
+        let setup = try await TestEnvironment.run(bin.appendingPathComponent("python").path, [script, url])
         guard setup.status == 0, let json = try JSONSerialization.jsonObject(with: Data(setup.stdout.utf8)) as? [String: Any] else {
             throw TestSupportError("moto setup failed: \(setup.stderr)")
         }
@@ -37,6 +40,8 @@ final class MotoServer: @unchecked Sendable {
         agentKeys = (agent["access_key"]!, agent["secret_key"]!)
         deniedKeys = (denied["access_key"]!, denied["secret_key"]!)
         roleARN = json["role_arn"] as! String
+        let instance = json["instance"] as! [String: String]
+        instanceCredentials = [instance["access_key"]!, instance["secret_key"]!, instance["token"]!]
     }
 
     /// Lets the next `count` requests through unsigned (moto checks signatures on every action,
@@ -45,7 +50,8 @@ final class MotoServer: @unchecked Sendable {
         _ = try await CurlTransport.send(HTTPClientRequest(method: "POST", url: url + "/moto-api/reset-auth", headers: [("Content-Type", "text/plain")], body: Array(String(count).utf8)))
     }
 
-    func agentConfig(vault: String, ciphertext: String, keys: (access: String, secret: String)?, context: String = "service = \"vaultd\"", extra: String = "") throws -> String {
+    func agentConfig(vault: String, ciphertext: String, keys: (access: String, secret: String)?, context: String = "service = \"vaultd\"",
+                     endpoint: String? = nil, sealExtra: String = "", retry: String = "retry { initial = \"50ms\"  max = \"1s\" }", extra: String = "") throws -> String {
         let path = directory.appendingPathComponent("agent-\(UUID().uuidString.prefix(6)).hcl").path
         let credentials = keys.map { "  access_key = \"\($0.access)\"\n  secret_key = \"\($0.secret)\"" } ?? ""
         try """
@@ -53,12 +59,13 @@ final class MotoServer: @unchecked Sendable {
             seal "awskms" {
               region             = "us-east-1"
               kms_key_id         = "\(keyID)"
-              endpoint           = "\(url)"
+              endpoint           = "\(endpoint ?? url)"
               ciphertext_path    = "\(ciphertext)"
               encryption_context = { \(context) }
             \(credentials)
+            \(sealExtra)
             }
-            retry { initial = "50ms"  max = "1s" }
+            \(retry)
             \(extra)
             """.write(toFile: path, atomically: true, encoding: .utf8)
         return path
@@ -73,12 +80,12 @@ final class MotoServer: @unchecked Sendable {
 struct AWSKMSTests {
     static let baseEnvironment = ["AWS_EC2_METADATA_DISABLED": "true", "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_PROFILE": "", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"]
 
-    static func agent(_ arguments: [String], input: String = "", extra: [String: String] = [:]) throws -> ProcessResult {
+    static func agent(_ arguments: [String], input: String = "", extra: [String: String] = [:]) async throws -> ProcessResult {
         var environment = ProcessInfo.processInfo.environment
         environment.merge(baseEnvironment) { $1 }
         environment.removeValue(forKey: "AWS_PROFILE")
         environment.merge(extra) { $1 }
-        return try TestEnvironment.run(TestEnvironment.executable("unseal-agent"), arguments, input: input, environment: environment)
+        return try await TestEnvironment.run(TestEnvironment.executable("unseal-agent"), arguments, input: input, environment: environment)
     }
 
     @Test("wrap with KMS, then the agent unwraps and unseals vaultd, again after a restart")
@@ -92,7 +99,7 @@ struct AWSKMSTests {
         let ciphertext = vaultd.directory.appendingPathComponent("seal.enc").path
         let config = try moto.agentConfig(vault: vaultd.address, ciphertext: ciphertext, keys: moto.agentKeys)
 
-        let wrap = try Self.agent(["wrap", "--config", config], input: phrase + "\n")
+        let wrap = try await Self.agent(["wrap", "--config", config], input: phrase + "\n")
         #expect(wrap.status == 0, "\(wrap.stdout)\(wrap.stderr)")
         #expect(wrap.stdout.contains(try SealKey(parsing: phrase).validationHash().description))
         let envelope = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: ciphertext))) as? [String: Any]
@@ -121,21 +128,21 @@ struct AWSKMSTests {
         let directory = moto.directory
         let ciphertext = directory.appendingPathComponent("seal.enc").path
         let good = try moto.agentConfig(vault: "unix:///nonexistent.sock", ciphertext: ciphertext, keys: moto.agentKeys)
-        #expect(try Self.agent(["wrap", "--config", good, "--generate"]).status == 0)
+        #expect(try await Self.agent(["wrap", "--config", good, "--generate"]).status == 0)
 
         let wrongSecret = try moto.agentConfig(vault: "unix:///nonexistent.sock", ciphertext: ciphertext, keys: (moto.agentKeys.access, String(moto.agentKeys.secret.reversed())))
-        let signature = try Self.agent(["doctor", "--config", wrongSecret])
+        let signature = try await Self.agent(["doctor", "--config", wrongSecret])
         #expect(signature.status == 1)
         #expect(signature.stdout.contains("SignatureDoesNotMatch") || signature.stdout.contains("InvalidSignatureException"), "\(signature.stdout)")
         #expect(signature.stdout.contains("credentials are wrong"))
 
         let otherContext = try moto.agentConfig(vault: "unix:///nonexistent.sock", ciphertext: ciphertext, keys: moto.agentKeys, context: "service = \"other\"")
-        let context = try Self.agent(["doctor", "--config", otherContext])
+        let context = try await Self.agent(["doctor", "--config", otherContext])
         #expect(context.status == 1)
         #expect(context.stdout.contains("InvalidCiphertextException"), "\(context.stdout)")
         #expect(context.stdout.contains("encryption_context"))
 
-        let fine = try Self.agent(["doctor", "--config", good])
+        let fine = try await Self.agent(["doctor", "--config", good])
         #expect(fine.status == 0, "\(fine.stdout)")
         #expect(fine.stdout.contains("config (access_key/secret_key)"))
     }
@@ -149,7 +156,7 @@ struct AWSKMSTests {
         _ = try await vaultd.client().initialize([:])
         let ciphertext = vaultd.directory.appendingPathComponent("seal.enc").path
         let good = try moto.agentConfig(vault: vaultd.address, ciphertext: ciphertext, keys: moto.agentKeys)
-        #expect(try Self.agent(["wrap", "--config", good, "--generate"]).status == 0)
+        #expect(try await Self.agent(["wrap", "--config", good, "--generate"]).status == 0)
         let config = try moto.agentConfig(vault: vaultd.address, ciphertext: ciphertext, keys: moto.deniedKeys)
         let agent = try ChildProcess(TestEnvironment.executable("unseal-agent"), ["run", "--config", config],
                                      logPath: vaultd.directory.appendingPathComponent("agent.log").path, environment: Self.baseEnvironment)
@@ -167,17 +174,37 @@ struct AWSKMSTests {
         let moto = try await MotoServer()
         let ciphertext = moto.directory.appendingPathComponent("seal.enc").path
         let good = try moto.agentConfig(vault: "unix:///nonexistent.sock", ciphertext: ciphertext, keys: moto.agentKeys)
-        #expect(try Self.agent(["wrap", "--config", good, "--generate"]).status == 0)
+        #expect(try await Self.agent(["wrap", "--config", good, "--generate"]).status == 0)
         let tokenFile = moto.directory.appendingPathComponent("token").path
         try "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1bnNlYWwtYWdlbnQifQ.".write(toFile: tokenFile, atomically: true, encoding: .utf8)
         let config = try moto.agentConfig(vault: "unix:///nonexistent.sock", ciphertext: ciphertext, keys: nil)
         try await moto.allowUnsigned(1)  // only the STS call: real STS takes it unsigned
-        let doctor = try Self.agent(["doctor", "--config", config], extra: [
+        let doctor = try await Self.agent(["doctor", "--config", config], extra: [
             "AWS_WEB_IDENTITY_TOKEN_FILE": tokenFile, "AWS_ROLE_ARN": moto.roleARN, "AWS_ENDPOINT_URL_STS": moto.url,
         ])
         #expect(doctor.status == 0, "\(doctor.stdout)\(doctor.stderr)")
         #expect(doctor.stdout.contains("✔ web identity"))
         #expect(doctor.stdout.contains("temporary"))
         #expect(doctor.stdout.contains("decrypt \(ciphertext): ok"))
+    }
+
+    @Test("KMSClient: Encrypt and Decrypt bound to a context, GenerateRandom; a tampered ciphertext is InvalidCiphertext")
+    func kmsClient() async throws {
+        let moto = try await MotoServer()
+        let client = KMSClient(region: "us-east-1", endpoint: moto.url,
+                               credentials: StaticCredentialProvider(AWSCredentials(accessKeyID: moto.agentKeys.access, secretAccessKey: moto.agentKeys.secret)))
+        let plaintext = Array("not a real key, just bytes".utf8)
+        let (ciphertext, keyID) = try await client.encrypt(plaintext, keyID: moto.keyID, context: ["service": "vaultd"])
+        #expect(keyID.contains(moto.keyID))
+        let decrypted = try await client.decrypt(ciphertext, keyID: moto.keyID, context: ["service": "vaultd"])
+        #expect(decrypted.plaintext == plaintext)
+        let random = try await client.generateRandom(32)
+        #expect(random.count == 32)
+        #expect(random != (try await client.generateRandom(32)))
+        var tampered = ciphertext
+        tampered[tampered.count / 2] ^= 0x01
+        let error = await #expect(throws: AWSError.self) { _ = try await client.decrypt(tampered, keyID: moto.keyID, context: ["service": "vaultd"]) }
+        #expect(error?.code == "InvalidCiphertextException")
+        #expect(error?.errorClass == .needsFix)
     }
 }

@@ -1,9 +1,10 @@
 """Prepare a moto server for the AWS tests, then turn its signature checking on.
 
 Creates a KMS key; an IAM user "agent" allowed kms:Encrypt/Decrypt/GenerateRandom; a user
-"denied" whose policy denies them; a role "web-role" (web identity trust, KMS allowed). Then
+"denied" whose policy denies them; a role "web-role" (web identity trust, KMS allowed) and a session of it ("instance", for the
+IMDS fake to hand out). Then
 POST /moto-api/reset-auth with 0: from here on every request must be signed by a known key.
-Prints {"key_id", "agent": {...}, "denied": {...}, "role_arn"} as JSON.
+Prints {"key_id", "agent": {...}, "denied": {...}, "role_arn", "instance": {...}} as JSON.
 """
 import json
 import sys
@@ -30,6 +31,10 @@ role = iam.create_role(RoleName="web-role", AssumeRolePolicyDocument=json.dumps(
 iam.put_role_policy(RoleName="web-role", PolicyName="kms", PolicyDocument=json.dumps(
     {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}))
 out["role_arn"] = role
+# Temporary credentials of that role, as an instance profile would hand out through IMDS
+# (moto accepts a session token only for credentials its STS issued).
+session = boto3.client("sts", **kw).assume_role(RoleArn=role, RoleSessionName="i-0123456789abcdef0")["Credentials"]
+out["instance"] = {"access_key": session["AccessKeyId"], "secret_key": session["SecretAccessKey"], "token": session["SessionToken"]}
 request = urllib.request.Request(url + "/moto-api/reset-auth", data=b"0", method="POST", headers={"Content-Type": "text/plain"})
 urllib.request.urlopen(request).read()
 print(json.dumps(out), flush=True)
