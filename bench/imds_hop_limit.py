@@ -98,9 +98,9 @@ log_level = "warn"
 
         print(f"# {rounds} rounds per scenario; IMDS token timeout 1 s (the default)")
         for scenario, mode in (("imds-v2", "normal"), ("hop-limit", "silent-put"), ("hop-limit-v1-disabled", "silent-v1-disabled")):
-            imds = start_helper([f"{venv_bin}/python", f"{ROOT}/Tests/AWSAuthTests/Oracle/imds_fake.py", str(free_port()), mode,
+            port = free_port()
+            imds = start_helper([f"{venv_bin}/python", f"{ROOT}/Tests/AWSAuthTests/Oracle/imds_fake.py", str(port), mode,
                                  setup["instance"]["access_key"], setup["instance"]["secret_key"], setup["instance"]["token"]])
-            port = imds.args[3]
             env = dict(base_env, AWS_EC2_METADATA_SERVICE_ENDPOINT=f"http://127.0.0.1:{port}")
             credentials, walls, unseals = [], [], []
             diagnosis = ""
@@ -113,11 +113,17 @@ log_level = "warn"
                 diagnosis = next((line.strip() for line in out.splitlines() if line.strip().startswith("IMDS")), "")
             if mode != "silent-v1-disabled":
                 for _ in range(rounds):
-                    status, _ = _seal(socket_path, root_token)
-                    assert status in (200, 204), f"sys/seal answered {status}"
+                    if unsealed(socket_path):
+                        status, _ = _seal(socket_path, root_token)
+                        assert status in (200, 204), f"sys/seal answered {status}"
                     started = time.perf_counter()
-                    run = subprocess.Popen([agent, "run", "--config", role_config], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                    done = wait_for(lambda: unsealed(socket_path), timeout=30, interval=0.001)
+                    agent_log = open(f"{work}/agent.log", "a")
+                    run = subprocess.Popen([agent, "run", "--config", role_config], env=env, stdout=agent_log, stderr=agent_log)
+                    try:
+                        done = wait_for(lambda: unsealed(socket_path), timeout=30, interval=0.001)
+                    except TimeoutError:
+                        run.kill()
+                        sys.exit(f"the agent did not unseal ({scenario}); doctor said:\n{out}\nagent log:\n{open(f'{work}/agent.log').read()[-3000:]}")
                     unseals.append((done - started) * 1000)
                     run.terminate()
                     run.wait()
