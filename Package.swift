@@ -96,13 +96,20 @@ let package = Package(
         ),
 
         // Where the agent gets key material: protocol SealSource and its implementations.
-        .target(name: "SealSources", dependencies: ["SealKit", "AWSAuth"]),
+        .target(
+            name: "AzureAuth",
+            dependencies: [
+                "HTTPTransport", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
+        .target(name: "SealSources", dependencies: ["SealKit", "AWSAuth", "AzureAuth", .product(name: "Crypto", package: "swift-crypto")]),
 
         // The agent: targets, the watch loop, retry policy, autonomous init, telemetry.
         .target(
             name: "UnsealAgent",
             dependencies: [
-                "SealSources", "AWSAuth", "VaultClient", "HTTPTransport", "HTTPServerKit", "HCL", "SealKit", "CVaultSystem",
+                "SealSources", "AWSAuth", "AzureAuth", "VaultClient", "HTTPTransport", "HTTPServerKit", "HCL", "SealKit", "CVaultSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
@@ -135,7 +142,7 @@ let package = Package(
         .executableTarget(
             name: "unseal-agent",
             dependencies: [
-                "VaultCLI", "UnsealAgent", "HCL", "AWSAuth", "SealSources", "SealKit",
+                "VaultCLI", "UnsealAgent", "HCL", "AWSAuth", "AzureAuth", "SealSources", "SealKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -156,6 +163,7 @@ let package = Package(
         .testTarget(name: "VaultCoreTests", dependencies: ["VaultCore", "VaultStorageSQLite", "SealKit", "TestSupport"]),
         .testTarget(name: "HTTPTransportTests", dependencies: ["HTTPTransport", "TestSupport"]),
         .testTarget(name: "AWSAuthTests", dependencies: ["AWSAuth", "TestSupport"], exclude: ["Oracle"]),
+        .testTarget(name: "AzureAuthTests", dependencies: ["AzureAuth", "TestSupport"], exclude: ["Oracle"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["SealKit", "VaultClient", "HTTPTransport", "AWSAuth", "TestSupport"],

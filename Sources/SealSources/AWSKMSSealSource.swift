@@ -47,15 +47,10 @@ public struct AWSKMSSealSource: StoringSealSource {
     }
 
     public func fetch() async throws(SealSourceError) -> KeyMaterial {
-        guard let data = FileManager.default.contents(atPath: ciphertextPath) else {
-            if !FileManager.default.fileExists(atPath: ciphertextPath) {
-                throw SealSourceError(.notFound, "seal \"awskms\": \(ciphertextPath) does not exist (create it with 'unseal-agent wrap')", setting: "ciphertext_path")
-            }
-            throw SealSourceError(.needsFix, "seal \"awskms\": cannot read \(ciphertextPath)", setting: "ciphertext_path")
-        }
+        let data = try EnvelopeFile.read(ciphertextPath, seal: kind)
         guard let envelope = try? JSONDecoder().decode(Envelope.self, from: data), envelope.version == 1, envelope.mechanism == "awskms",
               let blob = Data(base64Encoded: envelope.ciphertext) else {
-            throw SealSourceError(.needsFix, "seal \"awskms\": \(ciphertextPath) is not an awskms envelope (version 1); re-create it with 'unseal-agent wrap'", setting: "ciphertext_path")
+            throw EnvelopeFile.notAnEnvelope(ciphertextPath, seal: kind)
         }
         let result: KMSClient.DecryptResult
         do {
@@ -88,13 +83,7 @@ public struct AWSKMSSealSource: StoringSealSource {
         }
         let envelope = Envelope(keyID: encrypted.keyID, region: region, encryptionContext: encryptionContext, content: content,
                                 ciphertext: Data(encrypted.ciphertext).base64EncodedString())
-        do {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            try AtomicFile.write(Array(try encoder.encode(envelope)) + [0x0a], to: ciphertextPath, mode: 0o600)
-        } catch {
-            throw SealSourceError(.retryable, "seal \"awskms\": cannot write \(ciphertextPath): \(error)", setting: "ciphertext_path")
-        }
+        try EnvelopeFile.write(envelope, to: ciphertextPath, seal: kind)
     }
 
     static func describe(_ context: [String: String]) -> String {

@@ -78,8 +78,10 @@ public struct AgentConfiguration: Sendable {
                 sources.append(source)
             case "awskms":
                 sources.append(try await awsKMSSource(body, environment: environment))
+            case "azurekeyvault":
+                sources.append(try azureKeyVaultSource(body, environment: environment, warnings: &warnings))
             case let kind:
-                throw HCLError(.invalidValue, at: block.location, "seal \"\(kind)\" is not available in this build; use \"file\", \"env\" or \"awskms\"")
+                throw HCLError(.invalidValue, at: block.location, "seal \"\(kind)\" is not available in this build; use \"file\", \"env\", \"awskms\" or \"azurekeyvault\"")
             }
         }
         sources += try await environmentSources(environment, warnings: &warnings)
@@ -155,10 +157,15 @@ public struct AgentConfiguration: Sendable {
         if environment["VAULT_SEAL_TYPE"] == "awskms" {
             return [try await awsKMSSource(nil, environment: environment)]
         }
+        if environment["VAULT_SEAL_TYPE"] == "azurekeyvault" {
+            return [try azureKeyVaultSource(nil, environment: environment, warnings: &warnings)]
+        }
         guard let provider = environment["SEAL_UNSEAL_PROVIDER"], !provider.isEmpty else { return [] }
         switch provider {
         case "aws_kms":
             return [try await awsKMSSource(nil, environment: environment)]
+        case "azure_key_vault":
+            return [try azureKeyVaultSource(nil, environment: environment, warnings: &warnings)]
         case "environment":
             warnings.append("SEAL_UNSEAL_PROVIDER=environment reads the key from SEAL_UNSEAL_KEY: for development only")
             return [EnvSealSource(variable: "SEAL_UNSEAL_KEY", priority: 1000, environment: environment)]
@@ -167,7 +174,7 @@ public struct AgentConfiguration: Sendable {
             // Docker mounts secrets 0444 inside the container's own filesystem: accept that mode.
             return [FileSealSource(path: path, priority: 1000, allowInsecurePermissions: true, environment: environment)]
         default:
-            throw AgentError("SEAL_UNSEAL_PROVIDER=\(provider) is not available in this build; use environment, docker or aws_kms")
+            throw AgentError("SEAL_UNSEAL_PROVIDER=\(provider) is not available in this build; use environment, docker, aws_kms or azure_key_vault")
         }
     }
 }

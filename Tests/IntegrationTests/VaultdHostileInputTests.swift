@@ -108,7 +108,10 @@ struct VaultdHostileInputTests {
             statuses.append(status)
         }
         #expect(Array(statuses.prefix(5)) == [400, 400, 400, 400, 400])
-        #expect(statuses.suffix(3).allSatisfy { $0 == 429 }, "\(statuses)")
+        // The sixth comes at once and must wait. Later ones may legitimately get 400 again if a
+        // busy machine let the 1 s wait pass between them (then the wait doubles).
+        #expect(statuses[5] == 429, "\(statuses)")
+        #expect(statuses.dropFirst(5).first { $0 != 429 && $0 != 400 } == nil, "\(statuses)")
     }
 
     @Test("a peer whose uid is not in allowed_uids is refused on the socket; an allowed one is served")

@@ -214,3 +214,88 @@ public final class OracleServer: @unchecked Sendable {
         process.waitUntilExit()
     }
 }
+
+/// The Azure fake (`Tests/AzureAuthTests/Oracle/azure_fake.py`) with its set-up: a TLS
+/// certificate for 127.0.0.1, a tenant with a secret, a certificate and a workload-identity
+/// client, two managed identities and an App Service identity header.
+public final class AzureFake: @unchecked Sendable {
+    public let server: OracleServer
+    public let directory: URL
+    /// What `azure_setup.py` printed: tenant, clients, identities, tls_cert.
+    public let setup: [String: Any]
+    public var httpsURL: String { "https://127.0.0.1:\(server.port)" }
+    public var httpURL: String { "http://127.0.0.1:\(server.port)" }
+    public var tenant: String { setup["tenant"] as! String }
+    public var caCert: String { setup["tls_cert"] as! String }
+    public func client(_ kind: String) -> [String: String] { setup[kind] as! [String: String] }
+    public var managedIdentities: [[String: String]] { setup["managed_identities"] as! [[String: String]] }
+    public var identityHeader: String { setup["identity_header"] as! String }
+
+    public static func start() async throws -> AzureFake {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("azure-\(UUID().uuidString.prefix(8))")
+        let result = try await TestEnvironment.runOracle(
+            try String(contentsOf: TestEnvironment.packageRoot.appendingPathComponent("Tests/AzureAuthTests/Oracle/azure_setup.py"), encoding: .utf8),
+            arguments: [directory.path], input: "")
+        guard result.status == 0, let setup = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] else {
+            throw TestSupportError("azure_setup.py failed: \(result.stderr)")
+        }
+        let server = try await OracleServer.start(script: "Tests/AzureAuthTests/Oracle/azure_fake.py", arguments: [setup["config"] as! String])
+        return AzureFake(server: server, directory: directory, setup: setup)
+    }
+
+    private init(server: OracleServer, directory: URL, setup: [String: Any]) {
+        self.server = server
+        self.directory = directory
+        self.setup = setup
+    }
+
+    /// Environment variables that make the named credential kind the one chosen (and point
+    /// managed identity at the fake, never at 169.254.169.254).
+    public func environment(for kind: String) -> [String: String] {
+        var environment = ["AZURE_TENANT_ID": tenant, "AZURE_AUTHORITY_HOST": httpsURL, "AZURE_POD_IDENTITY_AUTHORITY_HOST": httpURL]
+        switch kind {
+        case "client_secret":
+            environment["AZURE_CLIENT_ID"] = client("secret_client")["client_id"]
+            environment["AZURE_CLIENT_SECRET"] = client("secret_client")["secret"]
+        case "client_certificate":
+            environment["AZURE_CLIENT_ID"] = client("certificate_client")["client_id"]
+            environment["AZURE_CLIENT_CERTIFICATE_PATH"] = client("certificate_client")["certificate"]
+        case "workload_identity":
+            environment["AZURE_CLIENT_ID"] = client("workload_client")["client_id"]
+            environment["AZURE_FEDERATED_TOKEN_FILE"] = client("workload_client")["token_file"]
+        case "app_service":
+            environment["IDENTITY_ENDPOINT"] = httpURL + "/msi/token"
+            environment["IDENTITY_HEADER"] = identityHeader
+        default:  // vm_managed_identity
+            break
+        }
+        return environment
+    }
+
+    /// The identity the fake records for Key Vault calls made with `kind`'s tokens.
+    public func identity(for kind: String) -> String {
+        switch kind {
+        case "client_secret": client("secret_client")["client_id"]!
+        case "client_certificate": client("certificate_client")["client_id"]!
+        case "workload_identity": client("workload_client")["client_id"]!
+        case "app_service": "appservice:" + managedIdentities[0]["client_id"]!
+        default: "vm:" + managedIdentities[0]["client_id"]!
+        }
+    }
+
+    public static let credentialKinds = ["client_secret", "client_certificate", "workload_identity", "app_service", "vm_managed_identity"]
+
+    /// Sends a control request: `faults`, `forbid`, `token_lifetime`, `expire_tokens`, `clear_log`.
+    public func control(_ request: [String: Any]) async throws {
+        let body = try JSONSerialization.data(withJSONObject: request)
+        _ = try await TestEnvironment.run("/usr/bin/curl", ["-sf", "-X", "POST", "--data-binary", "@-", httpURL + "/fake/control"], input: String(decoding: body, as: UTF8.self))
+    }
+
+    /// The Key Vault requests seen so far: `[{t, method, path, op, authorised, fault?}]`.
+    public func log() async throws -> [[String: Any]] {
+        let result = try await TestEnvironment.run("/usr/bin/curl", ["-sf", httpURL + "/fake/log"])
+        return (try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]]) ?? []
+    }
+
+    deinit { try? FileManager.default.removeItem(at: directory) }
+}

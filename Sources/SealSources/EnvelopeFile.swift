@@ -1,0 +1,32 @@
+import Foundation
+
+/// The `ciphertext_path` file of a wrapping seal (`awskms`, `azurekeyvault`): a small JSON
+/// envelope that says how it was made, read whole and written atomically (mode 0600).
+enum EnvelopeFile {
+    /// The file's bytes; a missing file is `.notFound` (autonomous init may create it).
+    static func read(_ path: String, seal: String) throws(SealSourceError) -> Data {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            if !FileManager.default.fileExists(atPath: path) {
+                throw SealSourceError(.notFound, "seal \"\(seal)\": \(path) does not exist (create it with 'unseal-agent wrap --seal \(seal)')", setting: "ciphertext_path")
+            }
+            throw SealSourceError(.needsFix, "seal \"\(seal)\": cannot read \(path)", setting: "ciphertext_path")
+        }
+        return data
+    }
+
+    /// The error for a file that is not a version-1 envelope of this seal.
+    static func notAnEnvelope(_ path: String, seal: String) -> SealSourceError {
+        SealSourceError(.needsFix, "seal \"\(seal)\": \(path) is not an \(seal) envelope (version 1); re-create it with 'unseal-agent wrap --seal \(seal)'", setting: "ciphertext_path")
+    }
+
+    /// Writes `envelope` as sorted JSON plus a newline: temporary file, fsync, rename, fsync of the directory.
+    static func write<Envelope: Encodable>(_ envelope: Envelope, to path: String, seal: String) throws(SealSourceError) {
+        do {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            try AtomicFile.write(Array(try encoder.encode(envelope)) + [0x0a], to: path, mode: 0o600)
+        } catch {
+            throw SealSourceError(.retryable, "seal \"\(seal)\": cannot write \(path): \(error)", setting: "ciphertext_path")
+        }
+    }
+}
