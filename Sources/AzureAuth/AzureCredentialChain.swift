@@ -42,8 +42,8 @@ public struct AzureCredentialChain: Sendable {
         let authority = settings.authorityHost
         let tenant = settings.tenantID ?? value("AZURE_TENANT_ID")
         let client = settings.clientID ?? value("AZURE_CLIENT_ID")
-        func principal(_ what: String) throws(AzureError) -> (String, String) {
-            guard let tenant else { throw AzureError(.needsFix, "\(what) needs tenant_id (or AZURE_TENANT_ID)") }
+        // Without a tenant, Entra credentials take the one Key Vault's challenge names.
+        func principal(_ what: String) throws(AzureError) -> (String?, String) {
             guard let client else { throw AzureError(.needsFix, "\(what) needs client_id (or AZURE_CLIENT_ID)") }
             return (tenant, client)
         }

@@ -17,7 +17,15 @@ public struct AzureToken: Sendable, CustomStringConvertible {
 public protocol AzureTokenProvider: Sendable {
     /// What `doctor` and logs call it: `client secret (tenant …, client …)`.
     var name: String { get }
-    func token(scope: String) async throws(AzureError) -> AzureToken
+    /// - Parameter tenantHint: the tenant Key Vault's challenge named; used by Entra credentials
+    ///   configured without `tenant_id` (tenant discovery), ignored by managed identities.
+    func token(scope: String, tenantHint: String?) async throws(AzureError) -> AzureToken
+}
+
+extension AzureTokenProvider {
+    public func token(scope: String) async throws(AzureError) -> AzureToken {
+        try await token(scope: scope, tenantHint: nil)
+    }
 }
 
 /// Caches another provider's tokens per scope and renews them 5 minutes before they expire (or
@@ -33,19 +41,20 @@ public actor CachingTokenProvider: AzureTokenProvider {
         self.name = source.name
     }
 
-    public func token(scope: String) async throws(AzureError) -> AzureToken {
+    public func token(scope: String, tenantHint: String?) async throws(AzureError) -> AzureToken {
         let now = Date()
-        if let entry = cache[scope] {
+        let key = scope + "|" + (tenantHint ?? "")
+        if let entry = cache[key] {
             let lifetime = entry.token.expiresOn.timeIntervalSince(entry.fetched)
             if entry.token.expiresOn.timeIntervalSince(now) > min(300, lifetime / 2) { return entry.token }
         }
         do {
-            let fresh = try await source.token(scope: scope)
-            cache[scope] = (fresh, now)
+            let fresh = try await source.token(scope: scope, tenantHint: tenantHint)
+            cache[key] = (fresh, now)
             return fresh
         } catch {
             // A still-valid token beats none while the token endpoint is away.
-            if let entry = cache[scope], entry.token.expiresOn.timeIntervalSince(now) > 30 { return entry.token }
+            if let entry = cache[key], entry.token.expiresOn.timeIntervalSince(now) > 30 { return entry.token }
             throw error
         }
     }

@@ -8,13 +8,24 @@ import HTTPTransport
 /// who it is.
 struct EntraTokenEndpoint: Sendable {
     let authorityHost: String
-    let tenantID: String
+    /// nil: taken from Key Vault's challenge (tenant discovery).
+    let tenantID: String?
     let clientID: String
     let caBundle: String?
 
-    var url: String { "\(authorityHost)/\(tenantID)/oauth2/v2.0/token" }
+    func url(tenant: String) -> String { "\(authorityHost)/\(tenant)/oauth2/v2.0/token" }
 
-    func token(scope: String, proof: [(String, String)], what: String) async throws(AzureError) -> AzureToken {
+    func tenant(_ hint: String?) throws(AzureError) -> String {
+        guard let tenant = tenantID ?? hint else {
+            throw AzureError(.needsFix, "tenant_id (or AZURE_TENANT_ID) is required: Key Vault's challenge did not name a tenant")
+        }
+        return tenant
+    }
+
+    var tenantLabel: String { tenantID ?? "from Key Vault's challenge" }
+
+    func token(scope: String, tenant: String, proof: [(String, String)], what: String) async throws(AzureError) -> AzureToken {
+        let url = url(tenant: tenant)
         let fields = [("grant_type", "client_credentials"), ("client_id", clientID), ("scope", scope)] + proof
         let response = try await AzureHTTP.send(HTTPClientRequest(
             method: "POST", url: url, headers: [("Content-Type", "application/x-www-form-urlencoded")],
@@ -29,15 +40,15 @@ public struct ClientSecretProvider: AzureTokenProvider {
     let endpoint: EntraTokenEndpoint
     let secret: String
 
-    public init(authorityHost: String, tenantID: String, clientID: String, secret: String, caBundle: String? = nil) {
+    public init(authorityHost: String, tenantID: String?, clientID: String, secret: String, caBundle: String? = nil) {
         endpoint = EntraTokenEndpoint(authorityHost: authorityHost, tenantID: tenantID, clientID: clientID, caBundle: caBundle)
         self.secret = secret
     }
 
-    public var name: String { "client secret (tenant \(endpoint.tenantID), client \(endpoint.clientID))" }
+    public var name: String { "client secret (tenant \(endpoint.tenantLabel), client \(endpoint.clientID))" }
 
-    public func token(scope: String) async throws(AzureError) -> AzureToken {
-        try await endpoint.token(scope: scope, proof: [("client_secret", secret)], what: "Entra token (client secret)")
+    public func token(scope: String, tenantHint: String?) async throws(AzureError) -> AzureToken {
+        try await endpoint.token(scope: scope, tenant: try endpoint.tenant(tenantHint), proof: [("client_secret", secret)], what: "Entra token (client secret)")
     }
 }
 
@@ -49,16 +60,17 @@ public struct ClientCertificateProvider: AzureTokenProvider {
     let endpoint: EntraTokenEndpoint
     let path: String
 
-    public init(authorityHost: String, tenantID: String, clientID: String, certificatePath: String, caBundle: String? = nil) {
+    public init(authorityHost: String, tenantID: String?, clientID: String, certificatePath: String, caBundle: String? = nil) {
         endpoint = EntraTokenEndpoint(authorityHost: authorityHost, tenantID: tenantID, clientID: clientID, caBundle: caBundle)
         self.path = certificatePath
     }
 
-    public var name: String { "client certificate \(path) (tenant \(endpoint.tenantID), client \(endpoint.clientID))" }
+    public var name: String { "client certificate \(path) (tenant \(endpoint.tenantLabel), client \(endpoint.clientID))" }
 
-    public func token(scope: String) async throws(AzureError) -> AzureToken {
-        let assertion = try Self.assertion(pemPath: path, clientID: endpoint.clientID, audience: endpoint.url)
-        return try await endpoint.token(scope: scope, proof: [
+    public func token(scope: String, tenantHint: String?) async throws(AzureError) -> AzureToken {
+        let tenant = try endpoint.tenant(tenantHint)
+        let assertion = try Self.assertion(pemPath: path, clientID: endpoint.clientID, audience: endpoint.url(tenant: tenant))
+        return try await endpoint.token(scope: scope, tenant: tenant, proof: [
             ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"), ("client_assertion", assertion),
         ], what: "Entra token (client certificate)")
     }
@@ -98,18 +110,19 @@ public struct WorkloadIdentityProvider: AzureTokenProvider {
     let endpoint: EntraTokenEndpoint
     let tokenFile: String
 
-    public init(authorityHost: String, tenantID: String, clientID: String, tokenFile: String, caBundle: String? = nil) {
+    public init(authorityHost: String, tenantID: String?, clientID: String, tokenFile: String, caBundle: String? = nil) {
         endpoint = EntraTokenEndpoint(authorityHost: authorityHost, tenantID: tenantID, clientID: clientID, caBundle: caBundle)
         self.tokenFile = tokenFile
     }
 
-    public var name: String { "workload identity \(tokenFile) (tenant \(endpoint.tenantID), client \(endpoint.clientID))" }
+    public var name: String { "workload identity \(tokenFile) (tenant \(endpoint.tenantLabel), client \(endpoint.clientID))" }
 
-    public func token(scope: String) async throws(AzureError) -> AzureToken {
+    public func token(scope: String, tenantHint: String?) async throws(AzureError) -> AzureToken {
+        let tenant = try endpoint.tenant(tenantHint)
         guard let assertion = try? String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !assertion.isEmpty else {
             throw AzureError(.retryable, "AZURE_FEDERATED_TOKEN_FILE \(tokenFile) is missing or empty (is the service account token projected?)")
         }
-        return try await endpoint.token(scope: scope, proof: [
+        return try await endpoint.token(scope: scope, tenant: tenant, proof: [
             ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"), ("client_assertion", assertion),
         ], what: "Entra token (workload identity)")
     }

@@ -17,6 +17,8 @@ public actor KeyVaultClient {
     private let caBundle: String?
     private let timeout: Duration
     private var scope: String?
+    /// The tenant the challenge's `authorization` URL names (tenant discovery).
+    private var tenant: String?
     static let apiVersion = "7.4"
     static let maxThrottleWaits = 3
 
@@ -72,7 +74,7 @@ public actor KeyVaultClient {
             var headers = [("Accept", "application/json")]
             if payload != nil { headers.append(("Content-Type", "application/json")) }
             if let scope {
-                headers.append(("Authorization", "Bearer \(try await credentials.token(scope: scope).value)"))
+                headers.append(("Authorization", "Bearer \(try await credentials.token(scope: scope, tenantHint: tenant).value)"))
             }
             let response = try await AzureHTTP.send(HTTPClientRequest(method: method, url: url, headers: headers, body: payload,
                                                                      timeout: timeout, caBundlePath: caBundle), what: "Key Vault \(what)")
@@ -85,7 +87,7 @@ public actor KeyVaultClient {
                     throw AzureError(.needsFix, code: "Unauthorized", "Key Vault refused a fresh token for \(what): check that the identity belongs to the vault's tenant")
                 }
                 if scope != nil { renewed = true; await credentials.invalidate() }
-                scope = try challengeScope(response)
+                (scope, tenant) = try challenge(response)
                 continue
             case 429:
                 throttled += 1
@@ -114,8 +116,8 @@ public actor KeyVaultClient {
         }
     }
 
-    /// The scope named by a `401`'s Bearer challenge, after checking its resource.
-    private func challengeScope(_ response: HTTPClientResponse) throws(AzureError) -> String {
+    /// The scope and tenant named by a `401`'s Bearer challenge, after checking its resource.
+    private func challenge(_ response: HTTPClientResponse) throws(AzureError) -> (String, String?) {
         guard let header = response.headers["www-authenticate"], let challenge = Self.parseChallenge(header) else {
             throw AzureError(.needsFix, "Key Vault \(vaultURI) answered 401 without a Bearer challenge: is vault_uri a Key Vault?")
         }
@@ -134,7 +136,8 @@ public actor KeyVaultClient {
                 throw AzureError(.needsFix, "Key Vault's challenge asks for a token to \(resourceHost), which is not \(vaultHost)'s domain; for a private endpoint set disable_challenge_resource_verification = true")
             }
         }
-        return scope
+        let tenant = challenge["authorization"].flatMap { URL(string: $0)?.pathComponents.last }.flatMap { $0 == "/" ? nil : $0 }
+        return (scope, tenant)
     }
 
     /// `Bearer authorization="…", resource="…"` → `["authorization": …, "resource": …]`.

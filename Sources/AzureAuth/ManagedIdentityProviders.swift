@@ -48,7 +48,7 @@ public struct VMManagedIdentityProvider: AzureTokenProvider {
 
     public var name: String { "VM managed identity (\(identity.label)) at \(endpoint)" }
 
-    public func token(scope: String) async throws(AzureError) -> AzureToken {
+    public func token(scope: String, tenantHint: String?) async throws(AzureError) -> AzureToken {
         let query = ([("api-version", "2018-02-01"), ("resource", resource(of: scope))] + identity.queryItems(resourceIDName: "msi_res_id"))
             .map { "\($0.0)=\(AzureHTTP.encode($0.1))" }.joined(separator: "&")
         let request = HTTPClientRequest(method: "GET", url: "\(endpoint)/metadata/identity/oauth2/token?\(query)",
@@ -86,7 +86,7 @@ public struct AppServiceIdentityProvider: AzureTokenProvider {
 
     public var name: String { "App Service managed identity (\(identity.label)) at \(endpoint)" }
 
-    public func token(scope: String) async throws(AzureError) -> AzureToken {
+    public func token(scope: String, tenantHint: String?) async throws(AzureError) -> AzureToken {
         let query = ([("api-version", "2019-08-01"), ("resource", resource(of: scope))] + identity.queryItems(resourceIDName: "mi_res_id"))
             .map { "\($0.0)=\(AzureHTTP.encode($0.1))" }.joined(separator: "&")
         let separator = endpoint.contains("?") ? "&" : "?"

@@ -84,6 +84,18 @@ struct AzureFakeTests {
         #expect(log.map { $0["authorised"] as? Bool } == [false, true], "\(log)")
     }
 
+    @Test("without tenant_id, the tenant comes from Key Vault's challenge (tenant discovery)")
+    func tenantDiscovery() async throws {
+        let fake = try await AzureFake.start()
+        var environment = fake.environment(for: "client_certificate")
+        environment["AZURE_TENANT_ID"] = nil
+        let provider = try AzureCredentialChain(settings: .init(authorityHost: fake.httpsURL, caBundle: fake.caCert), environment: environment).provider
+        #expect(provider.name.contains("from Key Vault's challenge"))
+        let client = KeyVaultClient(vaultURI: fake.httpsURL, credentials: provider, verifyChallengeResource: false, caBundle: fake.caCert)
+        try await client.setSecret("s", value: "v")
+        #expect(try await client.getSecret("s") == "v")
+    }
+
     @Test("Bearer challenges parse; clouds are known by Vault's names")
     func parsing() {
         let challenge = KeyVaultClient.parseChallenge(#"Bearer authorization="https://login.microsoftonline.com/72f988bf", resource="https://vault.azure.net""#)
