@@ -1,0 +1,99 @@
+import Foundation
+import HTTPTransport
+import TestSupport
+import Testing
+import VaultClient
+
+/// The systemd units in `systemd/`: valid, tightly sandboxed, and the daemons really work under
+/// equivalent restrictions.
+@Suite("deployment: systemd")
+struct DeploymentTests {
+    static let unitsDirectory = TestEnvironment.packageRoot.appendingPathComponent("systemd")
+
+    /// The units with ExecStart= pointing at the built binaries (as if installed on PATH).
+    static func installedUnits() throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("units-\(UUID().uuidString.prefix(6))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        for unit in ["vaultd.service", "unseal-agent.service"] {
+            let text = try String(contentsOf: unitsDirectory.appendingPathComponent(unit), encoding: .utf8)
+                .replacingOccurrences(of: "/usr/local/bin/", with: TestEnvironment.binDirectory.path + "/")
+            try text.write(to: directory.appendingPathComponent(unit), atomically: true, encoding: .utf8)
+        }
+        return directory
+    }
+
+    @Test("systemd-analyze verify is clean and security --offline gives each unit an exposure ≤ 2.0",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze"), "needs systemd-analyze (scripts/test installs systemd)"))
+    func units() async throws {
+        let directory = try Self.installedUnits()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let units = ["vaultd.service", "unseal-agent.service"].map { directory.appendingPathComponent($0).path }
+        let verify = try await TestEnvironment.run("/usr/bin/systemd-analyze", ["verify"] + units)
+        #expect(verify.status == 0 && verify.stderr.isEmpty, "\(verify.stdout)\(verify.stderr)")
+        for unit in units {
+            let security = try await TestEnvironment.run("/usr/bin/systemd-analyze", ["security", "--offline=yes", unit])
+            let line = security.stdout.split(separator: "\n").first { $0.contains("Overall exposure level") } ?? ""
+            let score = line.firstMatch(of: /: (\d+\.\d+)/).flatMap { Double($0.1) }
+            print("systemd-analyze security: \(line.replacingOccurrences(of: "→ ", with: ""))")
+            #expect(score != nil && score! <= 2.0, "\(security.stdout)")
+        }
+    }
+
+    @Test("vaultd and the agent run as separate unprivileged users, no capabilities, no_new_privs, read-only root: init, unseal, restart, unseal")
+    func restricted() async throws {
+        guard getuid() == 0 else {
+            Issue.record("this test switches uids and mounts, and must run as root (CI does)")
+            return
+        }
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("restricted-\(UUID().uuidString.prefix(6))")
+        let state = root.appendingPathComponent("var-lib-vaultd"), run = root.appendingPathComponent("run-vaultd")
+        let agentState = root.appendingPathComponent("var-lib-unseal-agent")
+        for (dir, uid, gid, mode) in [(root, 0, 0, 0o755), (state, 4242, 4242, 0o700), (run, 4242, 4242, 0o750), (agentState, 4243, 4243, 0o700)] {
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            chown(dir.path, uid_t(uid), gid_t(gid))
+            chmod(dir.path, mode_t(mode))
+        }
+        defer { try? FileManager.default.removeItem(at: root) }
+        let socket = run.appendingPathComponent("vaultd.sock").path
+        try """
+            storage "sqlite" { path = "\(state.path)/vault.db" }
+            listener "unix" { address = "\(socket)"  socket_mode = "0660"  allowed_uids = [4243, 0] }  # 0: this test, watching
+            """.write(to: root.appendingPathComponent("vaultd.hcl"), atomically: true, encoding: .utf8)
+        try """
+            vault { address = "unix://\(socket)" }
+            seal "file" { path = "\(agentState.path)/unseal-key" }
+            init { enabled = true }
+            retry { initial = "50ms"  max = "1s" }
+            """.write(to: root.appendingPathComponent("agent.hcl"), atomically: true, encoding: .utf8)
+        chmod(root.appendingPathComponent("vaultd.hcl").path, 0o644)
+        chmod(root.appendingPathComponent("agent.hcl").path, 0o644)
+        let wrapper = TestEnvironment.packageRoot.appendingPathComponent("Tests/IntegrationTests/Oracle/restricted.sh").path
+
+        func restricted(_ uid: Int, _ gid: Int, _ groups: String, writable: [URL], _ command: [String], log: String) throws -> ChildProcess {
+            try ChildProcess("/usr/bin/unshare", ["--mount", "--propagation", "private", "sh", wrapper, String(uid), String(gid), groups,
+                                                  writable.map(\.path).joined(separator: ":"), "--"] + command, logPath: log)
+        }
+        let vaultdCommand = [TestEnvironment.executable("vaultd"), "server", "--config", root.appendingPathComponent("vaultd.hcl").path]
+        var vaultd = try restricted(4242, 4242, "4242", writable: [state, run], vaultdCommand, log: root.appendingPathComponent("vaultd.log").path)
+        let agent = try restricted(4243, 4243, "4243,4242", writable: [agentState],
+                                   [TestEnvironment.executable("unseal-agent"), "run", "--config", root.appendingPathComponent("agent.hcl").path],
+                                   log: root.appendingPathComponent("agent.log").path)
+        let client = VaultClient(address: try VaultAddress("unix://\(socket)"), token: nil, timeout: .seconds(5))
+        #expect(await eventually(.seconds(30)) { (try? await client.sealStatus())?["sealed"] as? Bool == false }, "vaultd: \(vaultd.log)\nagent: \(agent.log)")
+
+        await vaultd.stop(signal: SIGKILL)
+        vaultd = try restricted(4242, 4242, "4242", writable: [state, run], vaultdCommand, log: root.appendingPathComponent("vaultd.log").path)
+        #expect(await eventually(.seconds(30)) { (try? await client.sealStatus())?["sealed"] as? Bool == false }, "vaultd: \(vaultd.log)\nagent: \(agent.log)")
+
+        // The sandbox is real: outside the writable directories nothing can be written.
+        let probe = try await TestEnvironment.run("/usr/bin/unshare", ["--mount", "--propagation", "private", "sh", wrapper, "4242", "4242", "4242",
+                                                                      state.path, "--", "/bin/sh", "-c", "touch \(root.path)/escape || touch /tmp/escape-\(getpid())"])
+        #expect(probe.status != 0, "a write outside the state directory succeeded")
+        #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("escape").path))
+        let key = try FileManager.default.attributesOfItem(atPath: agentState.appendingPathComponent("unseal-key").path)
+        #expect((key[.ownerAccountID] as? Int) == 4243)
+        #expect(((key[.posixPermissions] as? Int) ?? 0) & 0o077 == 0)
+        await agent.stop()
+        await vaultd.stop()
+    }
+}
