@@ -26,7 +26,8 @@ public struct VaultClient: Sendable {
     }
 
     /// Sends a request and returns the status and the decoded JSON body (if any).
-    public func send(_ method: String, _ path: String, body: [String: Any]? = nil) async throws -> (status: Int, json: Any?) {
+    /// - Parameter timeout: this request's deadline, when it differs from ``timeout``.
+    public func send(_ method: String, _ path: String, body: [String: Any]? = nil, timeout: Duration? = nil) async throws -> (status: Int, json: Any?) {
         var headers = [("Accept", "application/json")]
         if let token { headers.append(("X-Vault-Token", token)) }
         var data: [UInt8]?
@@ -36,15 +37,15 @@ public struct VaultClient: Sendable {
         }
         let response = try await CurlTransport.send(HTTPClientRequest(
             method: method, url: address.baseURL + path, headers: headers, body: data,
-            unixSocketPath: address.unixSocketPath, timeout: timeout, caBundlePath: caBundlePath
+            unixSocketPath: address.unixSocketPath, timeout: timeout ?? self.timeout, caBundlePath: caBundlePath
         ))
         let json = response.body.isEmpty ? nil : try? JSONSerialization.jsonObject(with: Data(response.body))
         return (response.status, json)
     }
 
     /// Sends a request and throws ``APIError`` for any status outside `accepted`.
-    public func call(_ method: String, _ path: String, body: [String: Any]? = nil, accepted: Set<Int> = [200, 201, 204]) async throws -> Any? {
-        let (status, json) = try await send(method, path, body: body)
+    public func call(_ method: String, _ path: String, body: [String: Any]? = nil, accepted: Set<Int> = [200, 201, 204], timeout: Duration? = nil) async throws -> Any? {
+        let (status, json) = try await send(method, path, body: body, timeout: timeout)
         guard accepted.contains(status) else {
             let messages = ((json as? [String: Any])?["errors"] as? [String]) ?? []
             throw APIError(status: status, messages: messages)
@@ -58,8 +59,12 @@ public struct VaultClient: Sendable {
         try await call("GET", "/v1/sys/seal-status") as? [String: Any] ?? [:]
     }
 
-    public func initialize(_ body: [String: Any]) async throws -> [String: Any] {
-        try await call("PUT", "/v1/sys/init", body: body) as? [String: Any] ?? [:]
+    /// `PUT /v1/sys/init`. Its deadline is long (10 minutes) on purpose: OpenBao/Vault generate
+    /// the shares and return them only in this response — a client that gives up while the
+    /// server is still working (raft set-up on a slow disk takes seconds) leaves an initialised
+    /// vault whose keys nobody will ever see.
+    public func initialize(_ body: [String: Any], timeout: Duration = .seconds(600)) async throws -> [String: Any] {
+        try await call("PUT", "/v1/sys/init", body: body, timeout: timeout) as? [String: Any] ?? [:]
     }
 
     public func unseal(key: String) async throws -> [String: Any] {

@@ -96,4 +96,47 @@ struct DeploymentTests {
         await agent.stop()
         await vaultd.stop()
     }
+
+    @Test("the example configurations in systemd/ are accepted by vaultd and the agent")
+    func exampleConfigurations() async throws {
+        let credentials = FileManager.default.temporaryDirectory.appendingPathComponent("creds-\(UUID().uuidString.prefix(6))")
+        try FileManager.default.createDirectory(at: credentials, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: credentials) }
+        var environment = ProcessInfo.processInfo.environment
+        environment["CREDENTIALS_DIRECTORY"] = credentials.path
+        let agent = try await Self.configurationErrors(agent: Self.unitsDirectory.appendingPathComponent("agent.hcl").path, environment: environment)
+        #expect(agent == nil, "\(agent ?? "")")
+        let vaultd = try await Self.configurationErrors(vaultd: Self.unitsDirectory.appendingPathComponent("vaultd.hcl").path)
+        #expect(vaultd == nil, "\(vaultd ?? "")")
+    }
+
+    /// The configuration error `unseal-agent check` reports for `path`, or nil when it got past
+    /// the configuration (failing later for want of a vault is expected here).
+    static func configurationErrors(agent path: String, environment: [String: String]) async throws -> String? {
+        let result = try await TestEnvironment.run(TestEnvironment.executable("unseal-agent"), ["check", "--config", path], environment: environment)
+        return result.stderr.contains("configuration error") ? result.stderr : nil
+    }
+
+    /// Starts vaultd on a copy of `path` whose directories and TCP address are moved into a
+    /// temporary directory and onto a free loopback port; nil when it comes up and listens.
+    static func configurationErrors(vaultd path: String) async throws -> String? {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vaultd-config-\(UUID().uuidString.prefix(6))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+            .replacingOccurrences(of: "/var/lib/vaultd", with: directory.path)
+            .replacingOccurrences(of: "/run/vaultd", with: directory.path)
+            .replacingOccurrences(of: "0.0.0.0:8200", with: "127.0.0.1:\(freePort())")
+            .replacingOccurrences(of: "127.0.0.1:8200", with: "127.0.0.1:\(freePort())")
+        let copy = directory.appendingPathComponent("vaultd.hcl")
+        try text.write(to: copy, atomically: true, encoding: .utf8)
+        let log = directory.appendingPathComponent("vaultd.log").path
+        let vaultd = try ChildProcess(TestEnvironment.executable("vaultd"), ["server", "--config", copy.path], logPath: log)
+        let socket = directory.appendingPathComponent("vaultd.sock").path
+        let listening = await eventually(.seconds(20)) { FileManager.default.fileExists(atPath: socket) || !vaultd.isRunning }
+        let listened = listening && FileManager.default.fileExists(atPath: socket)
+        let output = vaultd.log
+        await vaultd.stop()
+        return listened ? nil : output
+    }
 }
