@@ -96,6 +96,21 @@ struct AzureFakeTests {
         #expect(try await client.getSecret("s") == "v")
     }
 
+    @Test("VM managed identity: 404 (identity being assigned), 429 with Retry-After and 500 are retried; 400 names the identity settings")
+    func vmIdentityRetries() async throws {
+        let fake = try await AzureFake.start()
+        try await fake.control(["faults": [["op": "identity/vm", "status": 404], ["op": "identity/vm", "status": 429, "retry_after": 1],
+                                           ["op": "identity/vm", "status": 500]]])
+        let token = try await VMManagedIdentityProvider(endpoint: fake.httpURL).token(scope: "https://vault.azure.net/.default")
+        #expect(!token.value.isEmpty)
+        let calls = try await fake.log().filter { $0["op"] as? String == "identity/vm" }
+        #expect(calls.count == 4, "\(calls)")
+        let unknown = VMManagedIdentityProvider(endpoint: fake.httpURL, identity: .init(clientID: "not-assigned"))
+        let error = await #expect(throws: AzureError.self) { _ = try await unknown.token(scope: "https://vault.azure.net/.default") }
+        #expect(error?.errorClass == .needsFix)
+        #expect(error?.message.contains("client_id") == true)
+    }
+
     @Test("Bearer challenges parse; clouds are known by Vault's names")
     func parsing() {
         let challenge = KeyVaultClient.parseChallenge(#"Bearer authorization="https://login.microsoftonline.com/72f988bf", resource="https://vault.azure.net""#)

@@ -97,6 +97,34 @@ struct DeploymentTests {
         await vaultd.stop()
     }
 
+    @Test("the sysusers and tmpfiles snippets create the users and directories (systemd-sysusers/-tmpfiles --root)",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-sysusers"), "needs systemd (scripts/test installs it)"))
+    func sysusersAndTmpfiles() async throws {
+        guard getuid() == 0 else {
+            Issue.record("systemd-tmpfiles chowns the directories it creates: run as root (CI does)")
+            return
+        }
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("sysroot-\(UUID().uuidString.prefix(6))")
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("etc"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let sysusers = try await TestEnvironment.run("/usr/bin/systemd-sysusers", ["--root=\(root.path)", Self.unitsDirectory.appendingPathComponent("vaultd.sysusers.conf").path])
+        #expect(sysusers.status == 0, "\(sysusers.stderr)")
+        let passwd = try String(contentsOf: root.appendingPathComponent("etc/passwd"), encoding: .utf8)
+        let group = try String(contentsOf: root.appendingPathComponent("etc/group"), encoding: .utf8)
+        let vaultdUID = passwd.split(separator: "\n").first { $0.hasPrefix("vaultd:") }.map { Int($0.split(separator: ":")[2]) ?? -1 }
+        #expect(vaultdUID != nil, "\(passwd)")
+        #expect(passwd.split(separator: "\n").contains { $0.hasPrefix("unseal-agent:") }, "\(passwd)")
+        let vaultdGroup = group.split(separator: "\n").first { $0.hasPrefix("vaultd:") }.map(String.init) ?? ""
+        #expect(vaultdGroup.hasSuffix(":unseal-agent"), "the agent must be in group vaultd: \(group)")
+        let tmpfiles = try await TestEnvironment.run("/usr/bin/systemd-tmpfiles", ["--root=\(root.path)", "--create", Self.unitsDirectory.appendingPathComponent("vaultd.tmpfiles.conf").path])
+        #expect(tmpfiles.status == 0, "\(tmpfiles.stderr)")
+        let state = try FileManager.default.attributesOfItem(atPath: root.appendingPathComponent("var/lib/vaultd").path)
+        #expect(state[.posixPermissions] as? Int == 0o700)
+        #expect(state[.ownerAccountID] as? Int == vaultdUID)
+        let socketDirectory = try FileManager.default.attributesOfItem(atPath: root.appendingPathComponent("run/vaultd").path)
+        #expect(socketDirectory[.posixPermissions] as? Int == 0o750)
+    }
+
     @Test("the example configurations in systemd/ are accepted by vaultd and the agent")
     func exampleConfigurations() async throws {
         let credentials = FileManager.default.temporaryDirectory.appendingPathComponent("creds-\(UUID().uuidString.prefix(6))")

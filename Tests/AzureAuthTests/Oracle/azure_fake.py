@@ -20,7 +20,8 @@ https://127.0.0.1:PORT and http://127.0.0.1:PORT:
                      POST /fake/control {"faults": [{"op", "status", "retry_after"?}], "forbid": [op],
                      "token_lifetime": s, "clear_log": true}; GET /fake/log
 
-Ops are "secrets/get", "secrets/set", "keys/get", "keys/wrapkey", "keys/unwrapkey". Answers follow
+Ops are "secrets/get", "secrets/set", "keys/get", "keys/wrapkey", "keys/unwrapkey", and "identity/vm"
+(faults only) for the VM identity endpoint. Answers follow
 Azure's documented shapes (api-version 7.4): errors are {"error": {"code", "message"}}, the token
 endpoint's are {"error", "error_description"}. CONFIG holds tls_cert, tls_key, tenant, clients
 ({client_id: {"secret"?, "certificate"?: PEM path, "federated_token"?}}), managed_identities
@@ -214,6 +215,13 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(400, {"error": "invalid_request", "error_description": "Required metadata header not specified"})
         if query.get("api-version") is None or query.get("resource") is None:
             return self.send_json(400, {"error": "invalid_request", "error_description": "Required query variable 'resource' is missing"})
+        with LOCK:
+            fault = STATE["faults"].pop(0) if STATE["faults"] and STATE["faults"][0].get("op") == "identity/vm" else None
+            STATE["log"].append({"t": round(time.monotonic() - STATE["started"], 3), "method": "GET", "op": "identity/vm",
+                                 "fault": fault["status"] if fault else None})
+        if fault is not None:  # IMDS's transient answers: 404 (identity being assigned), 410, 429, 5xx
+            headers = {"Retry-After": str(fault["retry_after"])} if "retry_after" in fault else {}
+            return self.send_json(fault["status"], {"error": "temporarily_unavailable", "error_description": "injected fault"}, headers)
         identity = self.identity(query, ("client_id", "object_id", "msi_res_id"))
         if identity is None:
             return self.send_json(400, {"error": "invalid_request", "error_description": "Identity not found"})
