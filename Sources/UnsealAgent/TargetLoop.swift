@@ -210,8 +210,10 @@ actor TargetLoop {
                 metrics.attempt(target: name, source: source.name, outcome: "wrong_key")
                 errors.append(SealSourceError(.needsFix, "\(name) refused the key from \(source.name): \(error) — fix the key in \(source.name)", setting: source.name))
             } catch let error as VaultClient.APIError where error.status == 429 {
+                // vaultd answers 429 only after repeated wrong keys from this peer: the cause is
+                // still the key, so this stays a needs-a-fix error (and is retried at retry.max).
                 metrics.attempt(target: name, source: source.name, outcome: "rate_limited")
-                errors.append(SealSourceError(.retryable, "\(name) is rate-limiting unseal attempts: \(error)"))
+                errors.append(SealSourceError(.needsFix, "\(name) is rate-limiting unseal attempts after wrong keys: \(error) — fix the key in \(source.name)", setting: source.name))
             } catch {
                 metrics.attempt(target: name, source: source.name, outcome: "error")
                 errors.append(SealSourceError(.retryable, "pushing the key to \(name) failed: \(error)"))
