@@ -149,7 +149,7 @@ let package = Package(
 
         // Helpers the test targets share: locating the package, the built executables and the
         // Python oracles (PyPI reference implementations installed by scripts/test).
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["HTTPTransport"], path: "Tests/TestSupport"),
         .testTarget(
             name: "SealKitTests",
             dependencies: ["SealKit", "TestSupport"],

@@ -114,7 +114,7 @@ log_level = "warn"
             if mode != "silent-v1-disabled":
                 for _ in range(rounds):
                     if unsealed(socket_path):
-                        status, _ = _seal(socket_path, root_token)
+                        status, _ = request(socket_path, "PUT", "/v1/sys/seal", token=root_token)
                         assert status in (200, 204), f"sys/seal answered {status}"
                     started = time.perf_counter()
                     agent_log = open(f"{work}/agent.log", "a")
@@ -143,17 +143,6 @@ log_level = "warn"
             process.terminate()
             process.wait()
         shutil.rmtree(work, ignore_errors=True)
-
-
-def _seal(socket_path, token):
-    """PUT sys/seal with the root token (request() sends no token header, so do it here)."""
-    import socket as sockets
-    s = sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM)
-    s.connect(socket_path)
-    s.sendall(f"PUT /v1/sys/seal HTTP/1.1\r\nHost: localhost\r\nX-Vault-Token: {token}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n".encode())
-    head = s.recv(65536)
-    s.close()
-    return int(head.split(b" ")[1]), None
 
 
 if __name__ == "__main__":

@@ -35,13 +35,14 @@ def connectable(path):
         s.close()
 
 
-def request(path, method, url, body=None, timeout=5):
+def request(path, method, url, body=None, timeout=5, token=None):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:
         s.connect(path)
         data = b"" if body is None else json.dumps(body).encode()
-        s.sendall(f"{method} {url} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data)
+        auth = f"X-Vault-Token: {token}\r\n" if token else ""
+        s.sendall(f"{method} {url} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data)
         chunks = []
         while True:
             chunk = s.recv(65536)

@@ -31,8 +31,9 @@ enum AzureHTTP {
         return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
     }
 
-    static func form(_ fields: [(String, String)]) -> [UInt8] {
-        Array(fields.map { "\($0.0)=\(encode($0.1))" }.joined(separator: "&").utf8)
+    /// `a=1&b=2`, percent-encoded: a query string, or a form body.
+    static func query(_ fields: [(String, String)]) -> String {
+        fields.map { "\($0.0)=\(encode($0.1))" }.joined(separator: "&")
     }
 
     /// `expires_in`/`expires_on`, as numbers or as strings (managed identity sends strings).

@@ -29,9 +29,14 @@ struct EntraTokenEndpoint: Sendable {
         let fields = [("grant_type", "client_credentials"), ("client_id", clientID), ("scope", scope)] + proof
         let response = try await AzureHTTP.send(HTTPClientRequest(
             method: "POST", url: url, headers: [("Content-Type", "application/x-www-form-urlencoded")],
-            body: AzureHTTP.form(fields), timeout: .seconds(10), caBundlePath: caBundle
+            body: Array(AzureHTTP.query(fields).utf8), timeout: .seconds(10), caBundlePath: caBundle
         ), what: what)
         return try AzureHTTP.token(from: response, what: what)
+    }
+
+    /// The proof fields of a JWT client assertion (a signed one, or a federated token).
+    static func assertionProof(_ assertion: String) -> [(String, String)] {
+        [("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"), ("client_assertion", assertion)]
     }
 }
 
@@ -70,9 +75,7 @@ public struct ClientCertificateProvider: AzureTokenProvider {
     public func token(scope: String, tenantHint: String?) async throws(AzureError) -> AzureToken {
         let tenant = try endpoint.tenant(tenantHint)
         let assertion = try Self.assertion(pemPath: path, clientID: endpoint.clientID, audience: endpoint.url(tenant: tenant))
-        return try await endpoint.token(scope: scope, tenant: tenant, proof: [
-            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"), ("client_assertion", assertion),
-        ], what: "Entra token (client certificate)")
+        return try await endpoint.token(scope: scope, tenant: tenant, proof: EntraTokenEndpoint.assertionProof(assertion), what: "Entra token (client certificate)")
     }
 
     /// A signed JWT: `{alg: RS256, typ: JWT, x5t}` . `{aud, iss, sub, jti, nbf, exp}`.
@@ -122,9 +125,7 @@ public struct WorkloadIdentityProvider: AzureTokenProvider {
         guard let assertion = try? String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !assertion.isEmpty else {
             throw AzureError(.retryable, "AZURE_FEDERATED_TOKEN_FILE \(tokenFile) is missing or empty (is the service account token projected?)")
         }
-        return try await endpoint.token(scope: scope, tenant: tenant, proof: [
-            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"), ("client_assertion", assertion),
-        ], what: "Entra token (workload identity)")
+        return try await endpoint.token(scope: scope, tenant: tenant, proof: EntraTokenEndpoint.assertionProof(assertion), what: "Entra token (workload identity)")
     }
 }
 

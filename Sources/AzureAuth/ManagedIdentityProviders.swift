@@ -49,8 +49,7 @@ public struct VMManagedIdentityProvider: AzureTokenProvider {
     public var name: String { "VM managed identity (\(identity.label)) at \(endpoint)" }
 
     public func token(scope: String, tenantHint: String?) async throws(AzureError) -> AzureToken {
-        let query = ([("api-version", "2018-02-01"), ("resource", resource(of: scope))] + identity.queryItems(resourceIDName: "msi_res_id"))
-            .map { "\($0.0)=\(AzureHTTP.encode($0.1))" }.joined(separator: "&")
+        let query = AzureHTTP.query([("api-version", "2018-02-01"), ("resource", resource(of: scope))] + identity.queryItems(resourceIDName: "msi_res_id"))
         let request = HTTPClientRequest(method: "GET", url: "\(endpoint)/metadata/identity/oauth2/token?\(query)",
                                         headers: [("Metadata", "true")], connectTimeout: .seconds(1), timeout: .seconds(5))
         var delay = Duration.milliseconds(500)
@@ -87,8 +86,7 @@ public struct AppServiceIdentityProvider: AzureTokenProvider {
     public var name: String { "App Service managed identity (\(identity.label)) at \(endpoint)" }
 
     public func token(scope: String, tenantHint: String?) async throws(AzureError) -> AzureToken {
-        let query = ([("api-version", "2019-08-01"), ("resource", resource(of: scope))] + identity.queryItems(resourceIDName: "mi_res_id"))
-            .map { "\($0.0)=\(AzureHTTP.encode($0.1))" }.joined(separator: "&")
+        let query = AzureHTTP.query([("api-version", "2019-08-01"), ("resource", resource(of: scope))] + identity.queryItems(resourceIDName: "mi_res_id"))
         let separator = endpoint.contains("?") ? "&" : "?"
         let response = try await AzureHTTP.send(HTTPClientRequest(
             method: "GET", url: endpoint + separator + query, headers: [("X-IDENTITY-HEADER", header)],

@@ -76,12 +76,7 @@ public struct AWSKMSSealSource: StoringSealSource {
         } catch {
             throw SealSourceError(error.errorClass == .retryable ? .retryable : .needsFix, "seal \"awskms\": \(error.message)", setting: "kms_key_id")
         }
-        let content: String
-        switch material {
-        case .key: content = "key"
-        case .shares: content = "shares"
-        }
-        let envelope = Envelope(keyID: encrypted.keyID, region: region, encryptionContext: encryptionContext, content: content,
+        let envelope = Envelope(keyID: encrypted.keyID, region: region, encryptionContext: encryptionContext, content: material.envelopeContent,
                                 ciphertext: Data(encrypted.ciphertext).base64EncodedString())
         try EnvelopeFile.write(envelope, to: ciphertextPath, seal: kind)
     }

@@ -112,8 +112,7 @@ public struct AzureKeyVaultSealSource: StoringSealSource {
             guard let sealed = try? AES.GCM.seal(plaintext, using: SymmetricKey(data: dataKey), authenticating: Self.additionalData).combined else {
                 throw SealSourceError(.retryable, "seal \"azurekeyvault\": local encryption failed")
             }
-            let content = if case .shares = material { "shares" } else { "key" }
-            let envelope = Envelope(keyID: wrapped.keyID, content: content, wrappedKey: Data(wrapped.blob).base64EncodedString(), ciphertext: sealed.base64EncodedString())
+            let envelope = Envelope(keyID: wrapped.keyID, content: material.envelopeContent, wrappedKey: Data(wrapped.blob).base64EncodedString(), ciphertext: sealed.base64EncodedString())
             try EnvelopeFile.write(envelope, to: path, seal: kind)
         }
     }

@@ -4,6 +4,14 @@ public enum KeyMaterial: Sendable, Equatable {
     case key(String)
     case shares([String])
 
+    /// What a wrapped envelope's `content` field records: `key` or `shares`.
+    public var envelopeContent: String {
+        switch self {
+        case .key: "key"
+        case .shares: "shares"
+        }
+    }
+
     /// The strings to push, in order.
     public var unsealKeys: [String] {
         switch self {

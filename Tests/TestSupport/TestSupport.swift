@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTransport
 
 /// Where things are when tests run: the package root, the built executables, the Python venv
 /// that `scripts/test` fills with reference implementations.
@@ -288,13 +289,14 @@ public final class AzureFake: @unchecked Sendable {
     /// Sends a control request: `faults`, `forbid`, `token_lifetime`, `expire_tokens`, `clear_log`.
     public func control(_ request: [String: Any]) async throws {
         let body = try JSONSerialization.data(withJSONObject: request)
-        _ = try await TestEnvironment.run("/usr/bin/curl", ["-sf", "-X", "POST", "--data-binary", "@-", httpURL + "/fake/control"], input: String(decoding: body, as: UTF8.self))
+        let response = try await CurlTransport.send(HTTPClientRequest(method: "POST", url: httpURL + "/fake/control", body: Array(body)))
+        guard response.status == 200 else { throw TestSupportError("the Azure fake refused the control request: HTTP \(response.status)") }
     }
 
     /// The Key Vault requests seen so far: `[{t, method, path, op, authorised, fault?}]`.
     public func log() async throws -> [[String: Any]] {
-        let result = try await TestEnvironment.run("/usr/bin/curl", ["-sf", httpURL + "/fake/log"])
-        return (try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]]) ?? []
+        let response = try await CurlTransport.send(HTTPClientRequest(method: "GET", url: httpURL + "/fake/log"))
+        return (try JSONSerialization.jsonObject(with: Data(response.body)) as? [[String: Any]]) ?? []
     }
 
     deinit { try? FileManager.default.removeItem(at: directory) }
