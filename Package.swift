@@ -128,7 +128,7 @@ let package = Package(
         .executableTarget(
             name: "vaultctl",
             dependencies: [
-                "VaultCLI", "VaultClient", "SealKit",
+                "VaultCLI", "VaultClient", "SealKit", "HCL",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -47,6 +47,11 @@ public enum UnsealAgentRunner {
             "telemetry": "\(configuration.telemetryAddress ?? "off")",
         ])
 
+        // READY=1 as soon as the agent watches its vaults, not after the first unseal: a vault
+        // not initialised yet, or a KMS down at boot, would otherwise hold `systemctl start`
+        // until TimeoutStartSec, fail the unit, and — restarted again and again — exhaust
+        // StartLimitBurst, after which systemd stops trying. Unsealed-ness is /readyz and STATUS=.
+        _ = csystem_sd_notify("READY=1\nSTATUS=watching \(configuration.targets.count) vault(s)")
         let watchdog = Watchdog.start()
         let tasks = loops.map { loop in Task { await loop.run() } }
         let telemetryTask = telemetry.map { listener in Task { await listener.run() } }
@@ -60,7 +65,7 @@ public enum UnsealAgentRunner {
     }
 }
 
-/// Sends `READY=1` to systemd once every target has been unsealed for the first time.
+/// Tells systemd (`STATUS=`) once every target has been unsealed for the first time.
 final class Readiness: Sendable {
     private let state: Mutex<(expected: Int, seen: Set<String>, notified: Bool)>
 
@@ -73,7 +78,7 @@ final class Readiness: Sendable {
             state.notified = true
             return true
         }
-        if notify { _ = csystem_sd_notify("READY=1\nSTATUS=every vault unsealed") }
+        if notify { _ = csystem_sd_notify("STATUS=every vault unsealed") }
     }
 }
 

@@ -226,7 +226,7 @@ extension AgentConfiguration {
     /// error naming the setting.
     static func duration(_ name: String, in body: ConfigBody) throws(HCLError) -> Duration? {
         guard let text = try body.string(name) else { return nil }
-        guard let value = RetryPolicy.parseDuration(text), value > .zero else {
+        guard let value = Duration(configText: text), value > .zero else {
             throw body.error(name, "expected a duration such as \"200ms\", \"2s\" or \"5m\"; got \"\(text)\"")
         }
         return value

@@ -29,6 +29,10 @@ actor TargetLoop {
     /// (a restart usually takes well under a second), then back off.
     static let fastRetryInterval: Duration = .milliseconds(1)
     static let fastRetryWindow: Duration = .seconds(10)
+    /// An uninitialised vault the agent may not initialise is asked again this often (one
+    /// seal-status request), so an operator's `vaultctl operator init` is followed by an unseal
+    /// within a second rather than after retry.max.
+    static let initPollInterval: Duration = .seconds(1)
 
     init(target: AgentConfiguration.Target, sources: [any SealSource], initSettings: AgentConfiguration.InitSettings,
          retry: RetryPolicy, metrics: AgentMetrics, logger: Logger, onUnsealed: @escaping @Sendable () -> Void) throws {
@@ -91,7 +95,7 @@ actor TargetLoop {
                 if sealedSince == nil { sealedSince = .now }
                 guard initSettings.enabled else {
                     report(.needsFix, "\(name) is not initialized and init.enabled is false: initialise it (vaultctl operator init) or set init { enabled = true }")
-                    try? await Task.sleep(for: retry.maximum)
+                    try? await Task.sleep(for: min(retry.maximum, Self.initPollInterval))
                     continue
                 }
                 do {

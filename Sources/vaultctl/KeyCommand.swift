@@ -20,17 +20,31 @@ struct KeyCommand: ParsableCommand {
     struct Generate: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print a new seal key phrase and its validation hash.",
-            discussion: "Output: two lines, 'phrase: …' and 'validation_hash: 0x…'; with --json, {\"phrase\",\"validation_hash\"}."
+            discussion: """
+                Output: two lines, 'phrase: …' and 'validation_hash: 0x…'; with --json, {"phrase","validation_hash"}.
+                With --output FILE the phrase goes only into FILE (created with mode 0600, never \
+                overwriting an existing file, synced to disk) and only the validation hash is printed.
+                """
         )
 
         @Flag(help: "Print {\"phrase\": …, \"validation_hash\": …}.")
         var json = false
 
+        @Option(name: .shortAndLong, help: ArgumentHelp("Write the phrase to this new file (mode 0600) instead of printing it.", valueName: "file"))
+        var output: String?
+
         func run() throws {
             let key = try SealKey.generate()
             let phrase = key.phrase()
             let hash = key.validationHash().description
-            if json {
+            if let output {
+                do {
+                    try AtomicFile.write(Array((phrase + "\n").utf8), to: output, mode: 0o600, replacing: false)
+                } catch {
+                    throw CommandFailure("--output: \(error)")
+                }
+                print(json ? try JSONOutput.object(["validation_hash": hash]) : "validation_hash: \(hash)")
+            } else if json {
                 print(try JSONOutput.object(["phrase": phrase, "validation_hash": hash]))
             } else {
                 print("phrase: \(phrase)")

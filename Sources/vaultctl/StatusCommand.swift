@@ -1,4 +1,5 @@
 import ArgumentParser
+import HCL
 import VaultCLI
 
 /// `vaultctl status`: the seal status, with Vault's exit codes.
@@ -6,15 +7,35 @@ struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Show whether the vault is initialised and sealed.",
-        discussion: "Exit codes (as Vault's CLI): 0 unsealed, 2 sealed or not initialised, 1 error."
+        discussion: """
+            Exit codes (as Vault's CLI): 0 unsealed, 2 sealed or not initialised, 1 error.
+            With --wait, asks again every 100 ms until the vault is unsealed or the time is up \
+            (right after a restart, while unseal-agent unseals it); a vault that cannot be \
+            reached yet counts as sealed until then.
+            """
     )
 
     @OptionGroup var server: ServerOptions
     @Flag(help: "Print the seal-status JSON.") var json = false
+    @Option(help: ArgumentHelp("Wait up to this long for the vault to be unsealed (e.g. 10s).", valueName: "duration"))
+    var wait: String?
+
+    func validate() throws {
+        if let wait, Duration(configText: wait) == nil {
+            throw ValidationError("--wait: '\(wait)' is not a duration; write it like 500ms, 10s or 2m")
+        }
+    }
 
     func run() async throws {
         let client = try server.client()
-        let status = try await perform { try await client.sealStatus() }
+        let deadline = ContinuousClock.now + (wait.flatMap { Duration(configText: $0) } ?? .zero)
+        var status = try? await client.sealStatus()
+        while (status?["sealed"] as? Bool ?? true), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            status = try? await client.sealStatus()
+        }
+        if status == nil { status = try await perform { try await client.sealStatus() } }
+        guard let status else { throw ExitCode(1) }
         if json {
             try printJSON(status)
         } else {

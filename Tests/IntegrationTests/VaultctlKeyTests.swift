@@ -28,6 +28,34 @@ struct VaultctlKeyTests {
         #expect(try SealKey(parsing: phrase).validationHash().description == hash)
     }
 
+    @Test("generate --output writes only the phrase, mode 0600, prints only the hash, and never overwrites a file")
+    func generateOutput() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keygen-\(UUID().uuidString.prefix(6))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("unseal-key").path
+        let result = try await Self.run("key", "generate", "--output", path)
+        #expect(result.status == 0, "\(result.stderr)")
+        let phrase = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .newlines)
+        #expect(phrase.split(separator: " ").count == 24)
+        #expect(result.stdout == "validation_hash: \(try SealKey(parsing: phrase).validationHash())\n")
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+
+        let again = try await Self.run("key", "generate", "--output", path)
+        #expect(again.status != 0)
+        #expect(again.stderr.contains("refusing to overwrite"), "\(again.stderr)")
+        #expect(try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .newlines) == phrase)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["unseal-key"], "no temporary file left")
+    }
+
+    @Test("status --wait rejects a value that is not a duration, naming the option")
+    func statusWaitValidation() async throws {
+        let result = try await Self.run("status", "--wait", "ten")
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("--wait") && result.stderr.contains("10s"), "\(result.stderr)")
+    }
+
     @Test("generate --json prints {phrase, validation_hash}")
     func generateJSON() async throws {
         let result = try await Self.run("key", "generate", "--json")

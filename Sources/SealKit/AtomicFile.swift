@@ -1,0 +1,60 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Durable replacement of a file: a temporary file in the same directory, written and
+/// `fsync`ed, renamed over the target, then the directory `fsync`ed — so after a crash the path
+/// holds either the old contents or the new, never a torn or empty file.
+public enum AtomicFile {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Writes `bytes` to `path` durably. With `replacing: false` an existing file is kept and
+    /// the call fails (`EEXIST`): the new file is published with `link`, which never overwrites.
+    public static func write(_ bytes: [UInt8], to path: String, mode: mode_t, replacing: Bool = true) throws {
+        let directory = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+        let temporary = directory + "/.\((path as NSString).lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw Failure(description: "cannot create \(temporary): \(String(cString: strerror(errno)))") }
+        var ok = false
+        defer {
+            if !ok { unlink(temporary) }
+        }
+        var written = 0
+        while written < bytes.count {
+            let result = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, bytes.count - written) }
+            if result < 0 {
+                if errno == EINTR { continue }
+                close(fd)
+                throw Failure(description: "cannot write \(temporary): \(String(cString: strerror(errno)))")
+            }
+            written += result
+        }
+        guard fchmod(fd, mode) == 0, fsync(fd) == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw Failure(description: "cannot sync \(temporary): \(reason)")
+        }
+        close(fd)
+        if replacing {
+            guard rename(temporary, path) == 0 else {
+                throw Failure(description: "cannot rename into \(path): \(String(cString: strerror(errno)))")
+            }
+            ok = true
+        } else {
+            guard link(temporary, path) == 0 else {
+                let reason = errno == EEXIST ? "it exists; refusing to overwrite it" : String(cString: strerror(errno))
+                throw Failure(description: "cannot create \(path): \(reason)")
+            }
+            unlink(temporary)
+            ok = true
+        }
+        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryFD >= 0 {
+            fsync(directoryFD)
+            close(directoryFD)
+        }
+    }
+}
