@@ -88,4 +88,118 @@ struct DocumentedCommandsTests {
         #expect(phrase.split(separator: " ").count == 24)
         #expect(!(run.output + agentLog + run.log("vaultd.service")).contains(phrase))
     }
+
+    @Test("deploy-ec2.md: the user data and the first-boot check, verbatim, with IMDS at 169.254.169.254 and moto as KMS",
+          .enabled(if: canRun && TestEnvironment.shouldRunOracleTests("moto"), "needs root, systemd's tools and moto (scripts/test)"))
+    func ec2Guide() async throws {
+        let guide = "docs/deploy-ec2.md"
+        let venv = Self.root.appendingPathComponent(".venv/bin").path
+        let oracles = Self.root.appendingPathComponent("Tests").path
+        let bin = TestEnvironment.binDirectory.path
+        // The AWS side (inside this machine's own network namespace) and the image.
+        let prepare = """
+            ip addr add 169.254.169.254/32 dev lo
+            \(venv)/moto_server -H 127.0.0.1 -p 5000 > /var/log/moto.log 2>&1 &
+            for i in $(seq 300); do curl -sf -o /dev/null http://127.0.0.1:5000/moto-api/ && break; sleep 0.1; done
+            \(venv)/python \(oracles)/IntegrationTests/Oracle/moto_setup.py http://127.0.0.1:5000 > /root/moto.json
+            field() { \(venv)/python -c "import json,sys; d=json.load(open('/root/moto.json')); print(eval(sys.argv[1]))" "$1"; }
+            IMDS_FAKE_HOST=169.254.169.254 \(venv)/python \(oracles)/AWSAuthTests/Oracle/imds_fake.py 80 v1-disabled \\
+                "$(field 'd["instance"]["access_key"]')" "$(field 'd["instance"]["secret_key"]')" "$(field 'd["instance"]["token"]')" > /var/log/imds.log 2>&1 &
+            for i in $(seq 300); do grep -q ready /var/log/imds.log && break; sleep 0.1; done
+            mkdir -p /opt/vaultd/bin
+            for b in vaultd unseal-agent vaultctl; do ln -s \(bin)/$b /opt/vaultd/bin/$b; done
+            ln -s \(Self.root.path)/systemd /opt/vaultd/systemd
+            # The operator's workstation (IAM user allowed kms:Encrypt) wraps today's key.
+            /opt/vaultd/bin/vaultctl key generate --output /root/current-key.txt
+            cat > /root/wrap.hcl <<HCL
+            vault { address = "unix:///run/vaultd/vaultd.sock" }
+            seal "awskms" {
+              region = "us-east-1"  endpoint = "http://127.0.0.1:5000"  kms_key_id = "alias/vaultd-unseal"
+              ciphertext_path = "/opt/vaultd/seal.enc"  encryption_context = { service = "vaultd" }
+              access_key = "$(field 'd["agent"]["access_key"]')"  secret_key = "$(field 'd["agent"]["secret_key"]')"
+            }
+            HCL
+            AWS_EC2_METADATA_DISABLED=true /opt/vaultd/bin/unseal-agent wrap --config /root/wrap.hcl < /root/current-key.txt
+            mkdir -p /etc/systemd/system/unseal-agent.service.d
+            printf '[Service]\\nEnvironment=AWS_KMS_ENDPOINT=http://127.0.0.1:5000\\n' > /etc/systemd/system/unseal-agent.service.d/moto.conf
+            """
+        let initialise = "/opt/vaultd/bin/vaultctl operator init --seal-key - < /root/current-key.txt > /dev/null\n"
+        let inspect = """
+            stat -c '%a %U %n' /var/lib/unseal-agent/seal.enc /etc/unseal-agent/agent.hcl
+            test ! -e /etc/unseal-agent/unseal-key
+            """
+        let run = try await Self.onScratchMachine(
+            [("prepare.sh", prepare), ("user-data.sh", try Self.block("ec2-user-data", in: guide)), ("init.sh", initialise),
+             ("first-boot.sh", "export AWS_KMS_ENDPOINT=http://127.0.0.1:5000\n" + (try Self.block("ec2-first-boot", in: guide))),
+             ("inspect.sh", inspect)],
+            files: [:])
+        let agentLog = run.log("unseal-agent.service")
+        if ProcessInfo.processInfo.environment["SHOW_SCRATCH"] != nil { print(run.output, agentLog) }
+        #expect(run.result.status == 0, "\(run.output)\nagent:\n\(agentLog)\nvaultd:\n\(run.log("vaultd.service"))")
+        #expect(!run.output.contains("FAIL"), "doctor reported a failure: \(run.output)")
+        #expect(run.output.components(separatedBy: "Sealed           false").count - 1 == 2)
+        #expect(run.output.contains("600 unseal-agent /var/lib/unseal-agent/seal.enc"))
+        // Unsealed twice by the agent (first boot, restart) with the instance role's credentials.
+        #expect(agentLog.components(separatedBy: "] unseal-agent: unsealed").count - 1 >= 2, "\(agentLog)")
+        let phrase = try String(contentsOf: run.changes.appendingPathComponent("root/current-key.txt"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!(run.output + agentLog + run.log("vaultd.service")).contains(phrase))
+    }
+
+    /// Runs a Kubernetes guide block with the kubectl stand-in, in a directory holding `k8s/`
+    /// and `files`; returns what it printed and the stand-in's record.
+    static func withKubectlStandin(_ block: String, files: [String: String] = [:]) async throws -> (ProcessResult, created: String, applied: String, skipped: String) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kubectl-\(UUID().uuidString.prefix(6))")
+        let out = directory.appendingPathComponent("standin")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createSymbolicLink(atPath: directory.appendingPathComponent("k8s").path, withDestinationPath: root.appendingPathComponent("k8s").path)
+        for (name, text) in files { try text.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8) }
+        let standin = root.appendingPathComponent("Tests/IntegrationTests/Oracle/kubectl-standin").path
+        let result = try await TestEnvironment.run("/bin/sh", ["-euc", "cd \"$0\"\n" + block, directory.path], environment: [
+            "PATH": "\(standin):\(TestEnvironment.binDirectory.path):/usr/bin:/bin", "KUBECTL_STANDIN_OUT": out.path, "HOME": directory.path])
+        func read(_ name: String) -> String { (try? String(contentsOf: out.appendingPathComponent(name), encoding: .utf8)) ?? "" }
+        return (result, read("created.yaml"), read("applied.yaml"), read("skipped.txt"))
+    }
+
+    static var hasKubectl: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/kubectl") }
+
+    @Test("deploy-kubernetes.md, base: the Secret the commands create is the one the StatefulSet mounts",
+          .enabled(if: hasKubectl, "needs kubectl (with kustomize)"))
+    func kubernetesBase() async throws {
+        let (result, created, applied, skipped) = try await Self.withKubectlStandin(try Self.block("k8s-base", in: "docs/deploy-kubernetes.md"))
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(created.contains("kind: Secret") && created.contains("name: vaultd-unseal-key") && created.contains("namespace: vaultd"), "\(created)")
+        #expect(created.contains(/\n  unseal-key: [A-Za-z0-9+\/=]{40,}\n/), "the Secret's key is 'unseal-key', holding the phrase")
+        #expect(applied.contains("secretName: vaultd-unseal-key"))
+        #expect(applied.contains("path = \"/run/secrets/vaultd/unseal-key\"") && applied.contains("mountPath: /run/secrets/vaultd"))
+        #expect(skipped.contains("wait") && skipped.contains("operator init"))
+    }
+
+    @Test("deploy-kubernetes.md, AWS: the ConfigMap the commands create is the one the agent reads (namespace first)",
+          .enabled(if: hasKubectl, "needs kubectl (with kustomize)"))
+    func kubernetesAWS() async throws {
+        let block = try Self.block("k8s-aws", in: "docs/deploy-kubernetes.md")
+        let (result, created, applied, _) = try await Self.withKubectlStandin(block, files: ["seal.enc": "{\"version\":1,\"mechanism\":\"awskms\"}\n"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(created.contains("kind: ConfigMap") && created.contains("name: vaultd-seal-ciphertext") && created.contains("  seal.enc: |"), "\(created)")
+        #expect(applied.contains("ciphertext_path    = \"/etc/unseal-agent/ciphertext/seal.enc\""))
+        #expect(applied.contains("mountPath: /etc/unseal-agent/ciphertext") && applied.contains("name: vaultd-seal-ciphertext"))
+        #expect(applied.contains("eks.amazonaws.com/role-arn"))
+        // The stand-in refuses a namespace that does not exist yet, as a cluster would.
+        let unordered = block.replacingOccurrences(of: "kubectl create namespace vaultd\n", with: "")
+        let (refused, _, _, _) = try await Self.withKubectlStandin(unordered, files: ["seal.enc": "{}\n"])
+        #expect(refused.status != 0 && refused.stderr.contains("namespaces \"vaultd\" not found"))
+    }
+
+    @Test("every block a guide marks as tested is run by a test here")
+    func everyMarkedBlockIsRun() throws {
+        let tested: Set = ["systemd-install", "systemd-first-start", "systemd-check", "ec2-user-data", "ec2-first-boot", "k8s-aws", "k8s-base"]
+        var marked = Set<String>()
+        for guide in try FileManager.default.contentsOfDirectory(atPath: Self.root.appendingPathComponent("docs").path) where guide.hasSuffix(".md") {
+            let text = try String(contentsOf: Self.root.appendingPathComponent("docs/\(guide)"), encoding: .utf8)
+            for match in text.matches(of: /<!-- test: ([a-z0-9-]+) -->/) { marked.insert(String(match.1)) }
+        }
+        #expect(marked == tested)
+    }
 }

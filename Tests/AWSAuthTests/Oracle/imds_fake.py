@@ -11,6 +11,7 @@ As AWS documents: PUT /latest/api/token needs X-aws-ec2-metadata-token-ttl-secon
 token gets 401; unknown paths 404. Prints "ready PORT" when listening.
 """
 import json
+import os
 import secrets
 import sys
 import threading
@@ -91,7 +92,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send(200, paths[self.path], {"Content-Type": "text/plain"})
 
 
-server = ThreadingHTTPServer(("127.0.0.1", PORT), Handler)
+# IMDS_FAKE_HOST: 169.254.169.254 inside a network namespace a test made (scratch_machine.sh).
+server = ThreadingHTTPServer((os.environ.get("IMDS_FAKE_HOST", "127.0.0.1"), PORT), Handler)
 server.daemon_threads = True
 print(f"ready {PORT}", flush=True)
 server.serve_forever()

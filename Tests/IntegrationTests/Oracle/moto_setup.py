@@ -1,6 +1,6 @@
 """Prepare a moto server for the AWS tests, then turn its signature checking on.
 
-Creates a KMS key; an IAM user "agent" allowed kms:Encrypt/Decrypt/GenerateRandom; a user
+Creates a KMS key (alias/vaultd-unseal); an IAM user "agent" allowed kms:Encrypt/Decrypt/GenerateRandom; a user
 "denied" whose policy denies them; a role "web-role" (web identity trust, KMS allowed) and a session of it ("instance", for the
 IMDS fake to hand out). Then
 POST /moto-api/reset-auth with 0: from here on every request must be signed by a known key.
@@ -18,6 +18,7 @@ iam = boto3.client("iam", **kw)
 kms = boto3.client("kms", **kw)
 actions = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateRandom"]
 key = kms.create_key(Description="unseal-agent test")["KeyMetadata"]["KeyId"]
+kms.create_alias(AliasName="alias/vaultd-unseal", TargetKeyId=key)  # the name docs/deploy-ec2.md uses
 out = {"key_id": key}
 for name, effect in (("agent", "Allow"), ("denied", "Deny")):
     iam.create_user(UserName=name)
