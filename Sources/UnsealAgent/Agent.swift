@@ -11,7 +11,9 @@ import VaultClient
 /// The unseal agent: one ``TargetLoop`` per vault, a telemetry endpoint, systemd readiness and
 /// watchdog, and a clean exit on SIGTERM/SIGINT.
 public enum UnsealAgentRunner {
-    public static func run(_ configuration: AgentConfiguration) async throws {
+    /// - Parameter custodian: how to start the init custodian (``ShareCustody``); `nil` runs
+    ///   OpenBao/Vault's init in this process.
+    public static func run(_ configuration: AgentConfiguration, custodian: InitCustodian? = nil) async throws {
         let logger = Logger(label: "unseal-agent")
         for warning in configuration.warnings { logger.warning("\(warning)") }
         let metrics = AgentMetrics()
@@ -36,7 +38,7 @@ public enum UnsealAgentRunner {
         let loops = try configuration.targets.map { target in
             try TargetLoop(
                 target: target, sources: configuration.sources, initSettings: configuration.initSettings,
-                retry: configuration.retry, metrics: metrics, logger: logger,
+                retry: configuration.retry, metrics: metrics, logger: logger, custodian: custodian,
                 onUnsealed: { readiness.unsealed(target.address) }
             )
         }

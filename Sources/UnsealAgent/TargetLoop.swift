@@ -18,6 +18,8 @@ actor TargetLoop {
     let logger: Logger
     /// Called after each successful unseal.
     let onUnsealed: @Sendable () -> Void
+    /// Runs OpenBao/Vault's init in a separate process (see ``ShareCustody``); `nil`: in process.
+    let custodian: InitCustodian?
 
     /// Needs-a-fix messages already logged (each is logged once until something succeeds).
     private var reported = Set<String>()
@@ -35,7 +37,8 @@ actor TargetLoop {
     static let initPollInterval: Duration = .seconds(1)
 
     init(target: AgentConfiguration.Target, sources: [any SealSource], initSettings: AgentConfiguration.InitSettings,
-         retry: RetryPolicy, metrics: AgentMetrics, logger: Logger, onUnsealed: @escaping @Sendable () -> Void) throws {
+         retry: RetryPolicy, metrics: AgentMetrics, logger: Logger, custodian: InitCustodian? = nil,
+         onUnsealed: @escaping @Sendable () -> Void) throws {
         self.target = target
         self.address = try VaultAddress(target.address)
         self.client = VaultClient(address: address, timeout: .seconds(10), caBundlePath: target.caCert)
@@ -45,6 +48,7 @@ actor TargetLoop {
         self.metrics = metrics
         self.logger = logger
         self.onUnsealed = onUnsealed
+        self.custodian = custodian
     }
 
     var name: String { target.address }
@@ -271,32 +275,22 @@ actor TargetLoop {
             body["seal_key"] = keyText
             let result = try await client.initialize(body)
             metrics.initialized(target: name, outcome: "success")
-            try await keepRootToken(result["root_token"] as? String)
+            try await ShareCustody.keepRootToken(result["root_token"] as? String, at: initSettings.rootTokenPath, retry: retry, logger: logger)
             logger.info("initialized", metadata: ["target": "\(name)", "kind": "vaultd"])
         } else {
             if existing != nil {
                 throw SealSourceError(.needsFix, "\(store.name) already holds key material but \(name) is uninitialized: it belongs to another vault; move it away to let the agent initialise this one")
             }
-            let result = try await client.initialize(body)
-            guard let shares = result["keys_base64"] as? [String], !shares.isEmpty else {
-                throw SealSourceError(.needsFix, "\(name) answered init without keys_base64 (is it using an auto-unseal seal?)")
-            }
-            // The shares exist only in this process now: store them before anything else, and
-            // never give up.
-            var attempt = 0
-            while true {
-                do {
-                    try await store.store(.shares(shares))
-                    break
-                } catch {
-                    logger.error("cannot store the new unseal shares; retrying (the vault is initialised: do not stop the agent)", metadata: ["target": "\(name)", "error": "\(error.message)"])
-                    try? await Task.sleep(for: retry.delay(attempt))
-                    attempt += 1
-                }
+            let request = try JSONSerialization.data(withJSONObject: body)
+            let shares: Int
+            if let custodian {
+                shares = try await custodian.initialize(target: name, body: request)
+            } else {
+                shares = try await ShareCustody(client: client, store: store, rootTokenPath: initSettings.rootTokenPath,
+                                                retry: retry, logger: logger, target: name).initialize(request)
             }
             metrics.initialized(target: name, outcome: "success")
-            try await keepRootToken(result["root_token"] as? String)
-            logger.info("initialized", metadata: ["target": "\(name)", "kind": "openbao/vault", "shares": "\(shares.count)"])
+            logger.info("initialized", metadata: ["target": "\(name)", "kind": "openbao/vault", "shares": "\(shares)"])
         }
     }
 
@@ -304,21 +298,6 @@ actor TargetLoop {
     private static func newKey() throws -> (String, String) {
         let key = try SealKey.generate()
         return (key.phrase(), key.validationHash().description)
-    }
-
-    private func keepRootToken(_ token: String?) async throws {
-        guard let path = initSettings.rootTokenPath, let token else { return }
-        var attempt = 0
-        while true {
-            do {
-                try AtomicFile.write(Array((token + "\n").utf8), to: path, mode: 0o600)
-                return
-            } catch {
-                logger.error("cannot store the root token; retrying", metadata: ["path": "\(path)", "error": "\(error)"])
-                try? await Task.sleep(for: retry.delay(attempt))
-                attempt += 1
-            }
-        }
     }
 }
 

@@ -16,7 +16,7 @@ struct UnsealAgentCommand: AsyncParsableCommand {
             =docker (key file at SEAL_UNSEAL_KEY_SECRET_PATH), vault at VAULT_ADDR.
             """,
         version: BuildInfo.version,
-        subcommands: [Run.self, Check.self, Wrap.self, Doctor.self, Version.self]
+        subcommands: [Run.self, Check.self, Wrap.self, Doctor.self, Version.self, InitCustodianCommand.self]
     )
 
     static func main() async {
@@ -61,7 +61,10 @@ struct Run: AsyncParsableCommand {
         let configuration = try await loadConfiguration(config)
         LineLogHandler.bootstrap(level: configuration.logLevel, json: configuration.logFormat == "json")
         do {
-            try await UnsealAgentRunner.run(configuration)
+            // OpenBao/Vault's init runs in a child that survives this process (ShareCustody).
+            let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+            let custodian = InitCustodian(executable: executable, arguments: ["init-custodian"] + (config.map { ["--config", $0] } ?? []))
+            try await UnsealAgentRunner.run(configuration, custodian: custodian)
         } catch {
             throw CommandFailure("\(error)", exitCode: 1)
         }

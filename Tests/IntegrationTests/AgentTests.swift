@@ -143,29 +143,10 @@ struct AgentTests {
     )
     func openBao() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bao-test-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: directory.appendingPathComponent("raft"), withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let socket = directory.appendingPathComponent("bao.sock").path
-        let apiPort = freePort(), clusterPort = freePort()
-        let baoConfig = directory.appendingPathComponent("bao.hcl").path
-        try """
-            storage "raft" {
-              path    = "\(directory.appendingPathComponent("raft").path)"
-              node_id = "n1"
-            }
-            listener "unix" { address = "\(socket)" }
-            listener "tcp" {
-              address         = "127.0.0.1:\(apiPort)"
-              cluster_address = "127.0.0.1:\(clusterPort)"
-              tls_disable     = true
-            }
-            disable_mlock = true
-            api_addr      = "http://127.0.0.1:\(apiPort)"
-            cluster_addr  = "http://127.0.0.1:\(clusterPort)"
-            """.write(toFile: baoConfig, atomically: true, encoding: .utf8)
-        let bao = TestEnvironment.packageRoot.appendingPathComponent(".venv/bin/bao").path
-        let baoLog = directory.appendingPathComponent("bao.log").path
-        var server = try ChildProcess(bao, ["server", "-config=\(baoConfig)"], logPath: baoLog)
+        let openBao = try OpenBaoHarness(in: directory)
+        let socket = openBao.socket, bao = OpenBaoHarness.bao
+        var server = try openBao.start()
         defer { kill(server.pid, SIGKILL) }
 
         let sharesFile = directory.appendingPathComponent("shares.json").path
@@ -192,7 +173,7 @@ struct AgentTests {
 
         // kill -9 and restart: unsealed again by the agent.
         await server.stop(signal: SIGKILL)
-        server = try ChildProcess(bao, ["server", "-config=\(baoConfig)"], logPath: baoLog)
+        server = try openBao.start()
         #expect(await eventually(.seconds(60)) { (try? await client.sealStatus())?["initialized"] as? Bool == true })
         #expect(await eventually(.seconds(30)) { await Self.isUnsealed(client) }, "\(agent.log.suffix(800))")
         let status = try await baoStatus()

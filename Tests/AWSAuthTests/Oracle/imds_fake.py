@@ -9,10 +9,14 @@ MODE: normal      IMDSv2 and v1 both work
 As AWS documents: PUT /latest/api/token needs X-aws-ec2-metadata-token-ttl-seconds in 1…21600
 (else 400) and refuses requests with X-Forwarded-For (403); a GET with an unknown or expired
 token gets 401; unknown paths 404. Prints "ready PORT" when listening.
+
+Environment: IMDS_FAKE_HOST (default 127.0.0.1) is the address to listen on;
+IMDS_FAKE_HOP_LIMIT=N sends token responses with IP TTL N, as EC2's HttpPutResponseHopLimit.
 """
 import json
 import os
 import secrets
+import socket
 import sys
 import threading
 import time
@@ -23,6 +27,7 @@ PORT, MODE = int(sys.argv[1]), sys.argv[2]
 ACCESS, SECRET = (sys.argv[3], sys.argv[4]) if len(sys.argv) > 4 else ("ASIAFAKEIMDSKEY00001", "fake/imds/secret/key/0123456789abcdefghij")
 TOKEN = sys.argv[5] if len(sys.argv) > 5 else "fake-imds-session-token"
 ROLE = "unseal-agent-role"
+HOP_LIMIT = int(os.environ.get("IMDS_FAKE_HOP_LIMIT", "0"))  # 0: the TTL is left alone
 TOKENS = {}
 LOCK = threading.Lock()
 COUNTS = {"put": 0, "get": 0}
@@ -52,6 +57,11 @@ class Handler(BaseHTTPRequestHandler):
             return
         if "X-Forwarded-For" in self.headers:
             return self.send(403)
+        if HOP_LIMIT:
+            # As EC2 does (HttpPutResponseHopLimit): the token response leaves with this IP TTL,
+            # so each router on the way takes one and a container behind one more hop than the
+            # limit never gets it. Only meaningful across network namespaces (HopLimitTests).
+            self.connection.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, HOP_LIMIT)
         ttl = self.headers.get("X-aws-ec2-metadata-token-ttl-seconds")
         if ttl is None or not ttl.isdigit() or not 1 <= int(ttl) <= 21600:
             return self.send(400)

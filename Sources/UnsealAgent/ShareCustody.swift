@@ -1,0 +1,112 @@
+import Foundation
+import Logging
+import SealKit
+import SealSources
+import VaultClient
+
+/// The irreversible step of initialising OpenBao/Vault: `sys/init` answers with the only copy
+/// of the unseal shares, so whoever sends it must live until they are stored.
+///
+/// The agent hands this step to a separate process, the *init custodian* (``InitCustodian``,
+/// `unseal-agent init-custodian`): a `kill -9` of the agent after the request is sent — while
+/// OpenBao spends seconds initialising — then no longer loses the shares. The custodian ignores
+/// SIGTERM, SIGINT, SIGHUP and SIGPIPE, and retries the store until it succeeds.
+public struct ShareCustody: Sendable {
+    let client: VaultClient
+    let store: any StoringSealSource
+    let rootTokenPath: String?
+    let retry: RetryPolicy
+    let logger: Logger
+    let target: String
+
+    public init(client: VaultClient, store: any StoringSealSource, rootTokenPath: String?, retry: RetryPolicy, logger: Logger, target: String) {
+        self.client = client
+        self.store = store
+        self.rootTokenPath = rootTokenPath
+        self.retry = retry
+        self.logger = logger
+        self.target = target
+    }
+
+    /// Sends `sys/init` with `body` (JSON), stores the shares, then the root token; returns how
+    /// many shares were stored.
+    public func initialize(_ body: Data) async throws -> Int {
+        let request = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:]
+        let result = try await client.initialize(request)
+        guard let shares = result["keys_base64"] as? [String], !shares.isEmpty else {
+            throw SealSourceError(.needsFix, "\(target) answered init without keys_base64 (is it using an auto-unseal seal?)")
+        }
+        // The shares exist only in this process now: store them before anything else, and
+        // never give up.
+        var attempt = 0
+        while true {
+            do {
+                try await store.store(.shares(shares))
+                break
+            } catch {
+                logger.error("cannot store the new unseal shares; retrying (the vault is initialised: do not stop the agent)", metadata: ["target": "\(target)", "error": "\(error.message)"])
+                try? await Task.sleep(for: retry.delay(attempt))
+                attempt += 1
+            }
+        }
+        try await Self.keepRootToken(result["root_token"] as? String, at: rootTokenPath, retry: retry, logger: logger)
+        return shares.count
+    }
+
+    /// Stores the root token where `init { root_token = "file:…" }` says, retrying until it is.
+    static func keepRootToken(_ token: String?, at path: String?, retry: RetryPolicy, logger: Logger) async throws {
+        guard let path, let token else { return }
+        var attempt = 0
+        while true {
+            do {
+                try AtomicFile.write(Array((token + "\n").utf8), to: path, mode: 0o600)
+                return
+            } catch {
+                logger.error("cannot store the root token; retrying", metadata: ["path": "\(path)", "error": "\(error)"])
+                try? await Task.sleep(for: retry.delay(attempt))
+                attempt += 1
+            }
+        }
+    }
+}
+
+/// How the agent starts its init custodian: this executable with `init-custodian` and the
+/// agent's own configuration arguments. The request body goes in on standard input; the
+/// custodian answers one JSON line, `{"shares": N}` or `{"error": "…", "class": "…"}`.
+public struct InitCustodian: Sendable {
+    public var executable: String
+    public var arguments: [String]
+
+    public init(executable: String, arguments: [String]) {
+        self.executable = executable
+        self.arguments = arguments
+    }
+
+    /// Runs the custodian for `target` and waits for its answer.
+    func initialize(target: String, body: Data) async throws -> Int {
+        let (status, output) = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(Int32, Data), Error>) in
+            // A thread of its own: the wait may last minutes (OpenBao's init deadline).
+            Thread.detachNewThread {
+                continuation.resume(with: Result {
+                    let process = Process()
+                    process.executableURL = URL(fileURLWithPath: executable)
+                    process.arguments = arguments + ["--target", target]
+                    let input = Pipe(), output = Pipe()
+                    process.standardInput = input
+                    process.standardOutput = output
+                    try process.run()
+                    input.fileHandleForWriting.write(body)
+                    try input.fileHandleForWriting.close()
+                    let answer = output.fileHandleForReading.readDataToEndOfFile()
+                    process.waitUntilExit()
+                    return (process.terminationStatus, answer)
+                })
+            }
+        }
+        let answer = (try? JSONSerialization.jsonObject(with: output)) as? [String: Any]
+        if status == 0, let shares = answer?["shares"] as? Int { return shares }
+        let message = answer?["error"] as? String ?? "the init custodian exited with status \(status)"
+        let errorClass = (answer?["class"] as? String).flatMap(SealSourceError.Class.init(rawValue:)) ?? .retryable
+        throw SealSourceError(errorClass, message)
+    }
+}

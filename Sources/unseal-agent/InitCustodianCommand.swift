@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import HTTPTransport
+import Logging
+import SealSources
+import UnsealAgent
+import VaultClient
+import VaultCLI
+
+/// `unseal-agent init-custodian` (internal): OpenBao/Vault's `sys/init` and the storing of the
+/// shares it returns, in a process that outlives a killed agent (see ``ShareCustody``). The
+/// agent starts it with its own configuration arguments and the request on standard input.
+struct InitCustodianCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init-custodian",
+        abstract: "Internal: initialise one OpenBao/Vault target and store its shares (started by 'run').",
+        shouldDisplay: false
+    )
+
+    @Option(name: .long, help: "The configuration file (HCL or JSON).") var config: String?
+    @Option(name: .long, help: "The target's address, as in the configuration.") var target: String
+
+    func run() async throws {
+        // Until the shares are stored nothing may stop this process but SIGKILL: not the
+        // agent's stop, a terminal's ^C, a closed terminal, or the agent's end of the pipe.
+        for signalNumber in [SIGTERM, SIGINT, SIGHUP, SIGPIPE] { signal(signalNumber, SIG_IGN) }
+        let configuration = try await loadConfiguration(config)
+        LineLogHandler.bootstrap(level: configuration.logLevel, json: configuration.logFormat == "json")
+        let logger = Logger(label: "unseal-agent.init-custodian")
+        let request = FileHandle.standardInput.readDataToEndOfFile()
+        do {
+            guard let entry = configuration.targets.first(where: { $0.address == target }) else {
+                throw SealSourceError(.needsFix, "no vault \(target) in the configuration")
+            }
+            guard let store = configuration.sources.first(where: { $0 is any StoringSealSource }) as? any StoringSealSource else {
+                throw SealSourceError(.needsFix, "autonomous init needs a seal source that can store (seal \"file\")")
+            }
+            let client = VaultClient(address: try VaultAddress(entry.address), timeout: .seconds(10), caBundlePath: entry.caCert)
+            let custody = ShareCustody(client: client, store: store, rootTokenPath: configuration.initSettings.rootTokenPath,
+                                       retry: configuration.retry, logger: logger, target: entry.address)
+            let shares = try await custody.initialize(request)
+            answer(["shares": shares])
+        } catch let error as SealSourceError {
+            answer(["error": error.message, "class": error.errorClass.rawValue])
+            throw ExitCode(1)
+        } catch {
+            answer(["error": "initialising \(target) failed: \(error)", "class": SealSourceError.Class.retryable.rawValue])
+            throw ExitCode(1)
+        }
+    }
+
+    private func answer(_ object: [String: Any]) {
+        guard let data = try? JSONSerialization.data(withJSONObject: object) else { return }
+        FileHandle.standardOutput.write(data + Data("\n".utf8))
+    }
+}
