@@ -2,6 +2,7 @@ import ArgumentParser
 import AWSAuth
 import Foundation
 import HCL
+import SealKit
 import UnsealAgent
 import VaultCLI
 
@@ -20,6 +21,11 @@ struct UnsealAgentCommand: AsyncParsableCommand {
     )
 
     static func main() async {
+        // Every subcommand may hold key material (run, the init custodian, wrap, check, doctor):
+        // no core dumps, and not dumpable — a same-user ptrace or /proc/PID/mem cannot read it.
+        do { try ProcessHardening.disableCoreDumps() } catch {
+            FileHandle.standardError.write(Data("unseal-agent: warning: could not disable core dumps: \(error.reason)\n".utf8))
+        }
         await CommandRunner.main(self)
     }
 }
