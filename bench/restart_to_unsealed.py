@@ -10,6 +10,10 @@ reached. Scenarios, measured in one run on one machine:
   openbao+agent     OpenBao (raft, Shamir 3 shares / threshold 2), unseal-agent with the shares
   openbao-static    OpenBao's own seal "static" (auto-unseal inside the server): the anchor
 
+Also, from the vaultd+agent scenario: vaultd's own unseal latency (key received → unsealed,
+its "unsealed unseal_us=…" log lines), and the agent at idle: CPU time and RSS over IDLE
+seconds while it watches an unsealed vault.
+
 Prints `BENCH <name> <value> <unit>` lines.
 """
 import json
@@ -161,8 +165,21 @@ def free_port():
     return port
 
 
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def main():
     bin_dir, bao, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    idle_seconds = int(sys.argv[4]) if len(sys.argv) > 4 else 60
     work = tempfile.mkdtemp(prefix="bench-restart-")
     agents = []
     try:
@@ -170,15 +187,32 @@ def main():
         d = os.path.join(work, "vaultd")
         os.makedirs(d)
         log = open(os.path.join(d, "log"), "w")
+        vaultd_log_path = os.path.join(d, "vaultd.log")
+        vaultd_log = open(vaultd_log_path, "w")
         with open(os.path.join(d, "vaultd.hcl"), "w") as f:
-            f.write(f'storage "sqlite" {{ path = "{d}/vault.db" }}\nlistener "unix" {{ address = "{d}/vaultd.sock" }}\nlog_level = "warn"\n')
+            f.write(f'storage "sqlite" {{ path = "{d}/vault.db" }}\nlistener "unix" {{ address = "{d}/vaultd.sock" }}\nlog_level = "info"\n')
         with open(os.path.join(d, "agent.hcl"), "w") as f:
             f.write(f'vault {{ address = "unix://{d}/vaultd.sock" }}\nseal "file" {{ path = "{d}/key" }}\ninit {{ enabled = true }}\nlog_level = "warn"\n')
-        server = Server([f"{bin_dir}/vaultd", "server", "--config", f"{d}/vaultd.hcl"], f"{d}/vaultd.sock", log)
+        server = Server([f"{bin_dir}/vaultd", "server", "--config", f"{d}/vaultd.hcl"], f"{d}/vaultd.sock", vaultd_log)
         agents.append(subprocess.Popen([f"{bin_dir}/unseal-agent", "run", "--config", f"{d}/agent.hcl"], stdout=log, stderr=log))
         server.start()
         wait_for(lambda: unsealed(server.socket_path))
         report("vaultd+agent", *measure(server, rounds))
+        vaultd_log.flush()
+        inside = [int(line.split("unseal_us=")[1].split()[0]) / 1000 for line in open(vaultd_log_path) if "unseal_us=" in line]
+        print(f"BENCH vaultd.unseal-inside.p50 {percentile(inside, 50):.2f} ms")
+        print(f"BENCH vaultd.unseal-inside.p95 {percentile(inside, 95):.2f} ms")
+        # The agent at idle, watching an unsealed vaultd.
+        server.start()
+        wait_for(lambda: unsealed(server.socket_path))
+        time.sleep(1)
+        cpu_before = cpu_seconds(agents[0].pid)
+        time.sleep(idle_seconds)
+        cpu = cpu_seconds(agents[0].pid) - cpu_before
+        print(f"BENCH agent.idle.cpu {100 * cpu / idle_seconds:.3f} % (over {idle_seconds} s)")
+        print(f"BENCH agent.idle.rss {rss_mb(agents[0].pid):.1f} MB")
+        sys.stdout.flush()
+        server.kill()
 
         # OpenBao + agent (Shamir 3/2)
         d = os.path.join(work, "openbao")

@@ -182,8 +182,18 @@ public struct VaultAPI: HTTPResponder {
             throw VaultError(.badRequest, "missing 'key': send {\"key\": \"…\"} or {\"reset\": true}")
         }
         do {
+            // Key received → unsealed, inside vaultd (parse, validation hash, keyring), for
+            // operators and bench/run.
+            let started = ContinuousClock.now
+            let wasSealed = await core.isSealed
             _ = try await core.submitUnsealKey(key)
-            if await !core.isSealed { guardian.recordSuccess(peer) }
+            if await !core.isSealed {
+                guardian.recordSuccess(peer)
+                if wasSealed {
+                    let elapsed = ContinuousClock.now - started
+                    logger.info("unsealed", metadata: ["unseal_us": "\(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)"])
+                }
+            }
         } catch let error as VaultError where error.code == .wrongKey || error.code == .badRequest {
             guardian.recordFailure(peer)
             logger.warning("unseal key refused", metadata: ["peer": "\(request.peer)", "reason": "\(error.code)"])

@@ -17,7 +17,7 @@ struct AWSFaultTests {
         let vaultd = try VaultdHarness()
         try await vaultd.start()
         let phrase = try SealKey.generate().phrase()
-        _ = try await vaultd.client().initialize(["seal_key": phrase])
+        _ = try await vaultd.client().initializeRecorded(["seal_key": phrase])
         let ciphertext = vaultd.directory.appendingPathComponent("seal.enc").path
         let direct = try moto.agentConfig(vault: vaultd.address, ciphertext: ciphertext, keys: moto.agentKeys)
         let wrap = try await AWSKMSTests.agent(["wrap", "--config", direct], input: phrase + "\n")

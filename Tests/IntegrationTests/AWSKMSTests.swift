@@ -71,7 +71,7 @@ final class MotoServer: @unchecked Sendable {
         return path
     }
 
-    deinit { try? FileManager.default.removeItem(at: directory) }
+    deinit { SecretLedger.removeDirectory(directory) }
 }
 
 /// The agent against a real KMS protocol peer (moto) with signature checking on. The
@@ -95,7 +95,7 @@ struct AWSKMSTests {
         defer { vaultd.remove() }
         try await vaultd.start()
         let phrase = try SealKey.generate().phrase()
-        _ = try await vaultd.client().initialize(["seal_key": phrase])
+        _ = try await vaultd.client().initializeRecorded(["seal_key": phrase])
         let ciphertext = vaultd.directory.appendingPathComponent("seal.enc").path
         let config = try moto.agentConfig(vault: vaultd.address, ciphertext: ciphertext, keys: moto.agentKeys)
 
@@ -153,7 +153,7 @@ struct AWSKMSTests {
         let vaultd = try VaultdHarness()
         defer { vaultd.remove() }
         try await vaultd.start()
-        _ = try await vaultd.client().initialize([:])
+        _ = try await vaultd.client().initializeRecorded([:])
         let ciphertext = vaultd.directory.appendingPathComponent("seal.enc").path
         let good = try moto.agentConfig(vault: vaultd.address, ciphertext: ciphertext, keys: moto.agentKeys)
         #expect(try await Self.agent(["wrap", "--config", good, "--generate"]).status == 0)

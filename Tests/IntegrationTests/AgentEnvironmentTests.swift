@@ -12,7 +12,7 @@ struct AgentEnvironmentTests {
         let vaultd = try VaultdHarness()
         try await vaultd.start()
         let phrase = try SealKey.generate().phrase()
-        _ = try await vaultd.client().initialize(["seal_key": phrase])
+        _ = try await vaultd.client().initializeRecorded(["seal_key": phrase])
         return (vaultd, phrase)
     }
 

@@ -13,7 +13,7 @@ struct AgentInitTimeoutTests {
     func slowInit() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slow-init-\(UUID().uuidString.prefix(6))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        defer { SecretLedger.removeDirectory(directory) }
         let socket = directory.appendingPathComponent("vault.sock").path
         let fake = try await OracleServer.start(script: "Tests/IntegrationTests/Oracle/slow_init_vault.py", arguments: [socket, "12"])
         _ = fake

@@ -84,7 +84,7 @@ struct AgentTests {
         defer { vaultd.remove() }
         try await vaultd.start()
         let right = try SealKey.generate()
-        _ = try await vaultd.client().initialize(["seal_key": right.phrase()])
+        _ = try await vaultd.client().initializeRecorded(["seal_key": right.phrase()])
         let keyFile = vaultd.directory.appendingPathComponent("unseal-key").path
         let wrong = try SealKey.generate().phrase()
         _ = FileManager.default.createFile(atPath: keyFile, contents: Data((wrong + "\n").utf8), attributes: [.posixPermissions: 0o600])
@@ -143,7 +143,7 @@ struct AgentTests {
     )
     func openBao() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bao-test-\(UUID().uuidString.prefix(8))")
-        defer { try? FileManager.default.removeItem(at: directory) }
+        defer { SecretLedger.removeDirectory(directory) }
         let openBao = try OpenBaoHarness(in: directory)
         let socket = openBao.socket, bao = OpenBaoHarness.bao
         var server = try openBao.start()

@@ -64,7 +64,7 @@ struct AzureAgentTests {
         defer { vaultd.remove() }
         try await vaultd.start()
         let phrase = try SealKey.generate().phrase()
-        _ = try await vaultd.client().initialize(["seal_key": phrase])
+        _ = try await vaultd.client().initializeRecorded(["seal_key": phrase])
         let ciphertext = vaultd.directory.appendingPathComponent("seal-azure.enc").path
         let config = try Self.config(fake, vault: vaultd.address, directory: vaultd.directory, seal: """
               key_name        = "unseal-wrap"
@@ -92,7 +92,7 @@ struct AzureAgentTests {
         defer { vaultd.remove() }
         try await vaultd.start()
         let phrase = try SealKey.generate().phrase()
-        _ = try await vaultd.client().initialize(["seal_key": phrase])
+        _ = try await vaultd.client().initializeRecorded(["seal_key": phrase])
         try await vaultd.stop(signal: SIGKILL)
         let config = try Self.config(fake, vault: vaultd.address, directory: vaultd.directory, seal: #"  secret_name = "vaultd-unseal""#, initEnabled: true)
         // Store the secret through the agent's own path (wrap), then inject failures on reads.
@@ -116,7 +116,7 @@ struct AzureAgentTests {
         let vaultd = try VaultdHarness()
         defer { vaultd.remove() }
         try await vaultd.start()
-        _ = try await vaultd.client().initialize([:])
+        _ = try await vaultd.client().initializeRecorded([:])
         try await fake.control(["forbid": ["secrets/get"]])
         let config = try Self.config(fake, vault: vaultd.address, directory: vaultd.directory, seal: #"  secret_name = "vaultd-unseal""#)
         let agent = try Self.startAgent(config, fake, kind: "client_secret", log: vaultd.directory.appendingPathComponent("agent.log"))
@@ -150,7 +150,7 @@ struct AzureAgentTests {
 
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("azure-config-\(UUID().uuidString.prefix(6))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        defer { SecretLedger.removeDirectory(directory) }
         let config = directory.appendingPathComponent("agent.hcl").path
         try """
             vault { address = "unix:///nonexistent/vaultd.sock" }

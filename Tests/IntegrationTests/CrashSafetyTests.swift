@@ -25,7 +25,7 @@ struct CrashSafetyTests {
     ) async throws -> Outcome {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("crash-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        defer { SecretLedger.removeDirectory(directory) }
         let (address, stop) = try await vault(directory)
         defer { Task { await stop() } }
         let keyFile = directory.appendingPathComponent("key").path
@@ -75,7 +75,7 @@ struct CrashSafetyTests {
     ) async throws -> Duration {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("crash-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        defer { SecretLedger.removeDirectory(directory) }
         let (address, stop) = try await vault(directory)
         defer { Task { await stop() } }
         let config = try AgentTests.writeAgentConfig(directory, vault: address, keyFile: directory.appendingPathComponent("key").path,

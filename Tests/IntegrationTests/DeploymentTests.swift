@@ -26,7 +26,7 @@ struct DeploymentTests {
           .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze"), "needs systemd-analyze (scripts/test installs systemd)"))
     func units() async throws {
         let directory = try Self.installedUnits()
-        defer { try? FileManager.default.removeItem(at: directory) }
+        defer { SecretLedger.removeDirectory(directory) }
         let units = ["vaultd.service", "unseal-agent.service"].map { directory.appendingPathComponent($0).path }
         let verify = try await TestEnvironment.run("/usr/bin/systemd-analyze", ["verify"] + units)
         #expect(verify.status == 0 && verify.stderr.isEmpty, "\(verify.stdout)\(verify.stderr)")
@@ -53,7 +53,7 @@ struct DeploymentTests {
             chown(dir.path, uid_t(uid), gid_t(gid))
             chmod(dir.path, mode_t(mode))
         }
-        defer { try? FileManager.default.removeItem(at: root) }
+        defer { SecretLedger.removeDirectory(root) }
         let socket = run.appendingPathComponent("vaultd.sock").path
         try """
             storage "sqlite" { path = "\(state.path)/vault.db" }
@@ -106,7 +106,7 @@ struct DeploymentTests {
         }
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("sysroot-\(UUID().uuidString.prefix(6))")
         try FileManager.default.createDirectory(at: root.appendingPathComponent("etc"), withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: root) }
+        defer { SecretLedger.removeDirectory(root) }
         let sysusers = try await TestEnvironment.run("/usr/bin/systemd-sysusers", ["--root=\(root.path)", Self.unitsDirectory.appendingPathComponent("vaultd.sysusers.conf").path])
         #expect(sysusers.status == 0, "\(sysusers.stderr)")
         let passwd = try String(contentsOf: root.appendingPathComponent("etc/passwd"), encoding: .utf8)
@@ -129,7 +129,7 @@ struct DeploymentTests {
     func exampleConfigurations() async throws {
         let credentials = FileManager.default.temporaryDirectory.appendingPathComponent("creds-\(UUID().uuidString.prefix(6))")
         try FileManager.default.createDirectory(at: credentials, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: credentials) }
+        defer { SecretLedger.removeDirectory(credentials) }
         var environment = ProcessInfo.processInfo.environment
         environment["CREDENTIALS_DIRECTORY"] = credentials.path
         let agent = try await Self.configurationErrors(agent: Self.unitsDirectory.appendingPathComponent("agent.hcl").path, environment: environment)
@@ -150,7 +150,7 @@ struct DeploymentTests {
     static func configurationErrors(vaultd path: String) async throws -> String? {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vaultd-config-\(UUID().uuidString.prefix(6))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        defer { SecretLedger.removeDirectory(directory) }
         let text = try String(contentsOfFile: path, encoding: .utf8)
             .replacingOccurrences(of: "/var/lib/vaultd", with: directory.path)
             .replacingOccurrences(of: "/run/vaultd", with: directory.path)

@@ -21,6 +21,7 @@ struct DocumentedCommandsTests {
 
     /// A scratch machine's run: what it printed, its exit status, and where its changes are.
     struct Run {
+        let work: URL
         let result: ProcessResult
         let changes: URL, logs: URL
         var output: String { result.stdout + result.stderr }
@@ -42,7 +43,7 @@ struct DocumentedCommandsTests {
         let harness = root.appendingPathComponent("Tests/IntegrationTests/Oracle/scratch_machine.sh").path
         let result = try await TestEnvironment.run(
             "/usr/bin/unshare", ["--mount", "--pid", "--net", "--fork", "--propagation", "private", "sh", harness, out.path, stage.path] + scripts.map(\.0))
-        return Run(result: result, changes: out.appendingPathComponent("changes"), logs: out.appendingPathComponent("logs"))
+        return Run(work: work, result: result, changes: out.appendingPathComponent("changes"), logs: out.appendingPathComponent("logs"))
     }
 
     static var canRun: Bool { getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-sysusers") }
@@ -64,6 +65,7 @@ struct DocumentedCommandsTests {
              ("inspect.sh", inspect)],
             files: ["vaultd": TestEnvironment.executable("vaultd"), "unseal-agent": TestEnvironment.executable("unseal-agent"),
                     "vaultctl": TestEnvironment.executable("vaultctl"), "systemd": Self.root.appendingPathComponent("systemd").path])
+        defer { SecretLedger.removeDirectory(run.work) }
         #expect(run.result.status == 0, "\(run.output)\nvaultd:\n\(run.log("vaultd.service"))\nagent:\n\(run.log("unseal-agent.service"))")
         // The users from sysusers, the agent in the socket's group.
         #expect(run.output.contains(/uid=\d+\(unseal-agent\) gid=\d+\(unseal-agent\) groups=\d+\(unseal-agent\),\d+\(vaultd\)/))
@@ -133,6 +135,7 @@ struct DocumentedCommandsTests {
              ("first-boot.sh", "export AWS_KMS_ENDPOINT=http://127.0.0.1:5000\n" + (try Self.block("ec2-first-boot", in: guide))),
              ("inspect.sh", inspect)],
             files: [:])
+        defer { SecretLedger.removeDirectory(run.work) }
         let agentLog = run.log("unseal-agent.service")
         if ProcessInfo.processInfo.environment["SHOW_SCRATCH"] != nil { print(run.output, agentLog) }
         #expect(run.result.status == 0, "\(run.output)\nagent:\n\(agentLog)\nvaultd:\n\(run.log("vaultd.service"))")
@@ -152,7 +155,7 @@ struct DocumentedCommandsTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kubectl-\(UUID().uuidString.prefix(6))")
         let out = directory.appendingPathComponent("standin")
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        defer { SecretLedger.removeDirectory(directory) }
         try FileManager.default.createSymbolicLink(atPath: directory.appendingPathComponent("k8s").path, withDestinationPath: root.appendingPathComponent("k8s").path)
         for (name, text) in files { try text.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8) }
         let standin = root.appendingPathComponent("Tests/IntegrationTests/Oracle/kubectl-standin").path

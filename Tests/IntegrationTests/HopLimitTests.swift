@@ -29,7 +29,7 @@ struct HopLimitTests {
 
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hops-\(prefix)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        defer { SecretLedger.removeDirectory(directory) }
         let python = try #require(TestEnvironment.oraclePython)
         let imds = try ChildProcess("/usr/sbin/ip", ["netns", "exec", "\(prefix)-m", python,
                                                      TestEnvironment.packageRoot.appendingPathComponent("Tests/AWSAuthTests/Oracle/imds_fake.py").path, "80", mode],

@@ -24,7 +24,7 @@ struct KubernetesManifestTests {
     func validate() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("k8s-\(UUID().uuidString.prefix(6))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        defer { SecretLedger.removeDirectory(directory) }
         var files = try FileManager.default.contentsOfDirectory(atPath: Self.root.appendingPathComponent("base").path)
             .filter { $0.hasSuffix(".yaml") && $0 != "kustomization.yaml" }.map { Self.root.appendingPathComponent("base/\($0)").path }
         for layer in Self.layers { files.append(try await Self.render(layer, into: directory)) }
@@ -38,7 +38,7 @@ struct KubernetesManifestTests {
     func checkov() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("k8s-\(UUID().uuidString.prefix(6))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        defer { SecretLedger.removeDirectory(directory) }
         let checkov = Self.venv.appendingPathComponent("../checkov/bin/checkov").standardized.path
         // --skip-download: never contact Prisma Cloud (tests stay on loopback).
         var runs = [("k8s/", ["-d", Self.root.path])]
@@ -55,7 +55,7 @@ struct KubernetesManifestTests {
     func shape() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("k8s-\(UUID().uuidString.prefix(6))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        defer { SecretLedger.removeDirectory(directory) }
         let base = try await Self.render("base", into: directory), aws = try await Self.render("overlays/aws", into: directory), azure = try await Self.render("overlays/azure", into: directory)
         let result = try await TestEnvironment.runOracle("""
             import sys, yaml

@@ -26,7 +26,7 @@ struct SecretHygieneTests {
     func daemonsAreNotDumpable() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hygiene-\(UUID().uuidString.prefix(6))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        defer { SecretLedger.removeDirectory(directory) }
         chown(directory.path, 4242, 4242)
         let socket = directory.appendingPathComponent("vaultd.sock").path
         try """
@@ -60,5 +60,32 @@ struct SecretHygieneTests {
             print("\(name) pid \(process.pid): /proc owner uid \(Self.procOwner(process.pid) ?? 9999) (non-dumpable), VmLck \(Self.vmLockedKB(process.pid)) kB")
         }
         #expect(Self.vmLockedKB(vaultd.pid) > 0)
+    }
+}
+
+@Suite("secret hygiene: the scanner")
+struct SecretScannerTests {
+    @Test("scan_secrets.py finds a phrase leaked as hex, a share as base64 and a token verbatim, and passes clean logs",
+          .enabled(if: TestEnvironment.shouldRunOracleTests("mnemonic"), "needs the mnemonic oracle: run scripts/test"))
+    func scannerFindsLeaks() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("scan-\(UUID().uuidString.prefix(6))")
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("logs"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let phrase = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon art"
+        let share = Data((0..<33).map { UInt8($0) }).base64EncodedString()
+        let token = "vd.0123456789abcdefghijklmnopqrstuv"
+        let ledger = [phrase, share, token].map { Data($0.utf8).base64EncodedString() }.joined(separator: "\n") + "\n"
+        try ledger.write(to: directory.appendingPathComponent("ledger"), atomically: true, encoding: .utf8)
+        let script = TestEnvironment.packageRoot.appendingPathComponent("Tests/scan_secrets.py").path
+        let python = try #require(TestEnvironment.oraclePython)
+        try "unsealed sealed_ms=3 target=unix:///run/vaultd/vaultd.sock\n".write(to: directory.appendingPathComponent("logs/clean.log"), atomically: true, encoding: .utf8)
+        let clean = try await TestEnvironment.run(python, [script, directory.appendingPathComponent("ledger").path, directory.appendingPathComponent("logs").path])
+        #expect(clean.status == 0 && clean.stdout.contains(": 0 hits"), "\(clean.stdout)\(clean.stderr)")
+
+        try "key=\(String(repeating: "0", count: 64)) share \(share) token \(token)\n".write(to: directory.appendingPathComponent("logs/leaky.log"), atomically: true, encoding: .utf8)
+        let leaky = try await TestEnvironment.run(python, [script, directory.appendingPathComponent("ledger").path, directory.appendingPathComponent("logs").path])
+        #expect(leaky.status == 1, "\(leaky.stdout)")
+        #expect(leaky.stdout.contains("phrase as hex") && leaky.stdout.contains(": 3 hits"), "\(leaky.stdout)")
+        #expect(!leaky.stdout.contains(token) && !leaky.stdout.contains(share), "the scanner must not print the secrets it finds")
     }
 }

@@ -32,7 +32,7 @@ struct VaultctlKeyTests {
     func generateOutput() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keygen-\(UUID().uuidString.prefix(6))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        defer { SecretLedger.removeDirectory(directory) }
         let path = directory.appendingPathComponent("unseal-key").path
         let result = try await Self.run("key", "generate", "--output", path)
         #expect(result.status == 0, "\(result.stderr)")

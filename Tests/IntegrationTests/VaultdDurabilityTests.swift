@@ -10,7 +10,7 @@ import VaultClient
 struct VaultdDurabilityTests {
     /// Initialises with a generated key (one share), unseals, returns the key and root token.
     static func initialize(_ vaultd: VaultdHarness) async throws -> (key: String, token: String, result: [String: Any]) {
-        let result = try await vaultd.client().initialize(["secret_shares": 1, "secret_threshold": 1, "recovery_shares": 3, "recovery_threshold": 2])
+        let result = try await vaultd.client().initializeRecorded(["secret_shares": 1, "secret_threshold": 1, "recovery_shares": 3, "recovery_threshold": 2])
         let key = try #require((result["keys_base64"] as? [String])?.first)
         let token = try #require(result["root_token"] as? String)
         _ = try await vaultd.client().unseal(key: key)

@@ -106,7 +106,7 @@ final class VaultdHarness: @unchecked Sendable {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
-        try? FileManager.default.removeItem(at: directory)
+        SecretLedger.removeDirectory(directory)
     }
 
     deinit { remove() }
@@ -115,4 +115,15 @@ final class VaultdHarness: @unchecked Sendable {
 /// The needles a secret-hygiene check looks for: each as text.
 func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
     haystack.contains(Array(needle.utf8))
+}
+
+extension VaultClient {
+    /// `initialize`, recording the key it was given and every secret of its answer in the
+    /// ``SecretLedger`` (the suite-wide scan looks for them in every log).
+    func initializeRecorded(_ body: [String: Any]) async throws -> [String: Any] {
+        if let key = body["seal_key"] as? String { SecretLedger.record([key]) }
+        let answer = try await initialize(body)
+        SecretLedger.recordInit(answer)
+        return answer
+    }
 }

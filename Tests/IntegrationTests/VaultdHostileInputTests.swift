@@ -32,7 +32,7 @@ struct VaultdHostileInputTests {
         #expect(refusedInit.status == 400)
         #expect(try await client.sealStatus()["initialized"] as? Bool == false)
 
-        let initialized = try await client.initialize(["seal_key": right.phrase(), "secret_shares": 3, "secret_threshold": 2])
+        let initialized = try await client.initializeRecorded(["seal_key": right.phrase(), "secret_shares": 3, "secret_threshold": 2])
         let shares = try #require(initialized["keys_base64"] as? [String])
         #expect(initialized["validation_hash"] as? String == right.validationHash().description)
 
@@ -101,7 +101,7 @@ struct VaultdHostileInputTests {
         let vaultd = try VaultdHarness()
         defer { vaultd.remove() }
         try await vaultd.start()
-        _ = try await vaultd.client().initialize([:])
+        _ = try await vaultd.client().initializeRecorded([:])
         var statuses = [Int]()
         var refusal = ""
         // After 5 failures the peer must wait 1 s, doubling after each further failure. A busy
@@ -153,7 +153,7 @@ struct VaultdHostileInputTests {
     func badConfiguration() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vaultd-badconf-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        defer { SecretLedger.removeDirectory(directory) }
         let database = directory.appendingPathComponent("vault.db").path
         let cases: [(String, String)] = [
             ("storage \"sqlite\" { path = \"\(database)\" }\nlistener \"unix\" {\n  address = \"/tmp/x.sock\"\n  socket_mode = \"9999\"\n}", ":4:3: listener \"unix\": socket_mode"),

@@ -82,7 +82,7 @@ struct VaultdProcessTests {
         let message = String(decoding: received.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(message.contains("READY=1"))
 
-        let result = try await vaultd.client().initialize([:])
+        let result = try await vaultd.client().initializeRecorded([:])
         _ = try await vaultd.client().unseal(key: (result["keys"] as? [String])?.first ?? "")
         let pid = try #require(vaultd.process?.processIdentifier)
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)

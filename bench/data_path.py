@@ -1,0 +1,111 @@
+"""The data path: secret reads and writes per second and p99 latency, 16 concurrent clients over
+loopback TCP, vaultd against OpenBao KV v2 (raft) on the same machine with the same load tool
+(wrk, from Debian).
+
+usage: data_path.py BIN_DIR BAO SECONDS
+
+vaultd: POST /api/v1/vaults/{id}/secrets (a new secret each request) and GET of one secret.
+OpenBao: POST /v1/secret/data/bench-N (a new secret each request) and GET of one. Both durable
+(vaultd: SQLite WAL, synchronous=FULL; OpenBao: raft with BoltDB, fsync per write).
+Prints `BENCH <name> <value> <unit>` lines.
+"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from restart_to_unsealed import bao_config, free_port, request, unsealed, wait_for, connectable  # noqa: E402
+
+CONNECTIONS, THREADS = 16, 2
+
+
+def wrk(url, token, seconds, method="GET", body=None, directory=".", unique_path=False):
+    """Runs wrk; with unique_path each request goes to URL + a random suffix (a new key)."""
+    script = os.path.join(directory, f"wrk-{method}.lua")
+    with open(script, "w") as f:
+        f.write(f'wrk.method = "{method}"\nwrk.headers["X-Vault-Token"] = "{token}"\nwrk.headers["Content-Type"] = "application/json"\n')
+        if body is not None:
+            f.write(f"wrk.body = [[{body}]]\n")
+        if unique_path:
+            f.write('request = function() return wrk.format(nil, wrk.path .. "-" .. math.random(1, 1000000000)) end\n')
+    out = subprocess.run(["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", script, url],
+                         capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
+    scale = {"us": 0.001, "ms": 1, "s": 1000}[p99.group(2)]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"{url}: {errors.group(1)} failed requests\n{out}")
+    return rate, float(p99.group(1)) * scale
+
+
+def report(name, read, write):
+    print(f"BENCH data-path.{name}.read {read[0]:.0f} req/s")
+    print(f"BENCH data-path.{name}.read.p99 {read[1]:.2f} ms")
+    print(f"BENCH data-path.{name}.write {write[0]:.0f} req/s")
+    print(f"BENCH data-path.{name}.write.p99 {write[1]:.2f} ms")
+    sys.stdout.flush()
+
+
+def main():
+    bin_dir, bao, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    work = tempfile.mkdtemp(prefix="bench-data-")
+    processes = []
+    try:
+        # vaultd
+        d = os.path.join(work, "vaultd")
+        os.makedirs(d)
+        port = free_port()
+        with open(os.path.join(d, "vaultd.hcl"), "w") as f:
+            f.write(f'storage "sqlite" {{ path = "{d}/vault.db" }}\nlistener "unix" {{ address = "{d}/vaultd.sock" }}\n'
+                    f'listener "tcp" {{\n  address = "127.0.0.1:{port}"\n  tls_disable = true\n}}\nlog_level = "warn"\n')
+        log = open(os.path.join(d, "log"), "w")
+        processes.append(subprocess.Popen([f"{bin_dir}/vaultd", "server", "--config", f"{d}/vaultd.hcl"], stdout=log, stderr=log))
+        sock = f"{d}/vaultd.sock"
+        wait_for(lambda: connectable(sock))
+        _, init = request(sock, "PUT", "/v1/sys/init", {"secret_shares": 1, "secret_threshold": 1})
+        request(sock, "PUT", "/v1/sys/unseal", {"key": init["keys_base64"][0]})
+        token = init["root_token"]
+        _, vault = request(sock, "POST", "/api/v1/vaults", {"name": "bench", "description": "data path"}, token=token)
+        body = '{"name": "bench", "value": "' + "x" * 64 + '"}'
+        status, secret = request(sock, "POST", f"/api/v1/vaults/{vault['id']}/secrets", {"name": "bench", "value": "x" * 64}, token=token)
+        base = f"http://127.0.0.1:{port}"
+        read = wrk(f"{base}/api/v1/vaults/{vault['id']}/secrets/{secret['id']}", token, seconds, directory=d)
+        write = wrk(f"{base}/api/v1/vaults/{vault['id']}/secrets", token, seconds, "POST", body, directory=d)
+        report("vaultd", read, write)
+
+        # OpenBao, KV v2 on raft
+        d = os.path.join(work, "openbao")
+        os.makedirs(d)
+        port = free_port()
+        config = bao_config(d, port)
+        log = open(os.path.join(d, "log"), "w")
+        processes.append(subprocess.Popen([bao, "server", f"-config={config}", "-log-level=warn"], stdout=log, stderr=log))
+        sock = f"{d}/bao.sock"
+        wait_for(lambda: connectable(sock), timeout=60)
+        wait_for(lambda: request(sock, "GET", "/v1/sys/seal-status")[0] == 200, timeout=60, interval=0.05)
+        _, init = request(sock, "PUT", "/v1/sys/init", {"secret_shares": 1, "secret_threshold": 1}, timeout=60)
+        request(sock, "PUT", "/v1/sys/unseal", {"key": init["keys_base64"][0]})
+        token = init["root_token"]
+        wait_for(lambda: request(sock, "POST", "/v1/sys/mounts/secret", {"type": "kv", "options": {"version": "2"}}, token=token)[0] in (200, 204), timeout=60, interval=0.2)
+        body = '{"data": {"value": "' + "x" * 64 + '"}}'
+        wait_for(lambda: request(sock, "POST", "/v1/secret/data/bench", {"data": {"value": "x" * 64}}, token=token)[0] == 200, timeout=60, interval=0.2)
+        base = f"http://127.0.0.1:{port}"
+        read = wrk(f"{base}/v1/secret/data/bench", token, seconds, directory=d)
+        # Like vaultd's writes, each creates a new secret (no contention on one key).
+        write = wrk(f"{base}/v1/secret/data/bench", token, seconds, "POST", body, directory=d, unique_path=True)
+        report("openbao-kv2", read, write)
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
