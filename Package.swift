@@ -2,6 +2,7 @@
 //
 // vaultd, unseal-agent and vaultctl. One module per concern (docs/DESIGN.md §9);
 // the executables are thin wrappers over library modules.
+import Foundation
 import PackageDescription
 
 let package = Package(
@@ -171,3 +172,13 @@ let package = Package(
         ),
     ]
 )
+
+// libFuzzer targets (issue 8), only when VAULTD_FUZZ is set: they have no main of their own
+// (libFuzzer's is linked in with -sanitize=fuzzer), so an ordinary build leaves them out.
+// scripts/fuzz builds and runs them; corpora are in Fuzz/Corpus/<target>.
+if ProcessInfo.processInfo.environment["VAULTD_FUZZ"] != nil {
+    for (name, dependency) in [("FuzzHCL", "HCL"), ("FuzzSealKey", "SealKit"), ("FuzzSigV4", "AWSAuth")] {
+        package.targets.append(.executableTarget(name: name, dependencies: [.target(name: dependency)], path: "Fuzz/\(name)"))
+        package.products.append(.executable(name: name, targets: [name]))
+    }
+}

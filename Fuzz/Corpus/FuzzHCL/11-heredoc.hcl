@@ -1,0 +1,6 @@
+policy = <<EOF
+path "secret/*" {
+  capabilities = ["read"]
+}
+EOF
+other = "after"

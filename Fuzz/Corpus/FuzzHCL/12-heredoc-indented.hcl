@@ -1,0 +1,7 @@
+block {
+  text = <<-EOT
+    first
+      second
+    third
+    EOT
+}

@@ -1,0 +1,3 @@
+yes  = true
+no   = false
+none = null

@@ -1,0 +1,2 @@
+name = "Zürich – 東京 – 🚀"
+block "ünïcödé" { value = "ok" }

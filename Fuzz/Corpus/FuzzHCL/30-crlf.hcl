@@ -1,0 +1,5 @@
+a = 1
+b = "two"
+block "c" {
+  d = true
+}
