@@ -122,3 +122,19 @@ public enum VaultBuild {
     public static let version = "0.1.0-dev"
     public static let buildDate = "2026-11-23T00:00:00Z"
 }
+
+extension InitRequest {
+    /// The `sys/init` body as Vault defines it, plus vaultd's `seal_key`.
+    public init(body: RequestBody) throws(VaultError) {
+        if let pgp = body.object["pgp_keys"] as? [Any], !pgp.isEmpty {
+            throw VaultError(.badRequest, "pgp_keys are not supported by vaultd")
+        }
+        self.init(
+            secretShares: try body.int("secret_shares") ?? 1,
+            secretThreshold: try body.int("secret_threshold") ?? 1,
+            recoveryShares: try body.int("recovery_shares") ?? 0,
+            recoveryThreshold: try body.int("recovery_threshold") ?? 0,
+            sealKey: try body.string("seal_key")
+        )
+    }
+}

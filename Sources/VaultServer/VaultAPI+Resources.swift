@@ -40,7 +40,7 @@ extension VaultAPI {
 
         route([.POST], "/api/v1/vaults") { request, _ in
             _ = try await api.authorize(request)
-            let body = try JSONBody(request.body, allowEmpty: false)
+            let body = try RequestBody(request.body, allowEmpty: false)
             let vault = try await core.createVault(name: try body.requiredString("name"), description: try body.string("description") ?? "")
             return JSONResponse.encode(vault, status: .created)
         }
@@ -60,7 +60,7 @@ extension VaultAPI {
         }
         route([.POST], "/api/v1/vaults/:id/secrets") { request, parameters in
             _ = try await api.authorize(request)
-            let body = try JSONBody(request.body, allowEmpty: false)
+            let body = try RequestBody(request.body, allowEmpty: false)
             let secret = try await core.createSecret(
                 vaultID: parameters["id"]!,
                 name: try body.requiredString("name"),

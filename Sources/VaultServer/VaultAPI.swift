@@ -90,17 +90,7 @@ public struct VaultAPI: HTTPResponder {
             JSONResponse.ok(["initialized": await core.isInitialized])
         }
         route([.PUT, .POST], "/v1/sys/init") { request, _ in
-            let body = try JSONBody(request.body)
-            if let pgp = body.object["pgp_keys"] as? [Any], !pgp.isEmpty {
-                throw VaultError(.badRequest, "pgp_keys are not supported by vaultd")
-            }
-            let initRequest = InitRequest(
-                secretShares: try body.int("secret_shares") ?? 1,
-                secretThreshold: try body.int("secret_threshold") ?? 1,
-                recoveryShares: try body.int("recovery_shares") ?? 0,
-                recoveryThreshold: try body.int("recovery_threshold") ?? 0,
-                sealKey: try body.string("seal_key")
-            )
+            let initRequest = try InitRequest(body: RequestBody(request.body))
             let result = try await core.initialize(initRequest)
             return JSONResponse.ok(result.json)
         }
@@ -151,7 +141,7 @@ public struct VaultAPI: HTTPResponder {
         }
         route([.PUT, .POST], "/v1/auth/token/revoke") { request, _ in
             let caller = try await core.authenticate(Self.token(of: request))
-            let target = try JSONBody(request.body, allowEmpty: false).requiredString("token")
+            let target = try RequestBody(request.body, allowEmpty: false).requiredString("token")
             guard caller.isRoot || target == Self.token(of: request) else {
                 throw VaultError(.permissionDenied, "permission denied: only the root token revokes other tokens")
             }
@@ -173,7 +163,7 @@ public struct VaultAPI: HTTPResponder {
         if let wait = guardian.retryAfter(peer) {
             throw VaultError(.rateLimited, "too many wrong unseal keys from this client: retry in \(wait) s")
         }
-        let body = try JSONBody(request.body, allowEmpty: false)
+        let body = try RequestBody(request.body, allowEmpty: false)
         if try body.bool("reset") == true {
             _ = await core.resetUnseal()
             return

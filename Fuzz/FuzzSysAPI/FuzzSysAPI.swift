@@ -1,0 +1,62 @@
+import Dispatch
+import Foundation
+import VaultCore
+
+/// libFuzzer entry: any bytes as the body of `sys/init` (on a fresh vault) and of `sys/unseal`
+/// (on an initialised, sealed one), parsed as vaultd's handlers parse them (``RequestBody``,
+/// ``InitRequest/init(body:)``) and handed to the vault core. Errors are answers; a crash, a
+/// hang or a sanitizer report is a bug.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzSysAPI(_ data: UnsafePointer<UInt8>, _ count: Int) -> CInt {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: count))
+    blocking {
+        // sys/init on a vault that has never been initialised.
+        if let request = try? InitRequest(body: RequestBody(bytes)) {
+            let fresh = VaultCore(storage: MemoryStorage())
+            _ = try? await fresh.initialize(request)
+        }
+        // sys/unseal on the shared sealed vault: {key} or {reset: true}.
+        guard let body = try? RequestBody(bytes, allowEmpty: false) else { return }
+        if (try? body.bool("reset")) == true {
+            _ = await Sealed.core.resetUnseal()
+        } else if let key = try? body.string("key") {
+            _ = try? await Sealed.core.submitUnsealKey(key)
+            if await !Sealed.core.isSealed { await Sealed.core.seal() }
+        }
+    }
+    return 0
+}
+
+/// One vault, initialised once with 3 shares (threshold 2), kept sealed between inputs.
+enum Sealed {
+    nonisolated(unsafe) static let core: VaultCore = {
+        let core = VaultCore(storage: MemoryStorage())
+        blocking { _ = try? await core.initialize(InitRequest(secretShares: 3, secretThreshold: 2)) }
+        return core
+    }()
+}
+
+/// Runs async work to completion from libFuzzer's synchronous callback.
+func blocking(_ work: @escaping @Sendable () async -> Void) {
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        await work()
+        done.signal()
+    }
+    done.wait()
+}
+
+/// The program's entry: SwiftPM links executables with main = FuzzSysAPI_main, so libFuzzer's
+/// own main is never pulled in; this one hands control to libFuzzer's driver.
+@_cdecl("FuzzSysAPI_main")
+public func fuzzSysAPIMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
+    var argc = argc
+    var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv
+    return LLVMFuzzerRunDriver(&argc, &argv) { data, count in data.map { fuzzSysAPI($0, count) } ?? 0 }
+}
+
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+) -> CInt
