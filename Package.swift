@@ -177,8 +177,9 @@ let package = Package(
 // (libFuzzer's is linked in with -sanitize=fuzzer), so an ordinary build leaves them out.
 // scripts/fuzz builds and runs them; corpora are in Fuzz/Corpus/<target>.
 if ProcessInfo.processInfo.environment["VAULTD_FUZZ"] != nil {
+    package.targets.append(.target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"))
     for (name, dependency) in [("FuzzHCL", "HCL"), ("FuzzSealKey", "SealKit"), ("FuzzSigV4", "AWSAuth"), ("FuzzSysAPI", "VaultCore")] {
-        package.targets.append(.executableTarget(name: name, dependencies: [.target(name: dependency)], path: "Fuzz/\(name)"))
+        package.targets.append(.executableTarget(name: name, dependencies: [.target(name: dependency), "FuzzSupport"], path: "Fuzz/\(name)"))
         package.products.append(.executable(name: name, targets: [name]))
     }
 }

@@ -1,3 +1,4 @@
+import FuzzSupport
 import HCL
 
 /// libFuzzer entry: any bytes as a configuration file, HCL and JSON. The parsers must answer
@@ -14,17 +15,8 @@ public func fuzzHCL(_ data: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     return 0
 }
 
-/// The program's entry: SwiftPM links executables with main = FuzzHCL_main, so libFuzzer's own
-/// main is never pulled in; this one hands control to libFuzzer's driver with the target above.
+/// The program's entry (see ``libFuzzerMain``).
 @_cdecl("FuzzHCL_main")
 public func fuzzHCLMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
-    var argc = argc
-    var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv
-    return LLVMFuzzerRunDriver(&argc, &argv) { data, count in data.map { fuzzHCL($0, count) } ?? 0 }
+    libFuzzerMain(argc, argv) { data, count in data.map { fuzzHCL($0, count) } ?? 0 }
 }
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-) -> CInt

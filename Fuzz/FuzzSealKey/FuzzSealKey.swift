@@ -1,3 +1,4 @@
+import FuzzSupport
 import SealKit
 
 /// libFuzzer entry: any bytes as a seal key (BIP39 phrase, base64, hex), a validation hash,
@@ -17,17 +18,8 @@ public func fuzzSealKey(_ data: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     return 0
 }
 
-/// The program's entry: SwiftPM links executables with main = FuzzSealKey_main, so libFuzzer's own
-/// main is never pulled in; this one hands control to libFuzzer's driver with the target above.
+/// The program's entry (see ``libFuzzerMain``).
 @_cdecl("FuzzSealKey_main")
 public func fuzzSealKeyMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
-    var argc = argc
-    var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv
-    return LLVMFuzzerRunDriver(&argc, &argv) { data, count in data.map { fuzzSealKey($0, count) } ?? 0 }
+    libFuzzerMain(argc, argv) { data, count in data.map { fuzzSealKey($0, count) } ?? 0 }
 }
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-) -> CInt

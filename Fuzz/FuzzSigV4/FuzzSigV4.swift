@@ -1,4 +1,5 @@
 import AWSAuth
+import FuzzSupport
 import Foundation
 
 /// libFuzzer entry: any bytes as the parts of a request to sign — method, path, query and
@@ -25,17 +26,8 @@ public func fuzzSigV4(_ data: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     return 0
 }
 
-/// The program's entry: SwiftPM links executables with main = FuzzSigV4_main, so libFuzzer's own
-/// main is never pulled in; this one hands control to libFuzzer's driver with the target above.
+/// The program's entry (see ``libFuzzerMain``).
 @_cdecl("FuzzSigV4_main")
 public func fuzzSigV4Main(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
-    var argc = argc
-    var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv
-    return LLVMFuzzerRunDriver(&argc, &argv) { data, count in data.map { fuzzSigV4($0, count) } ?? 0 }
+    libFuzzerMain(argc, argv) { data, count in data.map { fuzzSigV4($0, count) } ?? 0 }
 }
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-) -> CInt

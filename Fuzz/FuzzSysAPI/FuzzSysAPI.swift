@@ -1,4 +1,5 @@
 import Dispatch
+import FuzzSupport
 import Foundation
 import VaultCore
 
@@ -46,17 +47,8 @@ func blocking(_ work: @escaping @Sendable () async -> Void) {
     done.wait()
 }
 
-/// The program's entry: SwiftPM links executables with main = FuzzSysAPI_main, so libFuzzer's
-/// own main is never pulled in; this one hands control to libFuzzer's driver.
+/// The program's entry (see ``libFuzzerMain``).
 @_cdecl("FuzzSysAPI_main")
 public func fuzzSysAPIMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
-    var argc = argc
-    var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv
-    return LLVMFuzzerRunDriver(&argc, &argv) { data, count in data.map { fuzzSysAPI($0, count) } ?? 0 }
+    libFuzzerMain(argc, argv) { data, count in data.map { fuzzSysAPI($0, count) } ?? 0 }
 }
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-) -> CInt

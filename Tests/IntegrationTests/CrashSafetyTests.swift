@@ -149,6 +149,15 @@ struct CrashSafetyTests {
         return (rss, descriptors)
     }
 
+    /// A fresh vaultd and an agent told to initialise it, its key in the vault's directory.
+    static func vaultdWithInitialisingAgent() async throws -> (VaultdHarness, ChildProcess, keyFile: String) {
+        let vaultd = try VaultdHarness()
+        try await vaultd.start()
+        let keyFile = vaultd.directory.appendingPathComponent("key").path
+        let config = try AgentTests.writeAgentConfig(vaultd.directory, vault: vaultd.address, keyFile: keyFile, extra: "init {\n  enabled = true\n}")
+        return (vaultd, try AgentTests.startAgent(config, in: vaultd.directory), keyFile)
+    }
+
     @Test("kill -9 of vaultd at 30 random instants during the agent's init: it restarts, the agent finishes init with the stored key, and unseals")
     func vaultdKilledDuringInit() async throws {
         // The agent keeps running, so it may initialise the restarted vault before we look:
@@ -156,13 +165,8 @@ struct CrashSafetyTests {
         // one (a vault initialised with any other key could never be unsealed by the agent).
         var storedAtKill = 0
         for _ in 0..<30 {
-            let vaultd = try VaultdHarness()
-            defer { vaultd.remove() }
-            try await vaultd.start()
-            let keyFile = vaultd.directory.appendingPathComponent("key").path
-            let config = try AgentTests.writeAgentConfig(vaultd.directory, vault: vaultd.address, keyFile: keyFile, extra: "init {\n  enabled = true\n}")
-            let agent = try AgentTests.startAgent(config, in: vaultd.directory)
-            defer { kill(agent.pid, SIGKILL) }
+            let (vaultd, agent, keyFile) = try await Self.vaultdWithInitialisingAgent()
+            defer { kill(agent.pid, SIGKILL); vaultd.remove() }
             try await Task.sleep(for: .milliseconds(Int.random(in: 0...80)))
             _ = try await vaultd.stop(signal: SIGKILL)
             let stored = FileManager.default.contents(atPath: keyFile)
@@ -177,13 +181,8 @@ struct CrashSafetyTests {
 
     @Test("a restart storm: 100 kill -9 restarts of vaultd under one agent, every one unsealed; the agent's memory and descriptors stay flat")
     func restartStorm() async throws {
-        let vaultd = try VaultdHarness()
-        defer { vaultd.remove() }
-        try await vaultd.start()
-        let keyFile = vaultd.directory.appendingPathComponent("key").path
-        let config = try AgentTests.writeAgentConfig(vaultd.directory, vault: vaultd.address, keyFile: keyFile, extra: "init {\n  enabled = true\n}")
-        let agent = try AgentTests.startAgent(config, in: vaultd.directory)
-        defer { kill(agent.pid, SIGKILL) }
+        let (vaultd, agent, _) = try await Self.vaultdWithInitialisingAgent()
+        defer { kill(agent.pid, SIGKILL); vaultd.remove() }
         let client = try vaultd.client()
         try #require(await eventually(.seconds(30)) { await AgentTests.isUnsealed(client) }, "\(agent.log)")
         // Warm up (first connections, lazily allocated buffers) before the baseline.

@@ -1,3 +1,0 @@
-storage "file" {
-  path = "/mnt/vault/data"
-}

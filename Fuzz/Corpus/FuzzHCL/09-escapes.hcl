@@ -1,5 +1,0 @@
-quote   = "say \"hi\""
-slash   = "back\\slash"
-newline = "line1\nline2"
-tab     = "a\tb"
-cr      = "a\rb"

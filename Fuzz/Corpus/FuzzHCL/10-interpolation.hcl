@@ -1,6 +1,0 @@
-simple  = "${var.region}"
-mixed   = "prefix-${local.name}-suffix"
-nested  = "${lookup(var.map, "key", "default")}"
-directive = "%{ if true }yes%{ endif }"
-dollar  = "cost: $5"
-percent = "100%"

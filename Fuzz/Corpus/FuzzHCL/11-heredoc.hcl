@@ -1,6 +1,0 @@
-policy = <<EOF
-path "secret/*" {
-  capabilities = ["read"]
-}
-EOF
-other = "after"

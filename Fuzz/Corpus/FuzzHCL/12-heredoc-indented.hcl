@@ -1,7 +1,0 @@
-block {
-  text = <<-EOT
-    first
-      second
-    third
-    EOT
-}

@@ -1,3 +1,0 @@
-yes  = true
-no   = false
-none = null

@@ -1,3 +1,0 @@
-# nothing here
-// at all
-/* really */

@@ -1,2 +1,0 @@
-name = "Zürich – 東京 – 🚀"
-block "ünïcödé" { value = "ok" }

@@ -1,5 +1,0 @@
-a = 1
-b = "two"
-block "c" {
-  d = true
-}

@@ -1,9 +1,0 @@
-plugin_directory = "/etc/vault/plugins"
-default_lease_ttl = "168h"
-max_lease_ttl = "720h"
-log_level = "info"
-log_format = "json"
-pid_file = "./pidfile"
-raw_storage_endpoint = true
-introspection_endpoint = false
-disable_sealwrap = true
