@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTransport
 import TestSupport
 import Testing
 
@@ -197,12 +198,57 @@ struct DocumentedCommandsTests {
 
     @Test("every block a guide marks as tested is run by a test here")
     func everyMarkedBlockIsRun() throws {
-        let tested: Set = ["systemd-install", "systemd-first-start", "systemd-check", "ec2-user-data", "ec2-first-boot", "k8s-aws", "k8s-base"]
+        let tested: Set = ["systemd-install", "systemd-first-start", "systemd-check", "ec2-iam", "ec2-metadata-options", "ec2-user-data",
+                           "ec2-first-boot", "k8s-aws", "k8s-base"]
         var marked = Set<String>()
         for guide in try FileManager.default.contentsOfDirectory(atPath: Self.root.appendingPathComponent("docs").path) where guide.hasSuffix(".md") {
             let text = try String(contentsOf: Self.root.appendingPathComponent("docs/\(guide)"), encoding: .utf8)
             for match in text.matches(of: /<!-- test: ([a-z0-9-]+) -->/) { marked.insert(String(match.1)) }
         }
         #expect(marked == tested)
+    }
+
+    @Test("deploy-ec2.md §1–2: the key, alias, role, policy, instance profile and metadata options, made verbatim with the AWS CLI against moto",
+          .enabled(if: TestEnvironment.shouldRunOracleTests("moto", "awscli"), "needs moto and the AWS CLI: run scripts/test"))
+    func ec2AccountSide() async throws {
+        let guide = "docs/deploy-ec2.md"
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ec2-iam-\(UUID().uuidString.prefix(6))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { SecretLedger.removeDirectory(directory) }
+        let venv = Self.root.appendingPathComponent(".venv/bin").path
+        let port = freePort()
+        // moto without signature checking: these are an administrator's calls, and what is
+        // checked is what they create.
+        let moto = try ChildProcess("\(venv)/moto_server", ["-H", "127.0.0.1", "-p", String(port)], logPath: directory.appendingPathComponent("moto.log").path)
+        defer { kill(moto.pid, SIGKILL) }
+        #expect(await eventually(.seconds(30)) { (try? await CurlTransport.send(HTTPClientRequest(method: "GET", url: "http://127.0.0.1:\(port)/moto-api/"))) != nil })
+        let script = """
+            cd "$0"
+            \(try Self.block("ec2-iam", in: guide))
+            instance_id=$(aws ec2 run-instances --image-id ami-12c6146b --count 1 --query 'Instances[0].InstanceId' --output text)
+            \(try Self.block("ec2-metadata-options", in: guide))
+            echo "alias-target=$(aws kms list-aliases --query "Aliases[?AliasName=='alias/vaultd-unseal'].TargetKeyId" --output text)"
+            echo "key-arn=$key_arn"
+            echo "profile-role=$(aws iam get-instance-profile --instance-profile-name vaultd-unseal --query 'InstanceProfile.Roles[0].RoleName' --output text)"
+            aws iam get-role-policy --role-name vaultd-unseal --policy-name unseal --query PolicyDocument --output json
+            aws ec2 describe-instances --instance-ids "$instance_id" --query 'Reservations[0].Instances[0].MetadataOptions' --output json
+            """
+        let result = try await TestEnvironment.run("/bin/sh", ["-euc", script, directory.path], environment: [
+            "PATH": "\(venv):/usr/bin:/bin", "HOME": directory.path, "AWS_ENDPOINT_URL": "http://127.0.0.1:\(port)",
+            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_EC2_METADATA_DISABLED": "true"])
+        let output = result.stdout
+        #expect(result.status == 0, "\(output)\(result.stderr)")
+        let keyARN = output.firstMatch(of: /key-arn=(arn:aws:kms:us-east-1:\d+:key\/[0-9a-f-]+)/).map { String($0.1) }
+        #expect(keyARN != nil, "\(output)")
+        #expect(output.contains("alias-target=\(keyARN?.split(separator: "/").last ?? "?")\n"), "the alias names the new key: \(output)")
+        #expect(output.contains("profile-role=vaultd-unseal"))
+        // The inline policy as IAM stored it: Decrypt only, on that key, with the context condition.
+        #expect(output.contains("\"Action\": \"kms:Decrypt\""), "\(output)")
+        #expect(output.contains("\"Resource\": \"\(keyARN ?? "?")\""))
+        #expect(output.contains("\"kms:EncryptionContext:service\": \"vaultd\""))
+        #expect(!output.contains("kms:Encrypt\""), "the instance role must not get kms:Encrypt")
+        // IMDSv2 required, hop limit 2.
+        #expect(output.contains("\"HttpTokens\": \"required\"") && output.contains("\"HttpPutResponseHopLimit\": 2"), "\(output)")
     }
 }
