@@ -24,6 +24,11 @@ mount -t tmpfs -o mode=0755 tmpfs "$root/run"
 mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
 mkdir -p "$root/run/standin/bin" "$root/stage"
 mount --bind "$here/standin-bin" "$root/run/standin/bin"
+# The package (its build, its .venv) at its own path, even where the fresh /tmp hides it (a
+# clone under /tmp, as CI's may be).
+package=$(cd "$here/../../.." && pwd)
+mkdir -p "$root$package"
+mount --bind "$package" "$root$package"
 mount --bind "$stage" "$root/stage"
 ip link set lo up
 status=0
