@@ -30,7 +30,7 @@ public func fuzzSysAPI(_ data: UnsafePointer<UInt8>, _ count: Int) -> CInt {
 
 /// One vault, initialised once with 3 shares (threshold 2), kept sealed between inputs.
 enum Sealed {
-    nonisolated(unsafe) static let core: VaultCore = {
+    static let core: VaultCore = {
         let core = VaultCore(storage: MemoryStorage())
         blocking { _ = try? await core.initialize(InitRequest(secretShares: 3, secretThreshold: 2)) }
         return core
