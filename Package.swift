@@ -37,6 +37,10 @@ let package = Package(
             ]
         ),
 
+        // Durable replacement of small files (key files, envelopes, tokens): write, fsync,
+        // rename or link, fsync the directory.
+        .target(name: "DurableFile"),
+
         // The configuration language: HCL as Vault users write it, and its JSON form.
         .target(name: "HCL"),
 
@@ -104,13 +108,13 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
-        .target(name: "SealSources", dependencies: ["SealKit", "AWSAuth", "AzureAuth", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "SealSources", dependencies: ["SealKit", "DurableFile", "AWSAuth", "AzureAuth", .product(name: "Crypto", package: "swift-crypto")]),
 
         // The agent: targets, the watch loop, retry policy, autonomous init, telemetry.
         .target(
             name: "UnsealAgent",
             dependencies: [
-                "SealSources", "AWSAuth", "AzureAuth", "VaultClient", "HTTPTransport", "HTTPServerKit", "HCL", "SealKit", "CVaultSystem",
+                "SealSources", "DurableFile", "AWSAuth", "AzureAuth", "VaultClient", "HTTPTransport", "HTTPServerKit", "HCL", "SealKit", "CVaultSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
@@ -129,7 +133,7 @@ let package = Package(
         .executableTarget(
             name: "vaultctl",
             dependencies: [
-                "VaultCLI", "VaultClient", "SealKit", "HCL",
+                "VaultCLI", "VaultClient", "SealKit", "HCL", "DurableFile",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,5 +1,5 @@
 import Foundation
-import SealKit
+import DurableFile
 
 /// The `ciphertext_path` file of a wrapping seal (`awskms`, `azurekeyvault`): a small JSON
 /// envelope that says how it was made, read whole and written atomically (mode 0600).

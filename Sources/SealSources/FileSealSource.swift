@@ -1,5 +1,5 @@
 import Foundation
-import SealKit
+import DurableFile
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import SealKit
+import DurableFile
 import SealSources
 import VaultClient
 
@@ -38,34 +38,34 @@ public struct ShareCustody: Sendable {
         }
         // The shares exist only in this process now: store them before anything else, and
         // never give up.
-        var attempt = 0
-        while true {
-            do {
-                try await store.store(.shares(shares))
-                break
-            } catch {
+        await Self.untilStored(retry: retry) {
+            do throws(SealSourceError) { try await store.store(.shares(shares)) } catch {
                 logger.error("cannot store the new unseal shares; retrying (the vault is initialised: do not stop the agent)", metadata: ["target": "\(target)", "error": "\(error.message)"])
-                try? await Task.sleep(for: retry.delay(attempt))
-                attempt += 1
+                throw error
             }
         }
-        try await Self.keepRootToken(result["root_token"] as? String, at: rootTokenPath, retry: retry, logger: logger)
+        await Self.keepRootToken(result["root_token"] as? String, at: rootTokenPath, retry: retry, logger: logger)
         return shares.count
     }
 
     /// Stores the root token where `init { root_token = "file:…" }` says, retrying until it is.
-    static func keepRootToken(_ token: String?, at path: String?, retry: RetryPolicy, logger: Logger) async throws {
+    static func keepRootToken(_ token: String?, at path: String?, retry: RetryPolicy, logger: Logger) async {
         guard let path, let token else { return }
-        var attempt = 0
-        while true {
-            do {
-                try AtomicFile.write(Array((token + "\n").utf8), to: path, mode: 0o600)
-                return
-            } catch {
+        await untilStored(retry: retry) {
+            do { try AtomicFile.write(Array((token + "\n").utf8), to: path, mode: 0o600) } catch {
                 logger.error("cannot store the root token; retrying", metadata: ["path": "\(path)", "error": "\(error)"])
-                try? await Task.sleep(for: retry.delay(attempt))
-                attempt += 1
+                throw error
             }
+        }
+    }
+
+    /// Runs `store` until it succeeds, waiting `retry`'s backoff between attempts: what it
+    /// stores exists nowhere else.
+    private static func untilStored(retry: RetryPolicy, _ store: () async throws -> Void) async {
+        var attempt = 0
+        while (try? await store()) == nil {
+            try? await Task.sleep(for: retry.delay(attempt))
+            attempt += 1
         }
     }
 }

@@ -275,7 +275,7 @@ actor TargetLoop {
             body["seal_key"] = keyText
             let result = try await client.initialize(body)
             metrics.initialized(target: name, outcome: "success")
-            try await ShareCustody.keepRootToken(result["root_token"] as? String, at: initSettings.rootTokenPath, retry: retry, logger: logger)
+            await ShareCustody.keepRootToken(result["root_token"] as? String, at: initSettings.rootTokenPath, retry: retry, logger: logger)
             logger.info("initialized", metadata: ["target": "\(name)", "kind": "vaultd"])
         } else {
             if existing != nil {

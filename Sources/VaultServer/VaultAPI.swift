@@ -181,7 +181,7 @@ public struct VaultAPI: HTTPResponder {
                 guardian.recordSuccess(peer)
                 if wasSealed {
                     let elapsed = ContinuousClock.now - started
-                    logger.info("unsealed", metadata: ["unseal_us": "\(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)"])
+                    logger.info("unsealed", metadata: ["unseal_us": "\(elapsed.microseconds)"])
                 }
             }
         } catch let error as VaultError where error.code == .wrongKey || error.code == .badRequest {
@@ -194,4 +194,5 @@ public struct VaultAPI: HTTPResponder {
 
 extension Duration {
     var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+    var microseconds: Int64 { components.seconds * 1_000_000 + components.attoseconds / 1_000_000_000_000 }
 }

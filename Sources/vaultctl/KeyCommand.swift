@@ -1,4 +1,5 @@
 import ArgumentParser
+import DurableFile
 import Foundation
 import SealKit
 import VaultCLI

@@ -29,13 +29,13 @@ struct StatusCommand: AsyncParsableCommand {
     func run() async throws {
         let client = try server.client()
         let deadline = ContinuousClock.now + (wait.flatMap { Duration(configText: $0) } ?? .zero)
-        var status = try? await client.sealStatus()
-        while (status?["sealed"] as? Bool ?? true), ContinuousClock.now < deadline {
+        var answer = try? await client.sealStatus()
+        while (answer?["sealed"] as? Bool ?? true), ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(100))
-            status = try? await client.sealStatus()
+            answer = try? await client.sealStatus()
         }
-        if status == nil { status = try await perform { try await client.sealStatus() } }
-        guard let status else { throw ExitCode(1) }
+        // Unreachable to the end: ask once more, for the error message.
+        let status = if let answer { answer } else { try await perform { try await client.sealStatus() } }
         if json {
             try printJSON(status)
         } else {
