@@ -39,4 +39,57 @@ struct AgentInitTimeoutTests {
         #expect(state?["inits"] as? Int == 1)
         #expect(!agent.log.contains("timed out"), "\(agent.log)")
     }
+
+    @Test("the init custodian: survives SIGTERM while OpenBao initialises and stores the shares; errors are one JSON line with their class")
+    func custodian() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("custodian-\(UUID().uuidString.prefix(6))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { SecretLedger.removeDirectory(directory) }
+        let socket = directory.appendingPathComponent("vault.sock").path
+        let fake = try await OracleServer.start(script: "Tests/IntegrationTests/Oracle/slow_init_vault.py", arguments: [socket, "3"])
+        _ = fake
+        let shares = directory.appendingPathComponent("shares.json").path
+        let config = directory.appendingPathComponent("agent.hcl").path
+        try """
+            vault { address = "unix://\(socket)" }
+            vault { address = "unix://\(directory.path)/nothing-listens.sock" }
+            seal "file" { path = "\(shares)" }
+            init { enabled = true }
+            retry { initial = "50ms"  max = "1s" }
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let agentBinary = TestEnvironment.executable("unseal-agent")
+        let body = #"{"secret_shares": 3, "secret_threshold": 2}"#
+
+        // SIGTERM in the middle of a 3 s init: ignored; the shares are stored and counted. The
+        // test runner's children inherit its blocked SIGTERM, so Python unblocks it before exec:
+        // without the custodian's own SIG_IGN the signal would kill it.
+        let custodian = Process()
+        custodian.executableURL = URL(fileURLWithPath: try #require(TestEnvironment.oraclePython))
+        custodian.arguments = ["-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM}); os.execv(sys.argv[1], sys.argv[1:])",
+                               agentBinary, "init-custodian", "--config", config, "--target", "unix://\(socket)"]
+        let input = Pipe(), output = Pipe()
+        custodian.standardInput = input
+        custodian.standardOutput = output
+        custodian.standardError = FileHandle.nullDevice
+        try custodian.run()
+        input.fileHandleForWriting.write(Data(body.utf8))
+        try input.fileHandleForWriting.close()
+        try await Task.sleep(for: .milliseconds(800))
+        kill(custodian.processIdentifier, SIGTERM)
+        let answer = try await TestEnvironment.offThePool { output.fileHandleForReading.readDataToEndOfFile() }
+        custodian.waitUntilExit()
+        #expect(custodian.terminationStatus == 0)
+        #expect(String(decoding: answer, as: UTF8.self) == "{\"shares\":3}\n")
+        let stored = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: shares))) as? [String]
+        #expect(stored?.count == 3)
+
+        // A target the configuration does not name: needs a fix. An unreachable one: retryable.
+        for (target, errorClass, text) in [("unix:///elsewhere.sock", "needsFix", "no vault unix:///elsewhere.sock in the configuration"),
+                                           ("unix://\(directory.path)/nothing-listens.sock", "retryable", "initialising unix://")] {
+            let result = try await TestEnvironment.run(agentBinary, ["init-custodian", "--config", config, "--target", target], input: body)
+            let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: String]
+            #expect(result.status == 1)
+            #expect(json?["class"] == errorClass && json?["error"]?.contains(text) == true, "\(result.stdout)")
+        }
+    }
 }
