@@ -26,37 +26,53 @@ struct CrashSafetyTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("crash-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { SecretLedger.removeDirectory(directory) }
-        let (address, stop) = try await vault(directory)
-        defer { Task { await stop() } }
-        let keyFile = directory.appendingPathComponent("key").path
-        let config = try AgentTests.writeAgentConfig(directory, vault: address, keyFile: keyFile, extra: "init {\n  enabled = true\n  \(extra)\n}")
-        let client = VaultClient(address: try VaultAddress(address), timeout: .seconds(30))
+        return try await withVault(vault, in: directory) { address in
+            let keyFile = directory.appendingPathComponent("key").path
+            let config = try AgentTests.writeAgentConfig(directory, vault: address, keyFile: keyFile, extra: "init {\n  enabled = true\n  \(extra)\n}")
+            let client = VaultClient(address: try VaultAddress(address), timeout: .seconds(30))
 
-        let first = try AgentTests.startAgent(config, in: directory)
-        try await Task.sleep(for: delay)
-        kill(first.pid, SIGKILL)
-        first.process.waitUntilExit()
+            let first = try AgentTests.startAgent(config, in: directory)
+            try await Task.sleep(for: delay)
+            ChildExit.kill(first.pid)
 
-        // An init custodian the agent started may still be at work (OpenBao takes seconds):
-        // it is meant to outlive the agent. Classify only once it is done.
-        #expect(await eventually(.seconds(120)) { Self.custodians(of: config).isEmpty }, "an init custodian did not finish")
-        let status = try await client.sealStatus()
-        let initialised = status["initialized"] as? Bool ?? false
-        let stored = FileManager.default.contents(atPath: keyFile)
-        let outcome: Outcome = initialised ? .initialised : (stored == nil ? .untouched : .keyStoredFirst)
-        if initialised && stored == nil {
-            Issue.record("initialised with nothing stored: the key is lost (agent killed after \(delay))\n\(first.log)")
+            // An init custodian the agent started may still be at work (OpenBao takes seconds):
+            // it is meant to outlive the agent. Classify only once it is done.
+            #expect(await eventually(.seconds(120)) { Self.custodians(of: config).isEmpty }, "an init custodian did not finish")
+            let status = try await client.sealStatus()
+            let initialised = status["initialized"] as? Bool ?? false
+            let stored = FileManager.default.contents(atPath: keyFile)
+            let outcome: Outcome = initialised ? .initialised : (stored == nil ? .untouched : .keyStoredFirst)
+            if initialised && stored == nil {
+                Issue.record("initialised with nothing stored: the key is lost (agent killed after \(delay))\n\(first.log)")
+                return outcome
+            }
+
+            let second = try AgentTests.startAgent(config, in: directory)
+            defer { kill(second.pid, SIGKILL) }
+            let unsealed = await eventually(.seconds(60)) { await AgentTests.isUnsealed(client) }
+            #expect(unsealed, "not unsealed after a kill at \(delay) (\(outcome.rawValue)):\n\(second.log.suffix(1500))")
+            if let stored {
+                #expect(FileManager.default.contents(atPath: keyFile) == stored, "the stored key material was replaced")
+            }
             return outcome
         }
+    }
 
-        let second = try AgentTests.startAgent(config, in: directory)
-        defer { kill(second.pid, SIGKILL) }
-        let unsealed = await eventually(.seconds(60)) { await AgentTests.isUnsealed(client) }
-        #expect(unsealed, "not unsealed after a kill at \(delay) (\(outcome.rawValue)):\n\(second.log.suffix(1500))")
-        if let stored {
-            #expect(FileManager.default.contents(atPath: keyFile) == stored, "the stored key material was replaced")
+    /// Runs `body` with a vault made by `vault` in `directory`, and stops the vault afterwards
+    /// (awaited, so nothing of it outlives the test).
+    static func withVault<T>(
+        _ vault: (URL) async throws -> (address: String, stop: @Sendable () async -> Void),
+        in directory: URL, _ body: (String) async throws -> T
+    ) async throws -> T {
+        let (address, stop) = try await vault(directory)
+        do {
+            let value = try await body(address)
+            await stop()
+            return value
+        } catch {
+            await stop()
+            throw error
         }
-        return outcome
     }
 
     /// Running init custodians started for the agent configuration at `config`.
@@ -76,20 +92,20 @@ struct CrashSafetyTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("crash-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { SecretLedger.removeDirectory(directory) }
-        let (address, stop) = try await vault(directory)
-        defer { Task { await stop() } }
-        let config = try AgentTests.writeAgentConfig(directory, vault: address, keyFile: directory.appendingPathComponent("key").path,
-                                                     extra: "init {\n  enabled = true\n  \(extra)\n}")
-        let client = VaultClient(address: try VaultAddress(address), timeout: .seconds(30))
-        let started = ContinuousClock.now
-        let agent = try AgentTests.startAgent(config, in: directory)
-        defer { kill(agent.pid, SIGKILL) }
-        while (try? await client.sealStatus())?["initialized"] as? Bool != true, ContinuousClock.now - started < .seconds(60) {
-            try await Task.sleep(for: .milliseconds(1))
+        return try await withVault(vault, in: directory) { address in
+            let config = try AgentTests.writeAgentConfig(directory, vault: address, keyFile: directory.appendingPathComponent("key").path,
+                                                         extra: "init {\n  enabled = true\n  \(extra)\n}")
+            let client = VaultClient(address: try VaultAddress(address), timeout: .seconds(30))
+            let started = ContinuousClock.now
+            let agent = try AgentTests.startAgent(config, in: directory)
+            defer { kill(agent.pid, SIGKILL) }
+            while (try? await client.sealStatus())?["initialized"] as? Bool != true, ContinuousClock.now - started < .seconds(60) {
+                try await Task.sleep(for: .milliseconds(1))
+            }
+            let elapsed = ContinuousClock.now - started
+            _ = await eventually(.seconds(60)) { Self.custodians(of: config).isEmpty }
+            return elapsed
         }
-        let elapsed = ContinuousClock.now - started
-        _ = await eventually(.seconds(60)) { Self.custodians(of: config).isEmpty }
-        return elapsed
     }
 
     /// Runs `count` crashes at instants spread uniformly from the agent's start to a little

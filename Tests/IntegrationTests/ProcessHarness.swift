@@ -21,22 +21,24 @@ final class ChildProcess: @unchecked Sendable {
         process.standardOutput = handle
         process.standardError = handle
         try process.run()
+        // The child has its own descriptor. Ours is closed now: left to the handle's release,
+        // every child's log stayed open for the whole run, and past 1,024 descriptors
+        // Foundation's select()-based process monitor (a socket pair per child) missed exits:
+        // the suite hung with the pool's threads in waitUntilExit().
+        try? handle.close()
     }
 
     var pid: Int32 { process.processIdentifier }
-    var isRunning: Bool { process.isRunning }
+    var isRunning: Bool { !process.hasEnded }
 
     func stop(signal: Int32 = SIGTERM) async {
-        guard process.isRunning else { return }
+        guard isRunning else { return }
         kill(process.processIdentifier, signal)
         let deadline = ContinuousClock.now + .seconds(15)
-        while process.isRunning && ContinuousClock.now < deadline {
+        while isRunning && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
         }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        if isRunning { ChildExit.kill(process.processIdentifier) }
     }
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
@@ -51,10 +53,7 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     deinit {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        if isRunning { ChildExit.kill(process.processIdentifier) }
     }
 }
 

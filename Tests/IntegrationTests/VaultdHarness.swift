@@ -55,13 +55,14 @@ final class VaultdHarness: @unchecked Sendable {
         process.standardOutput = logHandle
         process.standardError = logHandle
         try process.run()
+        try? logHandle.close()   // the child has its own (see ChildProcess)
         self.process = process
         let client = try client()
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
             if let (status, _) = try? await client.send("GET", "/v1/sys/seal-status"), status == 200 { return }
-            guard process.isRunning else {
-                throw TestSupportError("vaultd exited with \(process.terminationStatus): \(log(tail: 20))")
+            guard !process.hasEnded else {
+                throw TestSupportError("vaultd exited with \(process.exitStatus): \(log(tail: 20))")
             }
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -74,16 +75,15 @@ final class VaultdHarness: @unchecked Sendable {
         guard let process else { return 0 }
         kill(process.processIdentifier, signal)
         let deadline = ContinuousClock.now + .seconds(20)
-        while process.isRunning && ContinuousClock.now < deadline {
+        while !process.hasEnded && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
         }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+        if !process.hasEnded {
+            ChildExit.kill(process.processIdentifier)
             throw TestSupportError("vaultd did not stop within 20 s of signal \(signal)")
         }
         self.process = nil
-        return process.terminationStatus
+        return process.exitStatus
     }
 
     func log(tail lines: Int? = nil) -> String {
@@ -102,10 +102,7 @@ final class VaultdHarness: @unchecked Sendable {
     }
 
     func remove() {
-        if let process, process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        if let process, !process.hasEnded { ChildExit.kill(process.processIdentifier) }
         SecretLedger.removeDirectory(directory)
     }
 

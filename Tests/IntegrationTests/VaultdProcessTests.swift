@@ -17,16 +17,15 @@ struct VaultdProcessTests {
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
-        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) }; process.waitUntilExit() }
+        defer { ChildExit.kill(process.processIdentifier) }
 
-        // Read until the root token line.
-        var text = ""
-        let handle = output.fileHandleForReading
-        while !text.contains("Root token:") || !text.contains("\n\n", after: "Root token:") {
-            let chunk = handle.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
+        // Read until the root token line (on a thread of its own, not the cooperative pool).
+        let collector = PipeCollector(output.fileHandleForReading)
+        _ = await eventually(.seconds(60)) {
+            let text = collector.text
+            return collector.isFinished || (text.contains("Root token:") && text.contains("\n\n", after: "Root token:"))
         }
+        let text = collector.text
         #expect(text.contains("development only"))
         let phrase = try #require(Self.value(text, "Seal key phrase:"))
         let hash = try #require(Self.value(text, "Validation hash:"))
@@ -75,11 +74,13 @@ struct VaultdProcessTests {
         let received = Pipe()
         receiver.standardOutput = received
         try receiver.run()
-        while !FileManager.default.fileExists(atPath: notifyPath) { try await Task.sleep(for: .milliseconds(10)) }
+        defer { ChildExit.kill(receiver.processIdentifier) }
+        let collector = PipeCollector(received.fileHandleForReading)
+        try #require(await eventually { FileManager.default.fileExists(atPath: notifyPath) }, "the notify receiver did not bind")
 
         try await vaultd.start(environment: ["NOTIFY_SOCKET": notifyPath])
-        receiver.waitUntilExit()
-        let message = String(decoding: received.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        _ = await eventually(.seconds(30)) { collector.isFinished }
+        let message = collector.text
         #expect(message.contains("READY=1"))
 
         let result = try await vaultd.client().initializeRecorded([:])

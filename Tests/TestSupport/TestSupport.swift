@@ -72,9 +72,9 @@ public enum TestEnvironment {
     /// continuations — enough to break the timing the IMDS tests measure.
     public static func run(
         _ executable: String, _ arguments: [String], input: String = "",
-        environment: [String: String]? = nil
+        environment: [String: String]? = nil, timeout: Duration = .seconds(600)
     ) async throws -> ProcessResult {
-        try await offThePool { try runBlocking(executable, arguments, input: input, environment: environment) }
+        try await offThePool { try runBlocking(executable, arguments, input: input, environment: environment, timeout: timeout) }
     }
 
     /// Runs blocking `work` on a new thread and resumes with its result.
@@ -85,9 +85,14 @@ public enum TestEnvironment {
     }
 
     /// ``run(_:_:input:environment:)``, blocking the caller.
+    ///
+    /// Bounded: a process still running after `timeout` is killed and the call throws, naming
+    /// it — a stuck child fails its test instead of hanging the suite. Output is collected
+    /// until the process exits and its pipes reach end of file, but not past a short grace: a
+    /// grandchild that kept the pipes open does not hold the caller.
     public static func runBlocking(
         _ executable: String, _ arguments: [String], input: String = "",
-        environment: [String: String]? = nil
+        environment: [String: String]? = nil, timeout: Duration = .seconds(600)
     ) throws -> ProcessResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -99,29 +104,53 @@ public enum TestEnvironment {
         process.standardError = stderr
         try process.run()
         // Read both pipes concurrently so neither can fill up and block the child.
-        let group = DispatchGroup()
-        nonisolated(unsafe) var outData = Data()
-        nonisolated(unsafe) var errData = Data()
-        group.enter()
-        DispatchQueue.global().async {
-            outData = stdout.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        group.enter()
-        DispatchQueue.global().async {
-            errData = stderr.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
+        let out = PipeCollector(stdout.fileHandleForReading), err = PipeCollector(stderr.fileHandleForReading)
         stdin.fileHandleForWriting.write(Data(input.utf8))
         try stdin.fileHandleForWriting.close()
-        group.wait()
-        process.waitUntilExit()
-        return ProcessResult(
-            status: process.terminationStatus,
-            stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errData, as: UTF8.self)
-        )
+        let exit = ChildExit.wait(process.processIdentifier, timeout: timeout)
+        if exit == nil { ChildExit.kill(process.processIdentifier) }
+        let grace = DispatchTime.now() + .seconds(5)
+        out.wait(until: grace)
+        err.wait(until: grace)
+        guard let exit else {
+            // The command's name only: its arguments may carry test secrets.
+            throw TestSupportError("\(executable) \(arguments.first ?? "") did not finish within \(timeout) and was killed; stderr ends: \(err.text.suffix(500))")
+        }
+        return ProcessResult(status: exit.status == -1 ? process.exitStatus : exit.status, stdout: out.text, stderr: err.text)
     }
+}
+
+/// Reads a pipe to its end on a thread of its own, keeping what arrived so far readable.
+public final class PipeCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    private let done = DispatchSemaphore(value: 0)
+
+    public init(_ handle: FileHandle) {
+        Thread.detachNewThread { [self] in
+            while case let chunk = handle.availableData, !chunk.isEmpty {
+                lock.withLock { data.append(chunk) }
+            }
+            // Closed here, not when the Pipe is released: Foundation keeps Process objects
+            // (and their pipes) longer than the test does.
+            try? handle.close()
+            done.signal()
+        }
+    }
+
+    /// Waits for end of file, but not past `deadline`.
+    public func wait(until deadline: DispatchTime) {
+        if done.wait(timeout: deadline) == .success { done.signal() }
+    }
+
+    /// Whether the pipe has reached end of file.
+    public var isFinished: Bool {
+        guard done.wait(timeout: .now()) == .success else { return false }
+        done.signal()
+        return true
+    }
+
+    public var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
 }
 
 /// What a finished process printed and returned.
@@ -183,6 +212,7 @@ public final class OracleServer: @unchecked Sendable {
     public let port: Int
     public var url: String { "http://127.0.0.1:\(port)" }
     private let process = Process()
+    private let directory: URL
 
     /// Starts `script` (a path from the package root, e.g. `Tests/AWSAuthTests/Oracle/imds_fake.py`)
     /// and returns once it listens; the wait for its first line happens off the cooperative pool.
@@ -195,24 +225,35 @@ public final class OracleServer: @unchecked Sendable {
         guard let python = TestEnvironment.oraclePython else {
             throw TestSupportError("no oracle Python: run scripts/test (it creates .venv) or set ORACLE_PYTHON")
         }
+        // Its stderr goes to a log of its own (kept with the others for the secret scan), not
+        // to the test runner's: nothing but the runner may hold the suite's output open.
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("oracle-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let logPath = directory.appendingPathComponent(URL(fileURLWithPath: script).deletingPathExtension().lastPathComponent + ".log").path
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = [TestEnvironment.packageRoot.appendingPathComponent(script).path, String(port)] + arguments
         let output = Pipe()
         process.standardOutput = output
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardError = log
         try process.run()
-        // One short blocking read: the script prints its line before it serves anything.
-        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        try? log.close()   // the child has its own copy (see ChildProcess)
+        // The script prints its line before it serves anything; wait for it, but not forever.
+        var ready = pollfd(fd: output.fileHandleForReading.fileDescriptor, events: Int16(POLLIN), revents: 0)
+        let line = poll(&ready, 1, 60_000) == 1 ? String(decoding: output.fileHandleForReading.availableData, as: UTF8.self) : ""
         guard line.hasPrefix("ready") else {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            throw TestSupportError("\(script) did not start")
+            ChildExit.kill(process.processIdentifier)
+            let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            SecretLedger.removeDirectory(directory)
+            throw TestSupportError("\(script) did not start within 60 s: \(log.suffix(800))")
         }
     }
 
     deinit {
         // SIGKILL: children of the test runner inherit its blocked-signal mask, SIGTERM included.
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        ChildExit.kill(process.processIdentifier)
+        SecretLedger.removeDirectory(directory)
     }
 }
 
