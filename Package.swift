@@ -54,6 +54,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Keys a vault holds (issue 9): specs, generation, BIP39 seeds, BIP32/BIP44 derivation,
+        // secp256k1 (on OpenSSL: BoringSSL lacks the curve), Keccak-256, EIP-55. No I/O.
+        .systemLibrary(name: "COpenSSL", providers: [.apt(["libssl-dev"])]),
+        .target(
+            name: "KeyKit",
+            dependencies: [
+                "COpenSSL", "SealKit",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         .target(
             name: "VaultStorageSQLite",
             dependencies: ["VaultCore", .product(name: "GRDB", package: "GRDB.swift")]
@@ -165,6 +176,7 @@ let package = Package(
             dependencies: ["HCL", "TestSupport"],
             exclude: ["Corpus", "Oracle"]
         ),
+        .testTarget(name: "KeyKitTests", dependencies: ["KeyKit", "SealKit", "TestSupport"]),
         .testTarget(name: "VaultCoreTests", dependencies: ["VaultCore", "VaultStorageSQLite", "SealKit", "TestSupport"]),
         .testTarget(name: "HTTPTransportTests", dependencies: ["HTTPTransport", "TestSupport"]),
         .testTarget(name: "AWSAuthTests", dependencies: ["AWSAuth", "TestSupport"], exclude: ["Oracle"]),
