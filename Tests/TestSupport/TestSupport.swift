@@ -216,8 +216,17 @@ public final class OracleServer: @unchecked Sendable {
 
     /// Starts `script` (a path from the package root, e.g. `Tests/AWSAuthTests/Oracle/imds_fake.py`)
     /// and returns once it listens; the wait for its first line happens off the cooperative pool.
+    /// The free port is found by binding and releasing it, so another test's socket can take it
+    /// before the script binds: a start that fails with "Address already in use" is retried on
+    /// a new port (seen in CI, once in ~140 tests).
     public static func start(script: String, arguments: [String]) async throws -> OracleServer {
-        try await TestEnvironment.offThePool { try OracleServer(script: script, arguments: arguments) }
+        try await TestEnvironment.offThePool {
+            for _ in 0..<4 {
+                do { return try OracleServer(script: script, arguments: arguments) } catch let error as TestSupportError
+                    where error.description.contains("Address already in use") { continue }
+            }
+            return try OracleServer(script: script, arguments: arguments)
+        }
     }
 
     private init(script: String, arguments: [String]) throws {
