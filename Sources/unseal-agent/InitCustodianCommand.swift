@@ -51,6 +51,8 @@ struct InitCustodianCommand: AsyncParsableCommand {
 
     private func answer(_ object: [String: Any]) {
         guard let data = try? JSONSerialization.data(withJSONObject: object) else { return }
-        FileHandle.standardOutput.write(data + Data("\n".utf8))
+        // The throwing write: the agent may be gone (kill -9) and its end of the pipe with it;
+        // the shares are stored by now, and EPIPE must not become a crash report in the log.
+        try? FileHandle.standardOutput.write(contentsOf: data + Data("\n".utf8))
     }
 }
