@@ -96,15 +96,6 @@ public enum Secp256k1 {
         }
     }
 
-    /// `publicKey` (SEC1, either form) re-encoded.
-    public static func normalize(publicKey: [UInt8], compressed: Bool) throws(KeyKitError) -> [UInt8] {
-        try withCurve { curve throws(KeyKitError) in
-            let point = try curve.decode(publicKey)
-            defer { EC_POINT_free(point) }
-            return try curve.encode(point, compressed: compressed)
-        }
-    }
-
     // MARK: - The curve, for the length of one call
 
     struct Curve {

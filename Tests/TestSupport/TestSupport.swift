@@ -112,11 +112,11 @@ public enum TestEnvironment {
         let grace = DispatchTime.now() + .seconds(5)
         out.wait(until: grace)
         err.wait(until: grace)
-        guard let exit else {
+        guard exit != nil else {
             // The command's name only: its arguments may carry test secrets.
             throw TestSupportError("\(executable) \(arguments.first ?? "") did not finish within \(timeout) and was killed; stderr ends: \(err.text.suffix(500))")
         }
-        return ProcessResult(status: exit.status == -1 ? process.exitStatus : exit.status, stdout: out.text, stderr: err.text)
+        return ProcessResult(status: process.exitStatus, stdout: out.text, stderr: err.text)
     }
 }
 
