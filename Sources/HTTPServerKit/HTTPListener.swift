@@ -35,38 +35,107 @@ struct PeerRejected: Error {
 struct HTTPConnection: Sendable {
     let channel: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
     let peer: Peer
+
+    /// Ends a connection that will never be served. A `NIOAsyncChannel` released without
+    /// `executeThenClose` traps ("Deinited NIOAsyncWriter without calling finish()"), so a
+    /// connection is never simply dropped: it is run through `executeThenClose` with nothing to
+    /// do, which finishes its writer and closes it. (The synchronous `outbound.finish()` is
+    /// deprecated for exactly this reason.)
+    func abandon() {
+        let channel = self.channel
+        Task { try? await channel.executeThenClose { _, _ in } }
+    }
 }
 
-/// Connections currently open, so a graceful shutdown can close the idle ones and let the
-/// busy ones finish their request.
+/// What the listening channel hands to the accept loop: only the name of an accepted
+/// connection, never the connection itself.
+///
+/// SwiftNIO's async server channel drops elements it has buffered when the listening socket
+/// closes (apple/swift-nio#2813), and an accepted `NIOAsyncChannel` that is dropped crashes the
+/// process. vaultd closes its listeners on SIGTERM while clients are still connecting, so the
+/// connection stays with the ``ConnectionTracker`` until the accept loop claims it, and whatever
+/// is still unclaimed at shutdown is abandoned there, properly.
+struct ConnectionTicket: Sendable {
+    let id: ObjectIdentifier
+}
+
+/// Every connection from its acceptance to its close: unclaimed ones (accepted, not yet served),
+/// idle ones and busy ones, so a graceful shutdown can end the first two kinds at once and let
+/// the busy ones finish their request.
 final class ConnectionTracker: Sendable {
+    private enum Stage {
+        case unclaimed(HTTPConnection)
+        case serving(busy: Bool)
+    }
     private struct State {
         var shuttingDown = false
-        var connections: [ObjectIdentifier: (channel: any Channel, busy: Bool)] = [:]
+        var connections: [ObjectIdentifier: (channel: any Channel, stage: Stage)] = [:]
     }
     private let state = Mutex(State())
 
     var isShuttingDown: Bool { state.withLock { $0.shuttingDown } }
 
-    func opened(_ channel: any Channel) {
-        state.withLock { $0.connections[ObjectIdentifier(channel)] = (channel, false) }
+    /// Keeps a connection just accepted (on its event loop) until the accept loop claims it.
+    /// After shutdown began it is abandoned at once and the channel initializer fails.
+    func adopt(_ connection: HTTPConnection) throws -> ConnectionTicket {
+        let channel = connection.channel.channel
+        let id = ObjectIdentifier(channel)
+        let accepted = state.withLock { state -> Bool in
+            guard !state.shuttingDown else { return false }
+            state.connections[id] = (channel, .unclaimed(connection))
+            return true
+        }
+        guard accepted else {
+            connection.abandon()
+            throw ListenerError("the listener is shutting down")
+        }
+        return ConnectionTicket(id: id)
+    }
+
+    /// Hands an adopted connection to the accept loop, or nil when shutdown abandoned it.
+    func claim(_ ticket: ConnectionTicket) -> HTTPConnection? {
+        state.withLock { state -> HTTPConnection? in
+            guard let entry = state.connections[ticket.id], case .unclaimed(let connection) = entry.stage else {
+                return nil
+            }
+            state.connections[ticket.id] = (entry.channel, .serving(busy: false))
+            return connection
+        }
     }
 
     func closed(_ channel: any Channel) {
         _ = state.withLock { $0.connections.removeValue(forKey: ObjectIdentifier(channel)) }
     }
 
-    /// Marks a request in progress; returns false when shutting down (answer and close).
+    /// Marks a request in progress (or done), so shutdown leaves it to finish.
     func setBusy(_ channel: any Channel, _ busy: Bool) {
-        state.withLock { $0.connections[ObjectIdentifier(channel)]?.busy = busy }
+        state.withLock { state in
+            let id = ObjectIdentifier(channel)
+            guard let entry = state.connections[id], case .serving = entry.stage else { return }
+            state.connections[id] = (entry.channel, .serving(busy: busy))
+        }
     }
 
-    /// Stops keep-alive and closes every idle connection.
+    /// Stops keep-alive, abandons unclaimed connections and closes idle ones. Safe to call twice.
     func beginShutdown() {
-        let idle = state.withLock { state -> [any Channel] in
+        let (unclaimed, idle) = state.withLock { state -> ([HTTPConnection], [any Channel]) in
             state.shuttingDown = true
-            return state.connections.values.filter { !$0.busy }.map(\.channel)
+            var unclaimed: [HTTPConnection] = []
+            var idle: [any Channel] = []
+            for (id, entry) in state.connections {
+                switch entry.stage {
+                case .unclaimed(let connection):
+                    unclaimed.append(connection)
+                    state.connections[id] = nil
+                case .serving(busy: false):
+                    idle.append(entry.channel)
+                case .serving(busy: true):
+                    break
+                }
+            }
+            return (unclaimed, idle)
         }
+        for connection in unclaimed { connection.abandon() }
         for channel in idle { channel.close(promise: nil) }
     }
 }
@@ -88,15 +157,19 @@ public final class HTTPListener: Sendable {
     public let address: Address
     /// The TCP port actually bound (useful with port 0), or nil for Unix sockets.
     public let boundPort: Int?
-    private let server: NIOAsyncChannel<HTTPConnection, Never>
+    private let server: NIOAsyncChannel<ConnectionTicket, Never>
     private let responder: any HTTPResponder
     private let maxRequestSize: Int
     private let logger: Logger
-    private let tracker = ConnectionTracker()
+    private let tracker: ConnectionTracker
 
-    private init(address: Address, server: NIOAsyncChannel<HTTPConnection, Never>, responder: any HTTPResponder, maxRequestSize: Int, logger: Logger) {
+    private init(
+        address: Address, server: NIOAsyncChannel<ConnectionTicket, Never>, tracker: ConnectionTracker,
+        responder: any HTTPResponder, maxRequestSize: Int, logger: Logger
+    ) {
         self.address = address
         self.server = server
+        self.tracker = tracker
         self.responder = responder
         self.maxRequestSize = maxRequestSize
         self.logger = logger
@@ -112,11 +185,12 @@ public final class HTTPListener: Sendable {
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: false)
-        let server: NIOAsyncChannel<HTTPConnection, Never>
+        let tracker = ConnectionTracker()
+        let server: NIOAsyncChannel<ConnectionTicket, Never>
         switch address {
         case .unix(let path, let mode, let policy):
             server = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
-                acceptUnix(channel, policy: policy, logger: logger)
+                acceptUnix(channel, policy: policy, logger: logger).flatMapThrowing { try tracker.adopt($0) }
             }
             guard chmod(path, mode) == 0 else {
                 let reason = String(cString: strerror(errno))
@@ -127,11 +201,14 @@ public final class HTTPListener: Sendable {
             server = try await bootstrap.bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let peer = Peer.tcp(channel.remoteAddress?.description ?? "unknown")
-                    return try makeConnection(channel, peer: peer, tls: tls)
+                    return try tracker.adopt(makeConnection(channel, peer: peer, tls: tls))
                 }
             }
         }
-        return HTTPListener(address: address, server: server, responder: responder, maxRequestSize: maxRequestSize, logger: logger)
+        return HTTPListener(
+            address: address, server: server, tracker: tracker,
+            responder: responder, maxRequestSize: maxRequestSize, logger: logger
+        )
     }
 
     private static func acceptUnix(_ channel: any Channel, policy: PeerPolicy, logger: Logger) -> EventLoopFuture<HTTPConnection> {
@@ -170,13 +247,16 @@ public final class HTTPListener: Sendable {
         await withDiscardingTaskGroup { group in
             do {
                 try await server.executeThenClose { inbound in
-                    for try await connection in inbound {
+                    for try await ticket in inbound {
+                        guard let connection = tracker.claim(ticket) else { continue }
                         group.addTask { await self.serve(connection) }
                     }
                 }
             } catch {
                 logger.debug("listener stopped", metadata: ["address": "\(address)", "error": "\(error)"])
             }
+            // However the accept loop ended, nothing accepted may be left unserved.
+            tracker.beginShutdown()
         }
     }
 
@@ -188,14 +268,12 @@ public final class HTTPListener: Sendable {
 
     private func serve(_ connection: HTTPConnection) async {
         let channel = connection.channel.channel
-        tracker.opened(channel)
         defer { tracker.closed(channel) }
-        if tracker.isShuttingDown {
-            channel.close(promise: nil)
-            return
-        }
         do {
+            // Always through executeThenClose, even when shutdown began meanwhile: it is what
+            // finishes the connection's writer (see ``ConnectionTicket``).
             try await connection.channel.executeThenClose { inbound, outbound in
+                if tracker.isShuttingDown { return }
                 var head: HTTPRequestHead?
                 var body = [UInt8]()
                 for try await part in inbound {
