@@ -50,6 +50,7 @@ let package = Package(
             name: "VaultCore",
             dependencies: [
                 "SealKit",
+                "KeyKit",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -183,7 +184,7 @@ let package = Package(
         .testTarget(name: "AzureAuthTests", dependencies: ["AzureAuth", "TestSupport"], exclude: ["Oracle"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["SealKit", "VaultClient", "HTTPTransport", "AWSAuth", "TestSupport"],
+            dependencies: ["SealKit", "KeyKit", "VaultClient", "HTTPTransport", "AWSAuth", "TestSupport"],
             exclude: ["Oracle"]
         ),
     ]

@@ -47,6 +47,15 @@ public enum KeyMaterial {
         }
     }
 
+    /// Private material as an ephemeral key hands it out: hex, or PKCS#8 PEM for RSA.
+    public static func exported(_ spec: KeySpec, _ material: [UInt8]) throws(KeyKitError) -> String {
+        guard spec.isRSA else { return Hex.encode(material) }
+        guard let key = try? _RSA.Signing.PrivateKey(derRepresentation: material) else {
+            throw KeyKitError(.invalidKey, "the \(spec.rawValue) material is not a valid key")
+        }
+        return key.pkcs8PEMRepresentation
+    }
+
     /// What a key shows of itself.
     public struct PublicInfo: Sendable, Equatable {
         public var publicKey: String?

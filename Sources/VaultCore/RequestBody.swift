@@ -1,4 +1,5 @@
 import Foundation
+import SealKit
 
 /// A parsed JSON request body with typed, named-field errors (422 names the field). It lives
 /// here, not with the HTTP listeners, so that the sys API's request parsing can be fuzzed
@@ -21,6 +22,46 @@ public struct RequestBody: @unchecked Sendable {
             throw VaultError(.badRequest, "the request body must be a JSON object")
         }
         self.object = object
+    }
+
+    /// A body already decoded (a nested object such as `options`).
+    public init(object: [String: Any]) {
+        self.object = object
+    }
+
+    /// The nested object `key`, or nil when absent.
+    public func object(_ key: String) throws(VaultError) -> RequestBody? {
+        guard let value = object[key], !(value is NSNull) else { return nil }
+        guard let nested = value as? [String: Any] else { throw VaultError(.unprocessable, "'\(key)' must be an object") }
+        return RequestBody(object: nested)
+    }
+
+    /// A list of strings, or nil when absent.
+    public func strings(_ key: String) throws(VaultError) -> [String]? {
+        guard let value = object[key], !(value is NSNull) else { return nil }
+        if let list = value as? [String] { return list }
+        if let text = value as? String { return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        throw VaultError(.unprocessable, "'\(key)' must be a list of strings")
+    }
+
+    /// Hex bytes (an optional `0x` prefix allowed), or nil when absent.
+    public func hex(_ key: String) throws(VaultError) -> [UInt8]? {
+        guard let text = try string(key) else { return nil }
+        let digits = text.hasPrefix("0x") || text.hasPrefix("0X") ? String(text.dropFirst(2)) : text
+        guard let bytes = Hex.decode(digits) else { throw VaultError(.unprocessable, "'\(key)' must be hex") }
+        return bytes
+    }
+
+    public func requiredHex(_ key: String) throws(VaultError) -> [UInt8] {
+        guard let bytes = try hex(key) else { throw VaultError(.unprocessable, "'\(key)' is required") }
+        return bytes
+    }
+
+    /// Refuses fields the server sets itself (a client sending them expects an effect it won't get).
+    public func refuse(_ keys: [String], reason: String) throws(VaultError) {
+        for key in keys where object[key] != nil {
+            throw VaultError(.unprocessable, "'\(key)' cannot be given: \(reason)")
+        }
     }
 
     public func string(_ key: String) throws(VaultError) -> String? {

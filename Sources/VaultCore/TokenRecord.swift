@@ -2,23 +2,61 @@ import Crypto
 import Foundation
 import SealKit
 
+/// What a non-root token may do inside the vaults it reaches.
+public enum Capability: String, Codable, Sendable, CaseIterable {
+    /// List and read vaults, keys and secrets (secret values included).
+    case read
+    /// Create and delete keys and secrets; create vaults (an unscoped token), which it then owns.
+    case write
+    /// Sign, verify and derive with keys.
+    case sign
+    /// Encrypt and decrypt with keys.
+    case encrypt
+}
+
 /// What a token may do. Stored under `tokens/<SHA-256 of the token>`, encrypted under the
 /// system key: the token itself is never stored.
 public struct TokenRecord: Codable, Sendable, Equatable {
     public var policies: [String]
-    /// The vaults a non-root token is limited to (`nil` for root).
+    /// The vaults a non-root token is limited to (`nil`: the vaults it creates; always `nil` for root).
     public var vaultIDs: [String]?
+    /// What a non-root token may do (`nil` for root: everything).
+    public var capabilities: [Capability]?
+    /// A public name for the token (never the token): vaults record it as their owner.
+    public var accessor: String?
     public var createdAt: Date
     public var displayName: String
 
+    public init(policies: [String], vaultIDs: [String]?, capabilities: [Capability]? = nil, accessor: String? = nil, createdAt: Date, displayName: String) {
+        self.policies = policies
+        self.vaultIDs = vaultIDs
+        self.capabilities = capabilities
+        self.accessor = accessor
+        self.createdAt = createdAt
+        self.displayName = displayName
+    }
+
     enum CodingKeys: String, CodingKey {
-        case policies
+        case policies, capabilities, accessor
         case vaultIDs = "vault_ids"
         case createdAt = "created_at"
         case displayName = "display_name"
     }
 
     public var isRoot: Bool { policies.contains("root") }
+
+    /// Whether the token may use `capability` (root may do anything).
+    public func has(_ capability: Capability) -> Bool {
+        isRoot || (capabilities ?? []).contains(capability)
+    }
+
+    /// Whether the token reaches `vault`: root reaches all; others the vaults named at creation
+    /// and those they own.
+    public func reaches(_ vault: VaultRecord) -> Bool {
+        if isRoot { return true }
+        if let accessor, vault.owner == accessor { return true }
+        return vaultIDs?.contains(vault.id) ?? false
+    }
 
     /// `vd.` followed by 32 random bytes in base64url: 256 bits, never guessable.
     static func newTokenString() throws -> String {

@@ -7,9 +7,12 @@ public struct VaultRecord: Codable, Sendable, Equatable {
     public var createdAt: Date
     public var name: String
     public var description: String
+    /// The accessor of the token that created it (`root` for the root token): a vault is
+    /// deleted only by its owner or the root token.
+    public var owner: String?
 
     enum CodingKeys: String, CodingKey {
-        case id, name, description
+        case id, name, description, owner
         case createdAt = "created_at"
     }
 }
@@ -39,9 +42,9 @@ extension VaultCore {
 
     // MARK: Vaults
 
-    public func createVault(name: String, description: String) async throws -> VaultRecord {
+    public func createVault(name: String, description: String, owner: String? = "root") async throws -> VaultRecord {
         let ring = try requireUnsealed()
-        let record = VaultRecord(id: UUIDText.random(), createdAt: Date(), name: name, description: description)
+        let record = VaultRecord(id: UUIDText.random(), createdAt: Date(), name: name, description: description, owner: owner)
         let master = try SecretBytes.random(count: 32)
         let masterEnvelope = try ring.sealKey.reveal { sealKey in
             try master.withUnsafeBytes { try Envelope.seal($0, key: sealKey, aad: "vaultd:vault-master:\(record.id)") }
@@ -73,7 +76,7 @@ extension VaultCore {
         return try decodeMeta(envelope, id: id, ring: ring)
     }
 
-    /// Deletes a vault with everything in it.
+    /// Deletes a vault with everything in it: its master key, keys, key material and secrets.
     public func deleteVault(_ id: String) async throws {
         _ = try await vault(id)
         try await storage.apply([.deletePrefix(Self.vaultPrefix(id))])

@@ -29,6 +29,9 @@ public struct ServerConfiguration: Sendable {
     public var logFormat: LogFormat
 
     public static let defaultMaxRequestSize = 2 * 1024 * 1024
+    /// The largest secret value, in bytes (`max_secret_size`): 1 MiB.
+    public static let defaultMaxSecretSize = 1024 * 1024
+    public var maxSecretSize = defaultMaxSecretSize
 
     public init(storagePath: String, listeners: [Listener], validationHash: ValidationHash?, logLevel: String = "info", logFormat: LogFormat = .text) {
         self.storagePath = storagePath
@@ -41,7 +44,7 @@ public struct ServerConfiguration: Sendable {
     /// Reads `path`; `environment` overrides (`SEAL_UNSEAL_VALIDATION_HASH`).
     public static func load(path: String, environment: [String: String]) throws -> ServerConfiguration {
         let root = try HCLDocument(contentsOf: path).root
-        try root.checkKeys(["storage", "listener", "seal_validation_hash", "log_level", "log_format", "disable_mlock", "ui", "api_addr"])
+        try root.checkKeys(["storage", "listener", "seal_validation_hash", "log_level", "log_format", "disable_mlock", "ui", "api_addr", "max_secret_size"])
 
         let storages = try root.blocks("storage", labels: 1)
         guard let storage = storages.first else {
@@ -83,7 +86,12 @@ public struct ServerConfiguration: Sendable {
         guard let logFormat = LogFormat(rawValue: formatText) else {
             throw root.error("log_format", "expected \"text\" or \"json\"; got \"\(formatText)\"")
         }
-        return ServerConfiguration(storagePath: storagePath, listeners: listeners, validationHash: validationHash, logLevel: logLevel, logFormat: logFormat)
+        var configuration = ServerConfiguration(storagePath: storagePath, listeners: listeners, validationHash: validationHash, logLevel: logLevel, logFormat: logFormat)
+        if let size = try root.int("max_secret_size") {
+            guard size >= 1 else { throw root.error("max_secret_size", "must be at least 1 byte; got \(size)") }
+            configuration.maxSecretSize = size
+        }
+        return configuration
     }
 
     private static func listener(_ block: ConfigBody.Block) throws -> Listener {

@@ -33,56 +33,101 @@ extension VaultAPI {
         }
     }
 
-    /// Vaults and secrets.
+    /// Vaults, secrets and scoped tokens.
     mutating func addResourceRoutes() {
         let api = self
         let core = self.core
+        let maxSecretSize = self.maxSecretSize
 
         route([.POST], "/api/v1/vaults") { request, _ in
-            _ = try await api.authorize(request)
+            let token = try await api.authorize(request)
+            guard token.has(.write), token.isRoot || token.vaultIDs == nil else {
+                throw VaultError(.permissionDenied, "permission denied: creating a vault needs the root token or an unscoped token with the 'write' capability")
+            }
             let body = try RequestBody(request.body, allowEmpty: false)
-            let vault = try await core.createVault(name: try body.requiredString("name"), description: try body.string("description") ?? "")
+            try body.refuse(["id", "owner", "created_at"], reason: "the vault sets it")
+            let vault = try await core.createVault(
+                name: try body.requiredString("name"), description: try body.string("description") ?? "",
+                owner: token.isRoot ? "root" : token.accessor
+            )
             return JSONResponse.encode(vault, status: .created)
         }
         route([.GET], "/api/v1/vaults") { request, _ in
-            _ = try await api.authorize(request)
-            let vaults = try await core.listVaults()
-            return JSONResponse.encode(vaults, headers: ["X-Total-Results-Count": String(vaults.count)])
+            let token = try await api.authorize(request)
+            let page = try Page(request)
+            return page.response(try await core.listVaults().filter { token.reaches($0) })
         }
         route([.GET], "/api/v1/vaults/:id") { request, parameters in
-            _ = try await api.authorize(request)
-            return JSONResponse.encode(try await core.vault(parameters["id"]!))
+            JSONResponse.encode(try await api.authorize(request, vault: parameters["id"]!, .read))
         }
         route([.DELETE], "/api/v1/vaults/:id") { request, parameters in
-            _ = try await api.authorize(request)
-            try await core.deleteVault(parameters["id"]!)
+            let token = try await api.authorize(request)
+            let vault = try await api.reachable(parameters["id"]!, by: token)
+            guard token.isRoot || (token.has(.write) && token.accessor != nil && vault.owner == token.accessor) else {
+                throw VaultError(.permissionDenied, "permission denied: only the vault's owner (the token that created it) or the root token deletes a vault")
+            }
+            try await core.deleteVault(vault.id)
             return JSONResponse.noContent()
         }
         route([.POST], "/api/v1/vaults/:id/secrets") { request, parameters in
-            _ = try await api.authorize(request)
+            let vault = try await api.authorize(request, vault: parameters["id"]!, .write)
             let body = try RequestBody(request.body, allowEmpty: false)
+            try body.refuse(["vault_id", "id", "created_at"], reason: "the vault sets it")
+            let name = try body.requiredString("name")
+            guard let value = try body.string("value") else { throw VaultError(.unprocessable, "'value' is required") }
+            guard value.utf8.count <= maxSecretSize else {
+                throw VaultError(.tooLarge, "value: \(value.utf8.count) bytes is larger than the \(maxSecretSize)-byte limit (max_secret_size)")
+            }
             let secret = try await core.createSecret(
-                vaultID: parameters["id"]!,
-                name: try body.requiredString("name"),
-                type: try body.string("type") ?? "generic",
-                description: try body.string("description") ?? "",
-                value: try body.string("value") ?? { throw VaultError(.unprocessable, "'value' is required") }()
+                vaultID: vault.id, name: name, type: try body.string("type") ?? "generic",
+                description: try body.string("description") ?? "", value: value
             )
             return JSONResponse.encode(secret, status: .created)
         }
         route([.GET], "/api/v1/vaults/:id/secrets") { request, parameters in
-            _ = try await api.authorize(request)
-            let secrets = try await core.listSecrets(vaultID: parameters["id"]!)
-            return JSONResponse.encode(secrets, headers: ["X-Total-Results-Count": String(secrets.count)])
+            let vault = try await api.authorize(request, vault: parameters["id"]!, .read)
+            let page = try Page(request)
+            return page.response(try await core.listSecrets(vaultID: vault.id))
         }
         route([.GET], "/api/v1/vaults/:id/secrets/:secret") { request, parameters in
-            _ = try await api.authorize(request)
-            return JSONResponse.encode(try await core.secret(vaultID: parameters["id"]!, secretID: parameters["secret"]!))
+            let vault = try await api.authorize(request, vault: parameters["id"]!, .read)
+            return JSONResponse.encode(try await core.secret(vaultID: vault.id, secretID: parameters["secret"]!))
         }
         route([.DELETE], "/api/v1/vaults/:id/secrets/:secret") { request, parameters in
-            _ = try await api.authorize(request)
-            try await core.deleteSecret(vaultID: parameters["id"]!, secretID: parameters["secret"]!)
+            let vault = try await api.authorize(request, vault: parameters["id"]!, .write)
+            try await core.deleteSecret(vaultID: vault.id, secretID: parameters["secret"]!)
             return JSONResponse.noContent()
+        }
+        route([.POST], "/api/v1/tokens") { request, _ in
+            let token = try await api.authorize(request)
+            guard token.isRoot else { throw VaultError(.permissionDenied, "permission denied: creating tokens needs the root token") }
+            let body = try RequestBody(request.body, allowEmpty: false)
+            guard let names = try body.strings("capabilities"), !names.isEmpty else {
+                throw VaultError(.unprocessable, "'capabilities' is required: some of \(Capability.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            let capabilities = try names.map { name throws(VaultError) -> Capability in
+                guard let capability = Capability(rawValue: name.lowercased()) else {
+                    throw VaultError(.unprocessable, "capabilities: '\(name)' is not one of \(Capability.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return capability
+            }
+            let vaultIDs = try body.strings("vault_ids")
+            for id in vaultIDs ?? [] {
+                do { _ = try await core.vault(id) } catch let error as VaultError where error.code == .notFound {
+                    throw VaultError(.unprocessable, "vault_ids: no vault \(id)")
+                }
+            }
+            let record = TokenRecord(
+                policies: ["scoped"], vaultIDs: vaultIDs, capabilities: capabilities, accessor: UUID().uuidString.lowercased(),
+                createdAt: Date(), displayName: try body.string("display_name") ?? "token"
+            )
+            let created = try await core.createToken(record)
+            var answer: [String: Any] = [
+                "token": created, "accessor": record.accessor ?? "", "capabilities": capabilities.map(\.rawValue),
+                "display_name": record.displayName,
+            ]
+            answer["vault_ids"] = vaultIDs
+            return JSONResponse.ok(answer, status: .created)
         }
     }
 }

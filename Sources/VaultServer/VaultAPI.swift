@@ -15,16 +15,20 @@ public struct VaultAPI: HTTPResponder {
     /// Whether `POST /api/v1/unsealerkey` may hand out keys (dev mode or
     /// `SEAL_UNSEAL_PROVIDER=environment`).
     let allowUnsealerKey: Bool
+    /// The largest secret value accepted, in bytes (`max_secret_size`).
+    let maxSecretSize: Int
     private var router = Router()
 
-    public init(core: VaultCore, logger: Logger, allowUnsealerKey: Bool) {
+    public init(core: VaultCore, logger: Logger, allowUnsealerKey: Bool, maxSecretSize: Int = ServerConfiguration.defaultMaxSecretSize) {
         self.core = core
         self.logger = logger
         self.allowUnsealerKey = allowUnsealerKey
+        self.maxSecretSize = maxSecretSize
         self.metrics = ServerMetrics()
         addSysRoutes()
         addProvideRoutes()
         addResourceRoutes()
+        addKeyRoutes()
     }
 
     public func respond(to request: HTTPRequest) async -> HTTPResponse {
@@ -69,6 +73,23 @@ public struct VaultAPI: HTTPResponder {
     func authorize(_ request: HTTPRequest) async throws -> TokenRecord {
         guard await !core.isSealed else { throw VaultError(.sealed, "vault is sealed") }
         return try await core.authenticate(Self.token(of: request))
+    }
+
+    /// The vault `id` if the caller's token reaches it and has `capability` there. A vault the
+    /// token does not reach is "not found", so a scoped token cannot probe for other vaults.
+    func authorize(_ request: HTTPRequest, vault id: String, _ capability: Capability) async throws -> VaultRecord {
+        let token = try await authorize(request)
+        let vault = try await reachable(id, by: token)
+        guard token.has(capability) else {
+            throw VaultError(.permissionDenied, "permission denied: this token lacks the '\(capability.rawValue)' capability")
+        }
+        return vault
+    }
+
+    func reachable(_ id: String, by token: TokenRecord) async throws -> VaultRecord {
+        let vault = try await core.vault(id)
+        guard token.reaches(vault) else { throw VaultError(.notFound, "vault not found") }
+        return vault
     }
 
     mutating func route(_ methods: [HTTPMethod], _ pattern: String, _ handler: @escaping Router.Handler) {

@@ -35,7 +35,7 @@ public enum VaultServerRunner {
         try await core.load()
 
         let allowUnsealerKey = dev != nil || environment["SEAL_UNSEAL_PROVIDER"] == "environment"
-        let api = VaultAPI(core: core, logger: Logger(label: "vaultd.http"), allowUnsealerKey: allowUnsealerKey)
+        let api = VaultAPI(core: core, logger: Logger(label: "vaultd.http"), allowUnsealerKey: allowUnsealerKey, maxSecretSize: configuration.maxSecretSize)
 
         var listeners = [HTTPListener]()
         for listener in configuration.listeners {

@@ -1,0 +1,171 @@
+import Foundation
+import KeyKit
+import SealKit
+
+/// A key as the API shows it: never its private material.
+public struct KeyRecord: Codable, Sendable, Equatable {
+    public var id: String
+    public var createdAt: Date
+    public var vaultID: String
+    public var type: KeyType
+    public var usage: KeyUsage
+    public var spec: KeySpec
+    public var name: String
+    public var description: String
+    public var publicKey: String?
+    public var address: String?
+    public var fingerprint: String?
+    public var hdDerivationPath: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, type, usage, spec, name, description, address, fingerprint
+        case createdAt = "created_at"
+        case vaultID = "vault_id"
+        case publicKey = "public_key"
+        case hdDerivationPath = "hd_derivation_path"
+    }
+}
+
+/// What `POST /vaults/{id}/keys` asks for, validated.
+public struct KeyRequest: Sendable {
+    public var spec: KeySpec
+    public var usage: KeyUsage
+    public var name: String
+    public var description: String
+    /// BIP39 only: import this mnemonic instead of generating one.
+    public var mnemonic: String?
+    /// Return the private material once and store nothing.
+    public var ephemeral: Bool
+
+    public init(spec: KeySpec, usage: KeyUsage? = nil, name: String, description: String = "", mnemonic: String? = nil, ephemeral: Bool = false) throws(VaultError) {
+        if let usage, !spec.usages.contains(usage) {
+            throw VaultError(.unprocessable, "usage: a \(spec.rawValue) key is for \(spec.usages.map(\.rawValue).joined(separator: " or ")), not \(usage.rawValue)")
+        }
+        if mnemonic != nil && spec != .bip39 {
+            throw VaultError(.unprocessable, "mnemonic: only a BIP39 key takes a mnemonic, not \(spec.rawValue)")
+        }
+        self.spec = spec
+        self.usage = usage ?? spec.usages[0]
+        self.name = name
+        self.description = description
+        self.mnemonic = mnemonic
+        self.ephemeral = ephemeral
+    }
+}
+
+/// A key just made: its record, and for an ephemeral key its private material (the only time
+/// it is shown: hex, PEM for RSA, the mnemonic for BIP39).
+public struct CreatedKey: Sendable {
+    public var record: KeyRecord
+    public var privateKey: String?
+    public var mnemonic: String?
+}
+
+extension VaultCore {
+    static func keyPath(_ vault: String, _ key: String) -> String { "vaults/\(vault)/keys/\(key)" }
+    static func keyMaterialPath(_ vault: String, _ key: String) -> String { "vaults/\(vault)/keymaterial/\(key)" }
+
+    public func createKey(vaultID: String, _ request: KeyRequest) async throws -> CreatedKey {
+        let master = try await masterKey(vaultID)
+        var material = try VaultError.from { () throws(KeyKitError) -> [UInt8] in
+            if let mnemonic = request.mnemonic { return try KeyMaterial.entropy(mnemonic: mnemonic) }
+            return try KeyMaterial.generate(request.spec)
+        }
+        defer { material.wipe() }
+        let info = try VaultError.from { () throws(KeyKitError) in try KeyMaterial.publicInfo(request.spec, material) }
+        let record = KeyRecord(
+            id: UUIDText.random(), createdAt: Date(), vaultID: vaultID, type: request.spec.type, usage: request.usage,
+            spec: request.spec, name: request.name, description: request.description, publicKey: info.publicKey,
+            address: info.address, fingerprint: info.fingerprint, hdDerivationPath: info.hdDerivationPath
+        )
+        if request.ephemeral {
+            return try VaultError.from { () throws(KeyKitError) -> CreatedKey in
+                request.spec == .bip39
+                    ? CreatedKey(record: record, mnemonic: try KeyMaterial.mnemonic(material))
+                    : CreatedKey(record: record, privateKey: try KeyMaterial.exported(request.spec, material))
+            }
+        }
+        let keyPath = Self.keyPath(vaultID, record.id)
+        let materialPath = Self.keyMaterialPath(vaultID, record.id)
+        let (meta, sealedMaterial) = try master.key.reveal { masterKey in
+            (try Envelope.seal(Array(try JSONEncoder.vault.encode(record)), key: masterKey, aad: "vaultd:key:\(keyPath)"),
+             try Envelope.seal(material, key: masterKey, aad: "vaultd:keymaterial:\(materialPath)"))
+        }
+        try await storage.apply([.insertNew(materialPath, sealedMaterial), .insertNew(keyPath, meta)])
+        return CreatedKey(record: record)
+    }
+
+    /// The vault's keys, oldest first, optionally only one spec or type.
+    public func listKeys(vaultID: String, spec: KeySpec? = nil, type: KeyType? = nil) async throws -> [KeyRecord] {
+        let master = try await masterKey(vaultID)
+        var out = [KeyRecord]()
+        for path in try await storage.list(prefix: "vaults/\(vaultID)/keys/") {
+            guard let envelope = try await storage.get(path) else { continue }
+            let record = try decodeKey(envelope, path: path, master: master)
+            if let spec, record.spec != spec { continue }
+            if let type, record.type != type { continue }
+            out.append(record)
+        }
+        return out.sorted { $0.createdAt < $1.createdAt }
+    }
+
+    public func key(vaultID: String, keyID: String) async throws -> KeyRecord {
+        let master = try await masterKey(vaultID)
+        let path = Self.keyPath(vaultID, keyID)
+        guard Self.isValidID(keyID), let envelope = try await storage.get(path) else {
+            throw VaultError(.notFound, "key not found")
+        }
+        return try decodeKey(envelope, path: path, master: master)
+    }
+
+    public func deleteKey(vaultID: String, keyID: String) async throws {
+        _ = try await key(vaultID: vaultID, keyID: keyID)
+        try await storage.apply([.delete(Self.keyPath(vaultID, keyID)), .delete(Self.keyMaterialPath(vaultID, keyID))])
+    }
+
+    /// Runs `body` with a key's private material, after checking the key is for `usage`; the
+    /// material is wiped when `body` returns. KeyKit's errors become 422s naming the field.
+    public func withKeyMaterial<R>(
+        vaultID: String, keyID: String, for usage: KeyUsage, operation: String,
+        _ body: (KeyRecord, [UInt8]) throws(KeyKitError) -> R
+    ) async throws -> R {
+        let record = try await key(vaultID: vaultID, keyID: keyID)
+        guard record.usage == usage else {
+            throw VaultError(.unprocessable, "key \(keyID) is a \(record.spec.rawValue) key for \(record.usage.rawValue): it cannot \(operation)")
+        }
+        let master = try await masterKey(vaultID)
+        let path = Self.keyMaterialPath(vaultID, keyID)
+        guard let envelope = try await storage.get(path) else {
+            throw VaultError(.internalError, "the material of key \(keyID) is missing: the database is damaged")
+        }
+        var material: [UInt8]
+        do {
+            material = try master.key.reveal { try Envelope.open(envelope, key: $0, aad: "vaultd:keymaterial:\(path)") }
+        } catch {
+            throw VaultError(.internalError, "the material of key \(keyID) failed to decrypt: the database is damaged")
+        }
+        defer { material.wipe() }
+        return try VaultError.from { () throws(KeyKitError) -> R in try body(record, material) }
+    }
+
+    private func decodeKey(_ envelope: [UInt8], path: String, master: CloakedKey) throws -> KeyRecord {
+        do {
+            let json = try master.key.reveal { try Envelope.open(envelope, key: $0, aad: "vaultd:key:\(path)") }
+            return try JSONDecoder.vault.decode(KeyRecord.self, from: Data(json))
+        } catch {
+            throw VaultError(.internalError, "a key record failed to decrypt: the database is damaged")
+        }
+    }
+}
+
+extension VaultError {
+    /// Runs `body`, turning a ``KeyKitError`` into the matching vault error: the caller's
+    /// mistakes are 422, a crypto library failure 500.
+    public static func from<R>(_ body: () throws(KeyKitError) -> R) throws(VaultError) -> R {
+        do {
+            return try body()
+        } catch {
+            throw VaultError(error.code == .cryptoFailure ? .internalError : .unprocessable, error.message)
+        }
+    }
+}
