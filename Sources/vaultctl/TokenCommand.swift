@@ -1,13 +1,45 @@
 import ArgumentParser
 import VaultCLI
 
-/// `vaultctl token revoke`.
+/// `vaultctl token create` and `vaultctl token revoke`.
 struct TokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "token",
         abstract: "Manage tokens.",
-        subcommands: [Revoke.self]
+        subcommands: [Create.self, Revoke.self]
     )
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a least-privilege token (needs the root token); prints it once.",
+            discussion: """
+                Capabilities: read (list and read keys and secrets), write (create and delete them; an \
+                unscoped token may also create vaults, which it then owns), sign (sign, verify), encrypt \
+                (encrypt, decrypt). With --vault the token reaches only those vaults (repeatable).
+                Example: vaultctl token create --vault 5c1e… --capabilities read,sign
+                """
+        )
+        @OptionGroup var server: ServerOptions
+        @Option(name: .long, help: "A vault id or name the token may reach (repeatable).") var vault: [String] = []
+        @Option(help: "Comma-separated: read, write, sign, encrypt.") var capabilities: String
+        @Option(name: .customLong("display-name"), help: "A label for the token.") var displayName = "token"
+        @Flag(help: "Print {token, accessor, vault_ids, capabilities} as JSON.") var json = false
+
+        func run() async throws {
+            let client = try server.client()
+            var body: [String: Any] = [
+                "capabilities": capabilities.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
+                "display_name": displayName,
+            ]
+            if !vault.isEmpty {
+                var ids = [String]()
+                for name in vault { ids.append(try await resolveVault(client, name, create: false)) }
+                body["vault_ids"] = ids
+            }
+            let answer = try await perform { try await client.call("POST", "/api/v1/tokens", body: body) } as? [String: Any] ?? [:]
+            if json { try printJSON(answer) } else { print(answer["token"] as? String ?? "") }
+        }
+    }
 
     struct Revoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -10,7 +10,10 @@ struct VaultCtl: AsyncParsableCommand {
             Exit codes: 0 success, 1 failure, 2 bad input (a malformed key, share or argument).
             """,
         version: BuildInfo.version,
-        subcommands: [StatusCommand.self, OperatorCommand.self, SecretsCommand.self, TokenCommand.self, KeyCommand.self]
+        subcommands: [
+            StatusCommand.self, OperatorCommand.self, VaultsCommand.self, SecretsCommand.self, KeysCommand.self, VerifyCommand.self,
+            TokenCommand.self, KeyCommand.self,
+        ]
     )
 
     static func main() async {

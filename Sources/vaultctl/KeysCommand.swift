@@ -1,0 +1,260 @@
+import ArgumentParser
+import Foundation
+import VaultCLI
+import VaultClient
+
+/// `vaultctl keys …`: keys held in a vault and what they do (vaultd). Not to be confused with
+/// `vaultctl key`, which handles seal keys offline.
+struct KeysCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys",
+        abstract: "Create and use keys held in a vault: encrypt, decrypt, sign, verify, derive (vaultd).",
+        discussion: """
+            Specs: AES-256-GCM, ChaCha20-Poly1305, Ed25519, secp256k1, P-256, RSA-2048, RSA-3072, RSA-4096, BIP39.
+            Keys are named by id or by name (the newest of that name). Messages and signatures are hex;
+            secp256k1 and BIP39 keys sign a 32-byte digest. Ciphertexts are hex (nonce ‖ ciphertext ‖ tag).
+            """,
+        subcommands: [Create.self, List.self, Get.self, Delete.self, Encrypt.self, Decrypt.self, Sign.self, Verify.self, Derive.self]
+    )
+
+    /// The vault and the key an operation names.
+    struct KeyTarget: ParsableArguments {
+        @Option(name: .long, help: "The vault's id or name.") var vault = "default"
+        @Argument(help: "The key's id or name.") var key: String
+
+        func resolve(_ client: VaultClient) async throws -> String {
+            let vaultID = try await resolveVault(client, vault, create: false)
+            let keyID = try await resolveKey(client, vaultID, key)
+            return "/api/v1/vaults/\(vaultID)/keys/\(keyID)"
+        }
+    }
+
+    struct SigningFlags: ParsableArguments {
+        @Option(help: "RSA: PS256, PS384, PS512, RS256, RS384 or RS512 (default PS256).") var algorithm: String?
+        @Option(help: "BIP39: the derivation path (default m/44'/60'/0'/0/0).") var path: String?
+
+        var options: [String: Any]? {
+            var options: [String: Any] = [:]
+            if let algorithm { options["algorithm"] = algorithm }
+            if let path { options["hdwallet"] = ["hd_derivation_path": path] }
+            return options.isEmpty ? nil : options
+        }
+    }
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a key. Prints its id (and address or public key).",
+            discussion: "With --ephemeral nothing is stored and the private key (or BIP39 mnemonic) is printed once."
+        )
+        @OptionGroup var server: ServerOptions
+        @Option(name: .long, help: "The vault's id or name (created when it does not exist).") var vault = "default"
+        @Option(help: "The key's spec, e.g. Ed25519 or AES-256-GCM.") var spec: String
+        @Option(help: "A name.") var name: String
+        @Option(help: "A description.") var description = ""
+        @Option(help: "RSA only: sign/verify (default) or encrypt/decrypt.") var usage: String?
+        @Flag(help: "BIP39 only: import the mnemonic read from standard input.") var mnemonicStdin = false
+        @Flag(help: "Return the private material once; store nothing.") var ephemeral = false
+        @Flag(help: "Print the created key as JSON.") var json = false
+
+        func run() async throws {
+            let client = try server.client()
+            var body: [String: Any] = ["spec": spec, "name": name, "description": description, "ephemeral": ephemeral]
+            if let usage { body["usage"] = usage }
+            if mnemonicStdin {
+                guard let words = SecretInput.readStandardInput(allowTerminal: true), !words.isEmpty else { throw CommandFailure("give the mnemonic on standard input") }
+                body["mnemonic"] = words
+            }
+            let vaultID = try await resolveVault(client, vault, create: true)
+            let key = try await perform { try await client.call("POST", "/api/v1/vaults/\(vaultID)/keys", body: body) } as? [String: Any] ?? [:]
+            if json { try printJSON(key); return }
+            print(key["id"] as? String ?? "")
+            for field in ["address", "hd_derivation_path", "public_key", "private_key", "mnemonic"] {
+                if let value = key[field] as? String { print("\(field): \(value)") }
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List a vault's keys (never their private material).")
+        @OptionGroup var server: ServerOptions
+        @Option(name: .long, help: "The vault's id or name.") var vault = "default"
+        @Option(help: "Only this spec.") var spec: String?
+        @Option(help: "Only this type: symmetric, asymmetric or hdwallet.") var type: String?
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let client = try server.client()
+            let vaultID = try await resolveVault(client, vault, create: false)
+            var query = [String]()
+            if let spec { query.append("spec=\(spec.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? spec)") }
+            if let type { query.append("type=\(type.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? type)") }
+            let path = "/api/v1/vaults/\(vaultID)/keys" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
+            let keys = try await perform { try await client.call("GET", path) } as? [[String: Any]] ?? []
+            if json { try printJSON(keys); return }
+            for key in keys {
+                print([key["id"], key["spec"], key["usage"], key["name"]].map { $0 as? String ?? "" }.joined(separator: "  "))
+            }
+        }
+    }
+
+    struct Get: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a key's record as JSON.")
+        @OptionGroup var server: ServerOptions
+        @OptionGroup var target: KeyTarget
+
+        func run() async throws {
+            let client = try server.client()
+            let path = try await target.resolve(client)
+            try printJSON(try await perform { try await client.call("GET", path) } ?? [:])
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a key and its material.")
+        @OptionGroup var server: ServerOptions
+        @OptionGroup var target: KeyTarget
+
+        func run() async throws {
+            let client = try server.client()
+            let path = try await target.resolve(client)
+            _ = try await perform { try await client.call("DELETE", path) }
+            print("Deleted \(path.split(separator: "/").last ?? "").")
+        }
+    }
+
+    struct Encrypt: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Encrypt data (an argument, else standard input); prints hex.")
+        @OptionGroup var server: ServerOptions
+        @OptionGroup var target: KeyTarget
+        @Argument(help: "The plaintext (prefer standard input: arguments show in 'ps').") var data: String?
+        @Flag(help: "The plaintext is base64 (binary data).") var base64 = false
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let client = try server.client()
+            let plaintext = try data ?? {
+                guard let input = SecretInput.readStandardInput(allowTerminal: true) else { throw CommandFailure("give the data to encrypt") }
+                return input
+            }()
+            let path = try await target.resolve(client)
+            let body: [String: Any] = ["data": plaintext, "encoding": base64 ? "base64" : "utf8"]
+            let answer = try await perform { try await client.call("POST", "\(path)/encrypt", body: body) } as? [String: Any] ?? [:]
+            if json { try printJSON(answer) } else { print(answer["data"] as? String ?? "") }
+        }
+    }
+
+    struct Decrypt: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Decrypt hex ciphertext (an argument, else standard input).")
+        @OptionGroup var server: ServerOptions
+        @OptionGroup var target: KeyTarget
+        @Argument(help: "The ciphertext, hex.") var data: String?
+        @Flag(help: "Print the plaintext as base64 (binary data).") var base64 = false
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let client = try server.client()
+            let ciphertext = try data ?? {
+                guard let input = SecretInput.readStandardInput(allowTerminal: true) else { throw CommandFailure("give the ciphertext") }
+                return input
+            }()
+            let path = try await target.resolve(client)
+            let body: [String: Any] = ["data": ciphertext, "encoding": base64 ? "base64" : "utf8"]
+            let answer = try await perform { try await client.call("POST", "\(path)/decrypt", body: body) } as? [String: Any] ?? [:]
+            if json { try printJSON(answer) } else { print(answer["data"] as? String ?? "") }
+        }
+    }
+
+    struct Sign: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Sign a hex message; prints the signature (and the signer's address).")
+        @OptionGroup var server: ServerOptions
+        @OptionGroup var target: KeyTarget
+        @Argument(help: "The message, hex (a 32-byte digest for secp256k1 and BIP39).") var message: String
+        @OptionGroup var flags: SigningFlags
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let client = try server.client()
+            let path = try await target.resolve(client)
+            var body: [String: Any] = ["message": message]
+            body["options"] = flags.options
+            let answer = try await perform { try await client.call("POST", "\(path)/sign", body: body) } as? [String: Any] ?? [:]
+            if json { try printJSON(answer); return }
+            print(answer["signature"] as? String ?? "")
+            if let address = answer["address"] as? String { print("address: \(address)") }
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Verify a signature with a stored key; exit 1 when it does not verify.")
+        @OptionGroup var server: ServerOptions
+        @OptionGroup var target: KeyTarget
+        @Argument(help: "The message, hex.") var message: String
+        @Argument(help: "The signature, hex.") var signature: String
+        @OptionGroup var flags: SigningFlags
+
+        func run() async throws {
+            let client = try server.client()
+            let path = try await target.resolve(client)
+            var body: [String: Any] = ["message": message, "signature": signature]
+            body["options"] = flags.options
+            let answer = try await perform { try await client.call("POST", "\(path)/verify", body: body) } as? [String: Any] ?? [:]
+            try reportVerdict(answer)
+        }
+    }
+
+    struct Derive: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "BIP39: the address and public key at a derivation path.")
+        @OptionGroup var server: ServerOptions
+        @OptionGroup var target: KeyTarget
+        @Option(help: "The path (default m/44'/60'/0'/0/0; coin 0 gives a Bitcoin P2PKH address).") var path: String?
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let client = try server.client()
+            let keyPath = try await target.resolve(client)
+            let body: [String: Any] = path.map { ["options": ["hdwallet": ["hd_derivation_path": $0]]] } ?? [:]
+            let answer = try await perform { try await client.call("POST", "\(keyPath)/derive", body: body) } as? [String: Any] ?? [:]
+            if json { try printJSON(answer); return }
+            for field in ["address", "public_key", "hd_derivation_path"] { print("\(field): \(answer[field] as? String ?? "")") }
+        }
+    }
+}
+
+/// `vaultctl verify`: a signature checked against a public key, no stored key needed.
+struct VerifyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Verify a signature against a public key (detached); exit 1 when it does not verify."
+    )
+    @OptionGroup var server: ServerOptions
+    @Option(help: "The key's spec: Ed25519, P-256, secp256k1 or RSA-….") var spec: String
+    @Option(name: .customLong("public-key"), help: "The public key as vaultd shows it (hex; PEM for RSA).") var publicKey: String
+    @Argument(help: "The message, hex.") var message: String
+    @Argument(help: "The signature, hex.") var signature: String
+    @Option(help: "RSA: PS256 … RS512.") var algorithm: String?
+
+    func run() async throws {
+        let client = try server.client()
+        var body: [String: Any] = ["spec": spec, "public_key": publicKey, "message": message, "signature": signature]
+        if let algorithm { body["options"] = ["algorithm": algorithm] }
+        try reportVerdict(try await perform { try await client.call("POST", "/api/v1/verify", body: body) } as? [String: Any] ?? [:])
+    }
+}
+
+func reportVerdict(_ answer: [String: Any]) throws {
+    guard answer["verified"] as? Bool == true else {
+        print("verified: false")
+        throw CommandFailure("the signature does not verify", exitCode: 1)
+    }
+    print("verified: true")
+}
+
+/// The id of the key named or identified by `nameOrID` (the newest of that name).
+func resolveKey(_ client: VaultClient, _ vaultID: String, _ nameOrID: String) async throws -> String {
+    if nameOrID.count == 36 && nameOrID.allSatisfy({ $0.isHexDigit || $0 == "-" }) { return nameOrID }
+    let keys = try await perform { try await client.call("GET", "/api/v1/vaults/\(vaultID)/keys") } as? [[String: Any]] ?? []
+    guard let match = keys.last(where: { $0["name"] as? String == nameOrID }), let id = match["id"] as? String else {
+        throw CommandFailure("no key named '\(nameOrID)'", exitCode: 1)
+    }
+    return id
+}
