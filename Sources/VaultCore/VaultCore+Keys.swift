@@ -3,7 +3,8 @@ import KeyKit
 import SealKit
 
 /// A key as the API shows it: never its private material.
-public struct KeyRecord: Codable, Sendable, Equatable {
+public struct KeyRecord: StoredRecord, Sendable, Equatable {
+    static let noun = "key"
     public var id: String
     public var createdAt: Date
     public var vaultID: String
@@ -87,35 +88,21 @@ extension VaultCore {
         }
         let keyPath = Self.keyPath(vaultID, record.id)
         let materialPath = Self.keyMaterialPath(vaultID, record.id)
-        let (meta, sealedMaterial) = try master.key.reveal { masterKey in
-            (try Envelope.seal(Array(try JSONEncoder.vault.encode(record)), key: masterKey, aad: "vaultd:key:\(keyPath)"),
-             try Envelope.seal(material, key: masterKey, aad: "vaultd:keymaterial:\(materialPath)"))
-        }
+        let meta = try sealRecord(record, path: keyPath, master: master)
+        let sealedMaterial = try master.key.reveal { try Envelope.seal(material, key: $0, aad: "vaultd:keymaterial:\(materialPath)") }
         try await storage.apply([.insertNew(materialPath, sealedMaterial), .insertNew(keyPath, meta)])
         return CreatedKey(record: record)
     }
 
     /// The vault's keys, oldest first, optionally only one spec or type.
     public func listKeys(vaultID: String, spec: KeySpec? = nil, type: KeyType? = nil) async throws -> [KeyRecord] {
-        let master = try await masterKey(vaultID)
-        var out = [KeyRecord]()
-        for path in try await storage.list(prefix: "vaults/\(vaultID)/keys/") {
-            guard let envelope = try await storage.get(path) else { continue }
-            let record = try decodeKey(envelope, path: path, master: master)
-            if let spec, record.spec != spec { continue }
-            if let type, record.type != type { continue }
-            out.append(record)
+        try await readRecords(KeyRecord.self, vaultID: vaultID, prefix: "vaults/\(vaultID)/keys/").filter { record in
+            (spec == nil || record.spec == spec) && (type == nil || record.type == type)
         }
-        return out.sorted { $0.createdAt < $1.createdAt }
     }
 
     public func key(vaultID: String, keyID: String) async throws -> KeyRecord {
-        let master = try await masterKey(vaultID)
-        let path = Self.keyPath(vaultID, keyID)
-        guard Self.isValidID(keyID), let envelope = try await storage.get(path) else {
-            throw VaultError(.notFound, "key not found")
-        }
-        return try decodeKey(envelope, path: path, master: master)
+        try await readRecord(KeyRecord.self, vaultID: vaultID, id: keyID, path: Self.keyPath(vaultID, keyID))
     }
 
     public func deleteKey(vaultID: String, keyID: String) async throws {
@@ -148,14 +135,6 @@ extension VaultCore {
         return try VaultError.from { () throws(KeyKitError) -> R in try body(record, material) }
     }
 
-    private func decodeKey(_ envelope: [UInt8], path: String, master: CloakedKey) throws -> KeyRecord {
-        do {
-            let json = try master.key.reveal { try Envelope.open(envelope, key: $0, aad: "vaultd:key:\(path)") }
-            return try JSONDecoder.vault.decode(KeyRecord.self, from: Data(json))
-        } catch {
-            throw VaultError(.internalError, "a key record failed to decrypt: the database is damaged")
-        }
-    }
 }
 
 extension VaultError {

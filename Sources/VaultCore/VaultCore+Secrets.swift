@@ -18,7 +18,8 @@ public struct VaultRecord: Codable, Sendable, Equatable {
 }
 
 /// A secret; `value` is present only when one secret is read.
-public struct SecretRecord: Codable, Sendable, Equatable {
+public struct SecretRecord: StoredRecord, Sendable, Equatable {
+    static let noun = "secret"
     public var id: String
     public var createdAt: Date
     public var vaultID: String
@@ -116,45 +117,26 @@ extension VaultCore {
         let master = try await masterKey(vaultID)
         var record = SecretRecord(id: UUIDText.random(), createdAt: Date(), vaultID: vaultID, type: type, name: name, description: description, value: value)
         let path = Self.secretPath(vaultID, record.id)
-        let envelope = try master.key.reveal { try Envelope.seal(Array(try JSONEncoder.vault.encode(record)), key: $0, aad: "vaultd:secret:\(path)") }
-        try await storage.apply([.put(path, envelope)])
+        try await storage.apply([.put(path, try sealRecord(record, path: path, master: master))])
         record.value = nil
         return record
     }
 
     public func listSecrets(vaultID: String) async throws -> [SecretRecord] {
-        let master = try await masterKey(vaultID)
-        var out = [SecretRecord]()
-        for key in try await storage.list(prefix: "vaults/\(vaultID)/secrets/") {
-            guard let envelope = try await storage.get(key) else { continue }
-            var record = try decodeSecret(envelope, path: key, master: master)
+        try await readRecords(SecretRecord.self, vaultID: vaultID, prefix: "vaults/\(vaultID)/secrets/").map { record in
+            var record = record
             record.value = nil
-            out.append(record)
+            return record
         }
-        return out.sorted { $0.createdAt < $1.createdAt }
     }
 
     public func secret(vaultID: String, secretID: String) async throws -> SecretRecord {
-        let master = try await masterKey(vaultID)
-        let path = Self.secretPath(vaultID, secretID)
-        guard Self.isValidID(secretID), let envelope = try await storage.get(path) else {
-            throw VaultError(.notFound, "secret not found")
-        }
-        return try decodeSecret(envelope, path: path, master: master)
+        try await readRecord(SecretRecord.self, vaultID: vaultID, id: secretID, path: Self.secretPath(vaultID, secretID))
     }
 
     public func deleteSecret(vaultID: String, secretID: String) async throws {
         _ = try await secret(vaultID: vaultID, secretID: secretID)
         try await storage.apply([.delete(Self.secretPath(vaultID, secretID))])
-    }
-
-    private func decodeSecret(_ envelope: [UInt8], path: String, master: CloakedKey) throws -> SecretRecord {
-        do {
-            let json = try master.key.reveal { try Envelope.open(envelope, key: $0, aad: "vaultd:secret:\(path)") }
-            return try JSONDecoder.vault.decode(SecretRecord.self, from: Data(json))
-        } catch {
-            throw VaultError(.internalError, "a secret failed to decrypt: the database is damaged")
-        }
     }
 
     /// Ids are UUIDs: refusing anything else keeps `/` and `..` out of storage paths.

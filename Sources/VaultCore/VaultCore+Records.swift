@@ -1,0 +1,47 @@
+import Foundation
+import SealKit
+
+/// A record kept inside a vault (a secret, a key's public record): JSON sealed under the vault's
+/// master key, with `vaultd:<noun>:<storage path>` as additional data so a record copied to
+/// another path or vault fails to open.
+protocol StoredRecord: Codable {
+    /// What the record is called in errors and in its additional data.
+    static var noun: String { get }
+    var createdAt: Date { get }
+}
+
+extension VaultCore {
+    func sealRecord<T: StoredRecord>(_ record: T, path: String, master: CloakedKey) throws -> [UInt8] {
+        let json = Array(try JSONEncoder.vault.encode(record))
+        return try master.key.reveal { try Envelope.seal(json, key: $0, aad: "vaultd:\(T.noun):\(path)") }
+    }
+
+    /// The record at `path`; 404 when `id` is not an id or nothing is stored there.
+    func readRecord<T: StoredRecord>(_ type: T.Type, vaultID: String, id: String, path: String) async throws -> T {
+        let master = try await masterKey(vaultID)
+        guard Self.isValidID(id), let envelope = try await storage.get(path) else {
+            throw VaultError(.notFound, "\(T.noun) not found")
+        }
+        return try openRecord(envelope, path: path, master: master)
+    }
+
+    /// Every record under `prefix`, oldest first.
+    func readRecords<T: StoredRecord>(_ type: T.Type, vaultID: String, prefix: String) async throws -> [T] {
+        let master = try await masterKey(vaultID)
+        var out = [T]()
+        for path in try await storage.list(prefix: prefix) {
+            guard let envelope = try await storage.get(path) else { continue }
+            out.append(try openRecord(envelope, path: path, master: master))
+        }
+        return out.sorted { $0.createdAt < $1.createdAt }
+    }
+
+    private func openRecord<T: StoredRecord>(_ envelope: [UInt8], path: String, master: CloakedKey) throws -> T {
+        do {
+            let json = try master.key.reveal { try Envelope.open(envelope, key: $0, aad: "vaultd:\(T.noun):\(path)") }
+            return try JSONDecoder.vault.decode(T.self, from: Data(json))
+        } catch {
+            throw VaultError(.internalError, "a \(T.noun) record failed to decrypt: the database is damaged")
+        }
+    }
+}
