@@ -55,6 +55,7 @@ extension VaultCore {
         }
         try await storage.apply([.insertNew(Self.masterPath(record.id), masterEnvelope), .put(Self.metaPath(record.id), meta)])
         masterKeys[record.id] = try CloakedKey(master)
+        vaultRecords[record.id] = record
         return record
     }
 
@@ -71,10 +72,14 @@ extension VaultCore {
 
     public func vault(_ id: String) async throws -> VaultRecord {
         let ring = try requireUnsealed()
+        if let cached = vaultRecords[id] { return cached }
+        let deletions = vaultDeletions
         guard Self.isValidID(id), let envelope = try await storage.get(Self.metaPath(id)) else {
             throw VaultError(.notFound, "vault not found")
         }
-        return try decodeMeta(envelope, id: id, ring: ring)
+        let record = try decodeMeta(envelope, id: id, ring: ring)
+        if deletions == vaultDeletions && keyRing != nil { vaultRecords[id] = record }
+        return record
     }
 
     /// Deletes a vault with everything in it: its master key, keys, key material and secrets.
@@ -82,6 +87,8 @@ extension VaultCore {
         _ = try await vault(id)
         try await storage.apply([.deletePrefix(Self.vaultPrefix(id))])
         masterKeys[id] = nil
+        vaultRecords[id] = nil
+        vaultDeletions += 1
     }
 
     private func decodeMeta(_ envelope: [UInt8], id: String, ring: KeyRing) throws -> VaultRecord {
@@ -97,6 +104,7 @@ extension VaultCore {
     func masterKey(_ vaultID: String) async throws -> CloakedKey {
         if let cached = masterKeys[vaultID] { return cached }
         let ring = try requireUnsealed()
+        let deletions = vaultDeletions
         guard Self.isValidID(vaultID), let envelope = try await storage.get(Self.masterPath(vaultID)) else {
             throw VaultError(.notFound, "vault not found")
         }
@@ -107,7 +115,9 @@ extension VaultCore {
             throw VaultError(.internalError, "the master key of vault \(vaultID) failed to decrypt: the database is damaged")
         }
         let key = try CloakedKey(unwrapped)
-        masterKeys[vaultID] = key
+        // Cache only if nothing changed while the read was suspended: a seal must leave no
+        // master key behind, and a deleted vault must not come back through its cached key.
+        if deletions == vaultDeletions && keyRing != nil { masterKeys[vaultID] = key }
         return key
     }
 

@@ -18,6 +18,12 @@ public actor VaultCore {
     private var configuration: SealConfiguration?
     var keyRing: KeyRing?
     var masterKeys: [String: CloakedKey] = [:]
+    /// Vault records already read (every data request checks its vault's owner): cleared with
+    /// the keys at seal, kept exact by create and delete (vaultd is the only writer).
+    var vaultRecords: [String: VaultRecord] = [:]
+    /// Bumped by every vault deletion, so a read that was suspended across one does not cache
+    /// the record it fetched before the delete.
+    var vaultDeletions = 0
     private var progress = UnsealProgress()
     private var initializing = false
 
@@ -245,6 +251,7 @@ public actor VaultCore {
         let wasUnsealed = keyRing != nil
         keyRing = nil
         masterKeys.removeAll()
+        vaultRecords.removeAll()
         progress.reset()
         if wasUnsealed { logger.info("vault sealed") }
     }
