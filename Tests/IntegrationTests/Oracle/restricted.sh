@@ -18,6 +18,8 @@ awk '{print $5}' /proc/self/mountinfo | sort -u | while read -r point; do
     IFS=:
     for dir in $writable; do [ "$point" = "$dir" ] && keep=1; done
     IFS=$old_ifs
-    [ "$keep" = 1 ] || mount -o remount,bind,ro "$point"
+    # A mount point may vanish between the listing and the remount (another test deleting its
+    # network namespace under /run/netns): only a failure on a point that still exists counts.
+    [ "$keep" = 1 ] || mount -o remount,bind,ro "$point" 2>/dev/null || [ ! -e "$point" ] || mount -o remount,bind,ro "$point"
 done
 exec setpriv --reuid "$uid" --regid "$gid" --groups "$groups" --no-new-privs --inh-caps=-all --bounding-set=-all -- "$@"
