@@ -73,12 +73,12 @@ extension VaultCore {
     public func vault(_ id: String) async throws -> VaultRecord {
         let ring = try requireUnsealed()
         if let cached = vaultRecords[id] { return cached }
-        let deletions = vaultDeletions
+        let before = deletions
         guard Self.isValidID(id), let envelope = try await storage.get(Self.metaPath(id)) else {
             throw VaultError(.notFound, "vault not found")
         }
         let record = try decodeMeta(envelope, id: id, ring: ring)
-        if deletions == vaultDeletions && keyRing != nil { vaultRecords[id] = record }
+        if before == deletions && keyRing != nil { vaultRecords[id] = record }
         return record
     }
 
@@ -88,7 +88,8 @@ extension VaultCore {
         try await storage.apply([.deletePrefix(Self.vaultPrefix(id))])
         masterKeys[id] = nil
         vaultRecords[id] = nil
-        vaultDeletions += 1
+        keyCache = keyCache.filter { !$0.key.hasPrefix(Self.vaultPrefix(id)) }
+        deletions += 1
     }
 
     private func decodeMeta(_ envelope: [UInt8], id: String, ring: KeyRing) throws -> VaultRecord {
@@ -104,7 +105,7 @@ extension VaultCore {
     func masterKey(_ vaultID: String) async throws -> CloakedKey {
         if let cached = masterKeys[vaultID] { return cached }
         let ring = try requireUnsealed()
-        let deletions = vaultDeletions
+        let before = deletions
         guard Self.isValidID(vaultID), let envelope = try await storage.get(Self.masterPath(vaultID)) else {
             throw VaultError(.notFound, "vault not found")
         }
@@ -117,7 +118,7 @@ extension VaultCore {
         let key = try CloakedKey(unwrapped)
         // Cache only if nothing changed while the read was suspended: a seal must leave no
         // master key behind, and a deleted vault must not come back through its cached key.
-        if deletions == vaultDeletions && keyRing != nil { masterKeys[vaultID] = key }
+        if before == deletions && keyRing != nil { masterKeys[vaultID] = key }
         return key
     }
 

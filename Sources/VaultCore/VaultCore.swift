@@ -21,9 +21,13 @@ public actor VaultCore {
     /// Vault records already read (every data request checks its vault's owner): cleared with
     /// the keys at seal, kept exact by create and delete (vaultd is the only writer).
     var vaultRecords: [String: VaultRecord] = [:]
-    /// Bumped by every vault deletion, so a read that was suspended across one does not cache
-    /// the record it fetched before the delete.
-    var vaultDeletions = 0
+    /// Keys used since unseal, by storage path: the record, and the material cloaked (see
+    /// ``CachedKey``). At most ``keyCacheLimit``; cleared at seal.
+    var keyCache: [String: CachedKey] = [:]
+    static let keyCacheLimit = 4096
+    /// Bumped by every deletion (vault or key), so a read that was suspended across one does
+    /// not cache what it fetched before the delete.
+    var deletions = 0
     private var progress = UnsealProgress()
     private var initializing = false
 
@@ -252,6 +256,7 @@ public actor VaultCore {
         keyRing = nil
         masterKeys.removeAll()
         vaultRecords.removeAll()
+        keyCache.removeAll()
         progress.reset()
         if wasUnsealed { logger.info("vault sealed") }
     }

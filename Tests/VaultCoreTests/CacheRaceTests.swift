@@ -1,4 +1,5 @@
 import Foundation
+import KeyKit
 import SealKit
 import Synchronization
 import Testing
@@ -86,5 +87,35 @@ struct CacheRaceTests {
             _ = try await core.createSecret(vaultID: vault.id, name: "orphan", type: "generic", description: "", value: "x")
         }
         #expect(try await storage.list(prefix: "vaults/\(vault.id)/").isEmpty)
+    }
+
+    @Test("a key deleted during an operation's material read is not cached and stays deleted; seal empties the key cache")
+    func keyDeletedDuringRead() async throws {
+        let storage = GatedStorage()
+        let (core, phrase) = try await Self.unsealedCore(storage)
+        let vault = try await core.createVault(name: "v", description: "")
+        let created = try await core.createKey(vaultID: vault.id, try KeyRequest(spec: .ed25519, name: "k"))
+        let keyID = created.record.id
+        let sign = { @Sendable () async throws -> Int in
+            try await core.withKeyMaterial(vaultID: vault.id, keyID: keyID, for: .signVerify, operation: "sign") { record, material throws(KeyKitError) in
+                try KeyOperations.sign(record.spec, material: material, message: [1, 2, 3]).signature.count
+            }
+        }
+        storage.hold(VaultCore.keyMaterialPath(vault.id, keyID))
+        let request = Task { try? await sign() }
+        try await Self.waitUntilReached(storage)
+        try await core.deleteKey(vaultID: vault.id, keyID: keyID)
+        storage.release()
+        _ = await request.value
+        #expect(await core.keyCache.isEmpty, "the deleted key was cached")
+        await #expect(throws: VaultError.self) { _ = try await sign() }
+
+        let other = try await core.createKey(vaultID: vault.id, try KeyRequest(spec: .ed25519, name: "k2"))
+        _ = try await core.withKeyMaterial(vaultID: vault.id, keyID: other.record.id, for: .signVerify, operation: "sign") { _, material throws(KeyKitError) in material.count }
+        #expect(await core.keyCache.count == 1)
+        await core.seal()
+        #expect(await core.keyCache.isEmpty)
+        _ = try await core.submitUnsealKey(phrase)
+        #expect(try await core.key(vaultID: vault.id, keyID: other.record.id).name == "k2")
     }
 }
