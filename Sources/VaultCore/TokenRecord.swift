@@ -89,15 +89,24 @@ extension VaultCore {
         }
         let ring = try requireUnsealed()
         let key = TokenRecord.storageKey(for: token)
+        if let cached = tokenRecords[key] { return cached }
+        let before = deletions
         guard let envelope = try await storage.get(key) else {
             throw VaultError(.permissionDenied, "permission denied: the token is not valid")
         }
+        let record: TokenRecord
         do {
             let json = try ring.systemKey.reveal { try Envelope.open(envelope, key: $0, aad: TokenRecord.aad(for: key)) }
-            return try JSONDecoder.vault.decode(TokenRecord.self, from: Data(json))
+            record = try JSONDecoder.vault.decode(TokenRecord.self, from: Data(json))
         } catch {
             throw VaultError(.internalError, "a token record failed to decrypt: the database is damaged")
         }
+        // Not cached when a revocation (or a seal) happened while the read was suspended.
+        if before == deletions && keyRing != nil {
+            if tokenRecords.count >= Self.keyCacheLimit { tokenRecords.remove(at: tokenRecords.startIndex) }
+            tokenRecords[key] = record
+        }
+        return record
     }
 
     /// Creates a token with `record`'s permissions and returns it (the only time it is seen).
@@ -112,6 +121,9 @@ extension VaultCore {
     /// Revokes `token`; unknown tokens are not an error (revocation is idempotent).
     public func revokeToken(_ token: String) async throws {
         _ = try requireUnsealed()
-        try await storage.apply([.delete(TokenRecord.storageKey(for: token))])
+        let key = TokenRecord.storageKey(for: token)
+        try await storage.apply([.delete(key)])
+        tokenRecords[key] = nil
+        deletions += 1
     }
 }

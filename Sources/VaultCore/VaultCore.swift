@@ -25,6 +25,9 @@ public actor VaultCore {
     /// ``CachedKey``). At most ``keyCacheLimit``; cleared at seal.
     var keyCache: [String: CachedKey] = [:]
     static let keyCacheLimit = 4096
+    /// Token records by storage key (the token's hash), so a request does not read and decrypt
+    /// its token again; removed at revocation, cleared at seal. At most ``keyCacheLimit``.
+    var tokenRecords: [String: TokenRecord] = [:]
     /// Bumped by every deletion (vault or key), so a read that was suspended across one does
     /// not cache what it fetched before the delete.
     var deletions = 0
@@ -257,6 +260,7 @@ public actor VaultCore {
         masterKeys.removeAll()
         vaultRecords.removeAll()
         keyCache.removeAll()
+        tokenRecords.removeAll()
         progress.reset()
         if wasUnsealed { logger.info("vault sealed") }
     }

@@ -118,4 +118,24 @@ struct CacheRaceTests {
         _ = try await core.submitUnsealKey(phrase)
         #expect(try await core.key(vaultID: vault.id, keyID: other.record.id).name == "k2")
     }
+
+    @Test("a token revoked while a request reads it is refused afterwards; a cached token is refused right after revocation")
+    func tokenRevokedDuringRead() async throws {
+        let storage = GatedStorage()
+        let (core, _) = try await Self.unsealedCore(storage)
+        let record = TokenRecord(policies: ["scoped"], vaultIDs: [], capabilities: [.read], accessor: "a", createdAt: Date(), displayName: "t")
+        let token = try await core.createToken(record)
+        storage.hold(TokenRecord.storageKey(for: token))
+        let request = Task { try? await core.authenticate(token) }
+        try await Self.waitUntilReached(storage)
+        try await core.revokeToken(token)
+        storage.release()
+        _ = await request.value
+        await #expect(throws: VaultError.self) { _ = try await core.authenticate(token) }
+
+        let other = try await core.createToken(record)
+        _ = try await core.authenticate(other)   // now cached
+        try await core.revokeToken(other)
+        await #expect(throws: VaultError.self) { _ = try await core.authenticate(other) }
+    }
 }
