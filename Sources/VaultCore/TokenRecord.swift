@@ -101,11 +101,7 @@ extension VaultCore {
         } catch {
             throw VaultError(.internalError, "a token record failed to decrypt: the database is damaged")
         }
-        // Not cached when a revocation (or a seal) happened while the read was suspended.
-        if before == deletions && keyRing != nil {
-            if tokenRecords.count >= Self.keyCacheLimit { tokenRecords.remove(at: tokenRecords.startIndex) }
-            tokenRecords[key] = record
-        }
+        if mayCache(since: before) { tokenRecords.set(record, for: key, limit: Self.keyCacheLimit) }
         return record
     }
 

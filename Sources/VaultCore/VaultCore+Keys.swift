@@ -149,10 +149,7 @@ extension VaultCore {
             throw VaultError(.internalError, "the material of key \(keyID) failed to decrypt: the database is damaged")
         }
         let key = CachedKey(record: record, material: material)
-        if before == deletions && keyRing != nil {
-            if keyCache.count >= Self.keyCacheLimit { keyCache.remove(at: keyCache.startIndex) }
-            keyCache[path] = key
-        }
+        if mayCache(since: before) { keyCache.set(key, for: path, limit: Self.keyCacheLimit) }
         return key
     }
 }

@@ -78,7 +78,7 @@ extension VaultCore {
             throw VaultError(.notFound, "vault not found")
         }
         let record = try decodeMeta(envelope, id: id, ring: ring)
-        if before == deletions && keyRing != nil { vaultRecords[id] = record }
+        if mayCache(since: before) { vaultRecords[id] = record }
         return record
     }
 
@@ -116,9 +116,7 @@ extension VaultCore {
             throw VaultError(.internalError, "the master key of vault \(vaultID) failed to decrypt: the database is damaged")
         }
         let key = try CloakedKey(unwrapped)
-        // Cache only if nothing changed while the read was suspended: a seal must leave no
-        // master key behind, and a deleted vault must not come back through its cached key.
-        if before == deletions && keyRing != nil { masterKeys[vaultID] = key }
+        if mayCache(since: before) { masterKeys[vaultID] = key }
         return key
     }
 

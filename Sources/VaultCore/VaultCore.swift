@@ -28,8 +28,8 @@ public actor VaultCore {
     /// Token records by storage key (the token's hash), so a request does not read and decrypt
     /// its token again; removed at revocation, cleared at seal. At most ``keyCacheLimit``.
     var tokenRecords: [String: TokenRecord] = [:]
-    /// Bumped by every deletion (vault or key), so a read that was suspended across one does
-    /// not cache what it fetched before the delete.
+    /// Bumped by every deletion (vault or key) and revocation, so a read that was suspended
+    /// across one does not cache what it fetched before (see ``mayCache(since:)``).
     var deletions = 0
     private var progress = UnsealProgress()
     private var initializing = false
@@ -332,5 +332,21 @@ extension JSONDecoder {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         return decoder
+    }
+}
+
+extension VaultCore {
+    /// Whether a value read after ``deletions`` was `stamp` may go into a cache: the actor is
+    /// re-entrant at every storage `await`, and a seal, deletion or revocation in between must
+    /// not be undone by the cache (a master key back in memory after seal, a deleted vault
+    /// revived).
+    func mayCache(since stamp: Int) -> Bool { stamp == deletions && keyRing != nil }
+}
+
+extension Dictionary {
+    /// Sets `value`, first dropping an arbitrary entry when `limit` entries are held.
+    mutating func set(_ value: Value, for key: Key, limit: Int) {
+        if count >= limit, self[key] == nil { remove(at: startIndex) }
+        self[key] = value
     }
 }

@@ -22,11 +22,16 @@ enum JSONResponse {
 
     static func noContent() -> HTTPResponse { HTTPResponse(status: .noContent) }
 
-    /// Encodes a Codable record as a JSON object (dates as ISO 8601).
-    static func encode<T: Encodable>(_ value: T, status: HTTPResponseStatus = .ok, headers: HTTPHeaders = [:]) -> HTTPResponse {
+    /// How records are written: dates as ISO 8601, keys sorted.
+    static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    /// Encodes a Codable record as a JSON object (dates as ISO 8601).
+    static func encode<T: Encodable>(_ value: T, status: HTTPResponseStatus = .ok, headers: HTTPHeaders = [:]) -> HTTPResponse {
         var headers = headers
         headers.replaceOrAdd(name: "Content-Type", value: "application/json")
         let body = (try? encoder.encode(value)).map(Array.init) ?? Array("{}".utf8)

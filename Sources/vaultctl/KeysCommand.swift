@@ -248,13 +248,3 @@ func reportVerdict(_ answer: [String: Any]) throws {
     }
     print("verified: true")
 }
-
-/// The id of the key named or identified by `nameOrID` (the newest of that name).
-func resolveKey(_ client: VaultClient, _ vaultID: String, _ nameOrID: String) async throws -> String {
-    if nameOrID.count == 36 && nameOrID.allSatisfy({ $0.isHexDigit || $0 == "-" }) { return nameOrID }
-    let keys = try await perform { try await client.call("GET", "/api/v1/vaults/\(vaultID)/keys") } as? [[String: Any]] ?? []
-    guard let match = keys.last(where: { $0["name"] as? String == nameOrID }), let id = match["id"] as? String else {
-        throw CommandFailure("no key named '\(nameOrID)'", exitCode: 1)
-    }
-    return id
-}

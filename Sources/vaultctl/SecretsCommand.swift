@@ -113,10 +113,20 @@ func resolveVault(_ client: VaultClient, _ nameOrID: String, create: Bool) async
 
 /// The id of the secret named or identified by `nameOrID` (the newest of that name).
 func resolveSecret(_ client: VaultClient, _ vaultID: String, _ nameOrID: String) async throws -> String {
+    try await resolveRecord(client, "/api/v1/vaults/\(vaultID)/secrets", nameOrID, noun: "secret")
+}
+
+/// The id of the key named or identified by `nameOrID` (the newest of that name).
+func resolveKey(_ client: VaultClient, _ vaultID: String, _ nameOrID: String) async throws -> String {
+    try await resolveRecord(client, "/api/v1/vaults/\(vaultID)/keys", nameOrID, noun: "key")
+}
+
+/// `nameOrID` when it is an id, else the id of the newest record named so in the listing at `path`.
+private func resolveRecord(_ client: VaultClient, _ path: String, _ nameOrID: String, noun: String) async throws -> String {
     if isID(nameOrID) { return nameOrID }
-    let records = try await perform { try await client.call("GET", "/api/v1/vaults/\(vaultID)/secrets") } as? [[String: Any]] ?? []
+    let records = try await perform { try await client.call("GET", path) } as? [[String: Any]] ?? []
     guard let match = records.last(where: { $0["name"] as? String == nameOrID }), let id = match["id"] as? String else {
-        throw CommandFailure("no secret named '\(nameOrID)'", exitCode: 1)
+        throw CommandFailure("no \(noun) named '\(nameOrID)'", exitCode: 1)
     }
     return id
 }

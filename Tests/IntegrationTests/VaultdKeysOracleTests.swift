@@ -13,10 +13,7 @@ struct VaultdKeysOracleTests {
     static let hasOracles = TestEnvironment.shouldRunOracleTests("bip_utils", "cryptography", "Crypto.Hash.keccak")
 
     static func oracle(_ code: String, _ input: Any) async throws -> Any {
-        let data = try JSONSerialization.data(withJSONObject: input)
-        let result = try await TestEnvironment.runOracle(code, input: String(decoding: data, as: UTF8.self))
-        guard result.status == 0 else { throw TestSupportError("oracle failed: \(result.stderr)") }
-        return try JSONSerialization.jsonObject(with: Data(result.stdout.utf8))
+        try await TestEnvironment.runJSONOracle(code, input)
     }
 
     @Test("signatures verify with Python cryptography; secp256k1 addresses are EIP-55; RSA-OAEP from Python decrypts", .enabled(if: hasOracles))

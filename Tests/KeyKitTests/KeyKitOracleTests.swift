@@ -12,10 +12,7 @@ struct KeyKitOracleTests {
     static let hasOracles = TestEnvironment.shouldRunOracleTests("bip_utils", "cryptography", "Crypto.Hash.keccak")
 
     static func oracle(_ code: String, _ input: Any) async throws -> Any {
-        let data = try JSONSerialization.data(withJSONObject: input)
-        let result = try await TestEnvironment.runOracle(code, input: String(decoding: data, as: UTF8.self))
-        guard result.status == 0 else { throw TestSupportError("oracle failed: \(result.stderr)") }
-        return try JSONSerialization.jsonObject(with: Data(result.stdout.utf8))
+        try await TestEnvironment.runJSONOracle(code, input)
     }
 
     @Test("Keccak-256: known vectors")

@@ -58,6 +58,15 @@ public enum TestEnvironment {
         try await offThePool { try runOracleBlocking(code, arguments: arguments, input: input) }
     }
 
+    /// Runs Python `code` with `input` as JSON on stdin and decodes the JSON it prints; a
+    /// failing script is an error carrying its stderr.
+    public static func runJSONOracle(_ code: String, _ input: Any) async throws -> Any {
+        let data = try JSONSerialization.data(withJSONObject: input)
+        let result = try await runOracle(code, input: String(decoding: data, as: UTF8.self))
+        guard result.status == 0 else { throw TestSupportError("oracle failed: \(result.stderr)") }
+        return try JSONSerialization.jsonObject(with: Data(result.stdout.utf8))
+    }
+
     /// ``runOracle(_:arguments:input:)`` for synchronous contexts (test traits); blocks the caller.
     public static func runOracleBlocking(_ code: String, arguments: [String] = [], input: String) throws -> ProcessResult {
         guard let python = oraclePython else {
