@@ -58,6 +58,7 @@ struct DocumentedCommandsTests {
             stat -c '%a %U:%G %n' /etc/unseal-agent/unseal-key /etc/unseal-agent/agent.hcl /etc/vaultd/vaultd.hcl /var/lib/vaultd /var/lib/unseal-agent /run/vaultd /run/vaultd/vaultd.sock
             systemctl is-enabled vaultd.service unseal-agent.service
             systemctl is-active vaultd.service unseal-agent.service
+            grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs):' /proc/$(cat /run/standin/vaultd.service.pid)/status
             """
         let run = try await Self.onScratchMachine(
             [("install.sh", try Self.block("systemd-install", in: guide)),
@@ -90,6 +91,19 @@ struct DocumentedCommandsTests {
             .trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(phrase.split(separator: " ").count == 24)
         #expect(!(run.output + agentLog + run.log("vaultd.service")).contains(phrase))
+        // Started as the unit says: no capability in any set, no_new_privs.
+        for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+            #expect(run.output.contains("\(set):\t0000000000000000"), "\(set) of vaultd")
+        }
+        #expect(run.output.contains("NoNewPrivs:\t1"))
+        if run.result.status != 0 { Self.recordTail(of: run) }
+    }
+
+    /// A failed run's last lines and the units' logs, recorded last: a CI log cut to its end
+    /// still shows why.
+    static func recordTail(of run: Run) {
+        func tail(_ text: String) -> String { text.split(separator: "\n").suffix(15).joined(separator: "\n") }
+        Issue.record("scratch machine exited \(run.result.status); its last lines:\n\(tail(run.output))\nvaultd.service:\n\(tail(run.log("vaultd.service")))\nunseal-agent.service:\n\(tail(run.log("unseal-agent.service")))")
     }
 
     @Test("deploy-ec2.md: the user data and the first-boot check, verbatim, with IMDS at 169.254.169.254 and moto as KMS",
@@ -148,6 +162,7 @@ struct DocumentedCommandsTests {
         let phrase = try String(contentsOf: run.changes.appendingPathComponent("root/current-key.txt"), encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(!(run.output + agentLog + run.log("vaultd.service")).contains(phrase))
+        if run.result.status != 0 { Self.recordTail(of: run) }
     }
 
     /// Runs a Kubernetes guide block with the kubectl stand-in, in a directory holding `k8s/`
