@@ -38,7 +38,7 @@ public struct WebIdentityProvider: AWSCredentialProvider {
         ].map { "\(SigV4.encode($0.0))=\(SigV4.encode($0.1))" }.joined(separator: "&")
         let response: HTTPClientResponse
         do {
-            response = try await CurlTransport.send(HTTPClientRequest(
+            response = try await HTTPClient.send(HTTPClientRequest(
                 method: "POST", url: stsEndpoint + "/",
                 headers: [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8"), ("Accept", "application/xml")],
                 body: Array(form.utf8), timeout: .seconds(10)
@@ -90,7 +90,7 @@ public struct ContainerCredentialProvider: AWSCredentialProvider {
         }
         let response: HTTPClientResponse
         do {
-            response = try await CurlTransport.send(HTTPClientRequest(method: "GET", url: url, headers: headers, connectTimeout: .seconds(2), timeout: .seconds(5)))
+            response = try await HTTPClient.send(HTTPClientRequest(method: "GET", url: url, headers: headers, connectTimeout: .seconds(2), timeout: .seconds(5)))
         } catch {
             throw AWSError(.retryable, "container credentials endpoint \(url): \(error)")
         }

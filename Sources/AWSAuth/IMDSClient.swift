@@ -71,7 +71,7 @@ public actor IMDSClient {
         if let token { headers.append(("X-aws-ec2-metadata-token", token)) }
         let response: HTTPClientResponse
         do {
-            response = try await CurlTransport.send(HTTPClientRequest(method: "GET", url: endpoint + path, headers: headers, connectTimeout: .seconds(1), timeout: .seconds(2)))
+            response = try await HTTPClient.send(HTTPClientRequest(method: "GET", url: endpoint + path, headers: headers, connectTimeout: .seconds(1), timeout: .seconds(2)))
         } catch {
             throw AWSError(.retryable, "IMDS GET \(path): \(error)")
         }
@@ -91,7 +91,7 @@ public actor IMDSClient {
         if let token, token.expires > now { return token.value }
         if let until = useV1Until, until > now { return nil }
         do {
-            let response = try await CurlTransport.send(HTTPClientRequest(
+            let response = try await HTTPClient.send(HTTPClientRequest(
                 method: "PUT", url: endpoint + "/latest/api/token",
                 headers: [("X-aws-ec2-metadata-token-ttl-seconds", String(Self.tokenTTL))],
                 connectTimeout: tokenTimeout, timeout: tokenTimeout
@@ -129,7 +129,7 @@ public actor IMDSClient {
     private func diagnoseHopLimit(_ now: ContinuousClock.Instant) async throws(AWSError) -> String? {
         let probe: HTTPClientResponse
         do {
-            probe = try await CurlTransport.send(HTTPClientRequest(method: "GET", url: endpoint + "/latest/meta-data/", connectTimeout: .milliseconds(300), timeout: .milliseconds(400)))
+            probe = try await HTTPClient.send(HTTPClientRequest(method: "GET", url: endpoint + "/latest/meta-data/", connectTimeout: .milliseconds(300), timeout: .milliseconds(400)))
         } catch {
             diagnosis = .unreachable("the token PUT and a plain GET both got no answer")
             throw AWSError(.retryable, "IMDS at \(endpoint) does not answer (is this an EC2 instance? set AWS_EC2_METADATA_DISABLED=true elsewhere)")

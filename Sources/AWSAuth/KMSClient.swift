@@ -80,7 +80,7 @@ public actor KMSClient {
         let signed = SigV4.sign(request, credentials: creds, region: region, service: "kms", date: Date().addingTimeInterval(clockSkew))
         let response: HTTPClientResponse
         do {
-            response = try await CurlTransport.send(HTTPClientRequest(
+            response = try await HTTPClient.send(HTTPClientRequest(
                 method: "POST", url: endpoint + (url.path.isEmpty ? "/" : ""),
                 headers: request.headers.filter { $0.name != "Host" } + signed.headersToAdd,
                 body: payload, timeout: timeout

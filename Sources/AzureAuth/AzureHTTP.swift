@@ -6,7 +6,7 @@ import HTTPTransport
 enum AzureHTTP {
     static func send(_ request: HTTPClientRequest, what: String) async throws(AzureError) -> HTTPClientResponse {
         do {
-            return try await CurlTransport.send(request)
+            return try await HTTPClient.send(request)
         } catch let error as HTTPTransportError {
             throw AzureError(.retryable, "\(what): \(error)")
         } catch {

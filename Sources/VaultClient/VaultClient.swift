@@ -35,7 +35,7 @@ public struct VaultClient: Sendable {
             data = Array(try JSONSerialization.data(withJSONObject: body))
             headers.append(("Content-Type", "application/json"))
         }
-        let response = try await CurlTransport.send(HTTPClientRequest(
+        let response = try await HTTPClient.send(HTTPClientRequest(
             method: method, url: address.baseURL + path, headers: headers, body: data,
             unixSocketPath: address.unixSocketPath, timeout: timeout ?? self.timeout, caBundlePath: caBundlePath
         ))

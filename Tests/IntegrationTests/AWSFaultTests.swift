@@ -41,7 +41,7 @@ struct AWSFaultTests {
         #expect(await eventually { (try? await client.sealStatus())?["sealed"] as? Bool == false }, "\(agent.log)")
         await agent.stop()
 
-        let log = try await CurlTransport.send(HTTPClientRequest(method: "GET", url: proxy.url + "/fault/log"))
+        let log = try await HTTPClient.send(HTTPClientRequest(method: "GET", url: proxy.url + "/fault/log"))
         let calls = try JSONDecoder().decode([Call].self, from: Data(log.body))
         #expect(calls.map(\.fault) == faults + ["pass"], "\(calls)")
         // The wait after a call is its own duration (1 s request_timeout for the stall, about

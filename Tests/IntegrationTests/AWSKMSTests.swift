@@ -27,7 +27,7 @@ final class MotoServer: @unchecked Sendable {
         process = try ChildProcess(bin.appendingPathComponent("moto_server").path, ["-H", "127.0.0.1", "-p", String(port)],
                                    logPath: directory.appendingPathComponent("moto.log").path)
         let url = self.url
-        guard await eventually(.seconds(30), { (try? await CurlTransport.send(HTTPClientRequest(method: "GET", url: url + "/moto-api/"))) != nil }) else {
+        guard await eventually(.seconds(30), { (try? await HTTPClient.send(HTTPClientRequest(method: "GET", url: url + "/moto-api/"))) != nil }) else {
             throw TestSupportError("moto did not start: \(process.log.suffix(500))")
         }
         let script = TestEnvironment.packageRoot.appendingPathComponent("Tests/IntegrationTests/Oracle/moto_setup.py").path
@@ -47,7 +47,7 @@ final class MotoServer: @unchecked Sendable {
     /// Lets the next `count` requests through unsigned (moto checks signatures on every action,
     /// even AssumeRoleWithWebIdentity, which real STS accepts unsigned).
     func allowUnsigned(_ count: Int) async throws {
-        _ = try await CurlTransport.send(HTTPClientRequest(method: "POST", url: url + "/moto-api/reset-auth", headers: [("Content-Type", "text/plain")], body: Array(String(count).utf8)))
+        _ = try await HTTPClient.send(HTTPClientRequest(method: "POST", url: url + "/moto-api/reset-auth", headers: [("Content-Type", "text/plain")], body: Array(String(count).utf8)))
     }
 
     func agentConfig(vault: String, ciphertext: String, keys: (access: String, secret: String)?, context: String = "service = \"vaultd\"",

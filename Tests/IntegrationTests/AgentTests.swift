@@ -107,19 +107,19 @@ struct AgentTests {
         // After 5 wrong keys vaultd answers 429; the cause is still the key: needs a fix.
         let metricsURL = "http://127.0.0.1:\(metricsPort)/metrics"
         func metricsText() async -> String {
-            String(decoding: (try? await CurlTransport.send(HTTPClientRequest(method: "GET", url: metricsURL)))?.body ?? [], as: UTF8.self)
+            String(decoding: (try? await HTTPClient.send(HTTPClientRequest(method: "GET", url: metricsURL)))?.body ?? [], as: UTF8.self)
         }
         #expect(await eventually(.seconds(30)) { await metricsText().contains("outcome=\"rate_limited\"") }, "\(agent.log.suffix(600))")
         let text = await metricsText()
         #expect(text.contains("outcome=\"wrong_key\""), "\(text)")
         #expect(text.contains("unseal_agent_last_error{target=\"\(vaultd.address)\",class=\"needs_fix\"} 1"))
-        let ready = try await CurlTransport.send(HTTPClientRequest(method: "GET", url: "http://127.0.0.1:\(metricsPort)/readyz"))
+        let ready = try await HTTPClient.send(HTTPClientRequest(method: "GET", url: "http://127.0.0.1:\(metricsPort)/readyz"))
         #expect(ready.status == 503)
 
         // Fixing the file is picked up without restarting the agent.
         try AtomicWrite.replace(keyFile, right.encoded(as: .base64))
         #expect(await eventually { await Self.isUnsealed(try! vaultd.client()) }, "\(agent.log.suffix(400))")
-        let readyAfter = try await CurlTransport.send(HTTPClientRequest(method: "GET", url: "http://127.0.0.1:\(metricsPort)/readyz"))
+        let readyAfter = try await HTTPClient.send(HTTPClientRequest(method: "GET", url: "http://127.0.0.1:\(metricsPort)/readyz"))
         #expect(readyAfter.status == 200)
         await agent.stop()
     }

@@ -10,7 +10,7 @@ import VaultClient
 @Suite("vaultd hostile input")
 struct VaultdHostileInputTests {
     static func raw(_ vaultd: VaultdHarness, _ method: String, _ path: String, body: [UInt8]) async throws -> (Int, String) {
-        let response = try await CurlTransport.send(HTTPClientRequest(
+        let response = try await HTTPClient.send(HTTPClientRequest(
             method: method, url: "http://localhost" + path, headers: [("Content-Type", "application/json")],
             body: body, unixSocketPath: vaultd.socketPath
         ))
@@ -83,7 +83,7 @@ struct VaultdHostileInputTests {
         #expect(rightAfter == 204)
 
         // The failures were counted.
-        let metrics = try await CurlTransport.send(HTTPClientRequest(method: "GET", url: "http://localhost/v1/sys/metrics", unixSocketPath: vaultd.socketPath))
+        let metrics = try await HTTPClient.send(HTTPClientRequest(method: "GET", url: "http://localhost/v1/sys/metrics", unixSocketPath: vaultd.socketPath))
         let text = String(decoding: metrics.body, as: UTF8.self)
         let failures = text.split(separator: "\n").first { $0.hasPrefix("vaultd_unseal_failures_total ") }
         #expect(failures.flatMap { Int($0.split(separator: " ")[1]) } ?? 0 >= 4, "\(text)")

@@ -348,13 +348,13 @@ public final class AzureFake: @unchecked Sendable {
     /// Sends a control request: `faults`, `forbid`, `token_lifetime`, `expire_tokens`, `clear_log`.
     public func control(_ request: [String: Any]) async throws {
         let body = try JSONSerialization.data(withJSONObject: request)
-        let response = try await CurlTransport.send(HTTPClientRequest(method: "POST", url: httpURL + "/fake/control", body: Array(body)))
+        let response = try await HTTPClient.send(HTTPClientRequest(method: "POST", url: httpURL + "/fake/control", body: Array(body)))
         guard response.status == 200 else { throw TestSupportError("the Azure fake refused the control request: HTTP \(response.status)") }
     }
 
     /// The Key Vault requests seen so far: `[{t, method, path, op, authorised, fault?}]`.
     public func log() async throws -> [[String: Any]] {
-        let response = try await CurlTransport.send(HTTPClientRequest(method: "GET", url: httpURL + "/fake/log"))
+        let response = try await HTTPClient.send(HTTPClientRequest(method: "GET", url: httpURL + "/fake/log"))
         return (try JSONSerialization.jsonObject(with: Data(response.body)) as? [[String: Any]]) ?? []
     }
 
