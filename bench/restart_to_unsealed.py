@@ -170,9 +170,9 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def rss_mb(pid):
+def rss_mb(pid, field="VmRSS"):
     for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return 0.0
 
@@ -211,6 +211,8 @@ def main():
         cpu = cpu_seconds(agents[0].pid) - cpu_before
         print(f"BENCH agent.idle.cpu {100 * cpu / idle_seconds:.3f} % (over {idle_seconds} s)")
         print(f"BENCH agent.idle.rss {rss_mb(agents[0].pid):.1f} MB")
+        # What is the agent's alone (heap, stacks); the rest are file pages a host can share.
+        print(f"BENCH agent.idle.rss-private {rss_mb(agents[0].pid, 'RssAnon'):.1f} MB")
         sys.stdout.flush()
         server.kill()
 
