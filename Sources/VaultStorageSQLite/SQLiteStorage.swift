@@ -19,8 +19,12 @@ public final class SQLiteStorage: StorageBackend {
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
-        let previousMask = umask(0o077)
-        defer { umask(previousMask) }
+        // Created 0600 here rather than under a temporary umask(077): the umask is the whole
+        // process's, and changing it races with every other thread creating files (a parallel
+        // test run saw a child process inherit 077). SQLite gives the -wal and -shm files the
+        // database file's mode.
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        if descriptor >= 0 { close(descriptor) }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             try pool.write { db in

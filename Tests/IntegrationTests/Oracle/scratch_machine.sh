@@ -9,6 +9,11 @@
 #   STAGE) runs with `sh -eu` in order until one fails; afterwards the machine's changes are
 #   copied to OUT/changes and the services' logs to OUT/logs.
 set -eu
+# A machine boots with umask 022, whatever the caller's: the overlay's root directory takes the
+# mode of the upper directory made below, and under a caller's 077 it would be 0700 — no
+# service user could reach /usr/local/bin (a parallel test run once started this script while
+# another thread of the runner held umask 077: "Permission denied" starting vaultd).
+umask 022
 out=$1 stage=$2
 shift 2
 here=$(cd "$(dirname "$0")" && pwd)
