@@ -28,10 +28,15 @@ let package = Package(
         // explicit_bzero, madvise flags).
         .target(name: "CVaultSystem"),
 
+        // FoundationEssentials and the little the agent's modules need beyond it (loose JSON,
+        // trimming, UTC timestamps, child processes, threads), so the agent never links the
+        // full Foundation and ICU (docs/BENCHMARKS.md: about 4 MB of resident memory).
+        .target(name: "LeanFoundation"),
+
         // Seal key, BIP39, validation hash, Shamir, secret memory. No I/O.
         .target(
             name: "SealKit",
-            dependencies: [
+            dependencies: ["LeanFoundation",
                 "CVaultSystem",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -39,10 +44,10 @@ let package = Package(
 
         // Durable replacement of small files (key files, envelopes, tokens): write, fsync,
         // rename or link, fsync the directory.
-        .target(name: "DurableFile"),
+        .target(name: "DurableFile", dependencies: ["LeanFoundation"]),
 
         // The configuration language: HCL as Vault users write it, and its JSON form.
-        .target(name: "HCL"),
+        .target(name: "HCL", dependencies: ["LeanFoundation"]),
 
         // The vault itself: seal state machine, barrier encryption, tokens, vaults and secrets,
         // over the StorageBackend protocol. No network, no cloud SDKs.
@@ -75,7 +80,7 @@ let package = Package(
         // graceful shutdown. Shared by vaultd and the agent's telemetry endpoint.
         .target(
             name: "HTTPServerKit",
-            dependencies: [
+            dependencies: ["LeanFoundation",
                 "CVaultSystem",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -102,7 +107,7 @@ let package = Package(
         // Outbound HTTP/1.1 on SwiftNIO: deadlines, unix sockets, proxies, CA bundles.
         .target(
             name: "HTTPTransport",
-            dependencies: [
+            dependencies: ["LeanFoundation",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -112,28 +117,28 @@ let package = Package(
         ),
 
         // A client for Vault's sys API (vaultd, OpenBao, Vault) and vaultd's resource API.
-        .target(name: "VaultClient", dependencies: ["HTTPTransport"]),
+        .target(name: "VaultClient", dependencies: ["HTTPTransport", "LeanFoundation"]),
 
         // AWS without an SDK: SigV4, credential providers, IMDS, KMS.
         .target(
             name: "AWSAuth",
-            dependencies: ["HTTPTransport", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["LeanFoundation", "HTTPTransport", .product(name: "Crypto", package: "swift-crypto")]
         ),
 
         // Where the agent gets key material: protocol SealSource and its implementations.
         .target(
             name: "AzureAuth",
-            dependencies: [
+            dependencies: ["LeanFoundation",
                 "HTTPTransport", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
-        .target(name: "SealSources", dependencies: ["SealKit", "DurableFile", "AWSAuth", "AzureAuth", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "SealSources", dependencies: ["LeanFoundation", "SealKit", "DurableFile", "AWSAuth", "AzureAuth", .product(name: "Crypto", package: "swift-crypto")]),
 
         // The agent: targets, the watch loop, retry policy, autonomous init, telemetry.
         .target(
             name: "UnsealAgent",
-            dependencies: [
+            dependencies: ["LeanFoundation",
                 "SealSources", "DurableFile", "AWSAuth", "AzureAuth", "VaultClient", "HTTPTransport", "HTTPServerKit", "HCL", "SealKit", "CVaultSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -143,7 +148,7 @@ let package = Package(
         // Shared command-line plumbing: exit codes, one-line errors.
         .target(
             name: "VaultCLI",
-            dependencies: [
+            dependencies: ["LeanFoundation",
                 "SealKit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -166,7 +171,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "unseal-agent",
-            dependencies: [
+            dependencies: ["LeanFoundation",
                 "VaultCLI", "UnsealAgent", "HCL", "AWSAuth", "AzureAuth", "SealSources", "SealKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -187,6 +192,7 @@ let package = Package(
         ),
         .testTarget(name: "KeyKitTests", dependencies: ["KeyKit", "SealKit", "TestSupport"]),
         .testTarget(name: "VaultCoreTests", dependencies: ["VaultCore", "VaultStorageSQLite", "SealKit", "KeyKit", "TestSupport"]),
+        .testTarget(name: "LeanFoundationTests", dependencies: ["LeanFoundation"]),
         .testTarget(name: "HTTPTransportTests", dependencies: ["HTTPTransport", "TestSupport"], exclude: ["Oracle"]),
         .testTarget(name: "AWSAuthTests", dependencies: ["AWSAuth", "TestSupport"], exclude: ["Oracle"]),
         .testTarget(name: "AzureAuthTests", dependencies: ["AzureAuth", "TestSupport"], exclude: ["Oracle"]),

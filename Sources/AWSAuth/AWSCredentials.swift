@@ -1,4 +1,4 @@
-import Foundation
+import LeanFoundation
 
 /// An AWS access key, with its session token and expiry when temporary.
 ///

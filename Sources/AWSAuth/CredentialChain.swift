@@ -1,4 +1,4 @@
-import Foundation
+import LeanFoundation
 
 /// The default credential chain: configuration → environment → web identity (IRSA) →
 /// container (ECS, EKS Pod Identity) → shared files (profile, `credential_process`) → IMDS.
@@ -72,7 +72,7 @@ public actor AWSCredentialChain: AWSCredentialProvider {
         // An empty variable counts as unset (as the AWS CLI treats it).
         let namedProfile = [environment["AWS_PROFILE"], environment["AWS_DEFAULT_PROFILE"]].compactMap { $0 }.first { !$0.isEmpty }
         let profile = namedProfile ?? "default"
-        let home = environment["HOME"] ?? NSHomeDirectory()
+        let home = environment["HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.path
         let credentialsFile = environment["AWS_SHARED_CREDENTIALS_FILE"] ?? home + "/.aws/credentials"
         let configFile = environment["AWS_CONFIG_FILE"] ?? home + "/.aws/config"
         let fromCredentials = INIFile.section(profile, in: credentialsFile)
@@ -103,15 +103,15 @@ enum INIFile {
         var current: String?
         var values: [String: String]?
         for raw in text.split(whereSeparator: \.isNewline) {
-            let line = raw.trimmingCharacters(in: .whitespaces)
+            let line = raw.trimmed
             if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
             if line.hasPrefix("[") && line.hasSuffix("]") {
-                current = line.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
+                current = line.dropFirst().dropLast().trimmed
                 if current == name && values == nil { values = [:] }
                 continue
             }
             guard current == name, let equals = line.firstIndex(of: "=") else { continue }
-            values?[line[..<equals].trimmingCharacters(in: .whitespaces).lowercased()] = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            values?[line[..<equals].trimmed.lowercased()] = line[line.index(after: equals)...].trimmed
         }
         return values
     }

@@ -1,4 +1,4 @@
-import Foundation
+import LeanFoundation
 import HTTPTransport
 
 /// Anything that yields AWS credentials.
@@ -29,7 +29,7 @@ public struct WebIdentityProvider: AWSCredentialProvider {
     }
 
     public func credentials() async throws(AWSError) -> AWSCredentials {
-        guard let token = try? String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !token.isEmpty else {
+        guard let token = try? String(contentsOfFile: tokenFile, encoding: .utf8).trimmed, !token.isEmpty else {
             throw AWSError(.needsFix, "AWS_WEB_IDENTITY_TOKEN_FILE \(tokenFile) cannot be read or is empty")
         }
         let form = [
@@ -81,7 +81,7 @@ public struct ContainerCredentialProvider: AWSCredentialProvider {
     public func credentials() async throws(AWSError) -> AWSCredentials {
         var headers = [("Accept", "application/json")]
         if let tokenFile {
-            guard let value = try? String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) else {
+            guard let value = try? String(contentsOfFile: tokenFile, encoding: .utf8).trimmed else {
                 throw AWSError(.needsFix, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE \(tokenFile) cannot be read")
             }
             headers.append(("Authorization", value))
@@ -94,7 +94,7 @@ public struct ContainerCredentialProvider: AWSCredentialProvider {
         } catch {
             throw AWSError(.retryable, "container credentials endpoint \(url): \(error)")
         }
-        guard response.status == 200, let json = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
+        guard response.status == 200, let json = AnyJSON.object(response.body),
               let key = json["AccessKeyId"] as? String, let secret = json["SecretAccessKey"] as? String else {
             throw AWSError(response.status >= 500 ? .retryable : .needsFix, "container credentials endpoint \(url) answered HTTP \(response.status) without credentials")
         }
@@ -106,23 +106,28 @@ public struct ContainerCredentialProvider: AWSCredentialProvider {
 /// `credential_process` from a profile: runs the command and reads its JSON (version 1).
 public struct ProcessCredentialProvider: AWSCredentialProvider {
     public let command: String
+    /// How long the command may take before it is killed: a hung helper must not hang the
+    /// agent (botocore waits forever; an unsealer should not).
+    public var timeout: Duration = .seconds(60)
+
+    public init(command: String, timeout: Duration = .seconds(60)) {
+        self.command = command
+        self.timeout = timeout
+    }
 
     public func credentials() async throws(AWSError) -> AWSCredentials {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.standardError
-        do { try process.run() } catch {
-            throw AWSError(.needsFix, "credential_process cannot start: \(error)")
+        let outcome: ProcessRunner.Outcome
+        do {
+            outcome = try await ProcessRunner.run("/bin/sh", ["-c", command], timeout: timeout)
+        } catch {
+            switch error.kind {
+            case .timedOut: throw AWSError(.retryable, "credential_process gave no credentials within \(timeout) and was stopped")
+            case .cannotStart, .outputTooLarge: throw AWSError(.needsFix, "credential_process: \(error)")
+            }
         }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0,
-              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+        guard outcome.status == 0, let json = AnyJSON.object(outcome.output),
               let key = json["AccessKeyId"] as? String, let secret = json["SecretAccessKey"] as? String else {
-            throw AWSError(.needsFix, "credential_process exited \(process.terminationStatus) without Version 1 JSON credentials")
+            throw AWSError(.needsFix, "credential_process exited \(outcome.status) without Version 1 JSON credentials")
         }
         return AWSCredentials(accessKeyID: key, secretAccessKey: secret, sessionToken: json["SessionToken"] as? String,
                               expiration: (json["Expiration"] as? String).flatMap(ISO8601.parse))
@@ -166,19 +171,16 @@ public actor RefreshingCredentialProvider: AWSCredentialProvider {
 enum XMLText {
     /// The text of the first `<name>…</name>` element.
     static func first(_ name: String, in xml: String) -> String? {
-        guard let open = xml.range(of: "<\(name)>"), let close = xml.range(of: "</\(name)>", range: open.upperBound..<xml.endIndex) else { return nil }
+        guard let open = xml.firstRange(of: "<\(name)>"), let close = xml[open.upperBound...].firstRange(of: "</\(name)>") else { return nil }
+        // &amp; last, so "&amp;lt;" stays "&lt;".
         return String(xml[open.upperBound..<close.lowerBound])
-            .replacingOccurrences(of: "&amp;", with: "&").replacingOccurrences(of: "&lt;", with: "<")
-            .replacingOccurrences(of: "&gt;", with: ">").replacingOccurrences(of: "&quot;", with: "\"")
+            .replacing("&lt;", with: "<").replacing("&gt;", with: ">").replacing("&quot;", with: "\"")
+            .replacing("&amp;", with: "&")
     }
 }
 
 enum ISO8601 {
     static func parse(_ text: String) -> Date? {
-        let plain = ISO8601DateFormatter()
-        if let date = plain.date(from: text) { return date }
-        let fractional = ISO8601DateFormatter()
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return fractional.date(from: text)
+        UTCTime.parseISO8601(text)
     }
 }

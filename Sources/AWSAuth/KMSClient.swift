@@ -1,4 +1,4 @@
-import Foundation
+import LeanFoundation
 import HTTPTransport
 
 /// AWS KMS over its JSON 1.1 protocol: `Encrypt`, `Decrypt`, `GenerateRandom`, signed with
@@ -64,7 +64,7 @@ public actor KMSClient {
     private func call(_ action: String, _ body: [String: Any], retryingSkew: Bool = true) async throws(AWSError) -> [String: Any] {
         let creds = try await credentials.credentials()
         let payload: [UInt8]
-        do { payload = Array(try JSONSerialization.data(withJSONObject: body)) } catch {
+        do { payload = try AnyJSON.encode(body) } catch {
             throw AWSError(.needsFix, "cannot encode the KMS request")
         }
         guard let url = URLComponents(string: endpoint), let host = url.host else {
@@ -88,7 +88,7 @@ public actor KMSClient {
         } catch {
             throw AWSError(.retryable, "KMS \(action) at \(endpoint): \(error)")
         }
-        let json = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
+        let json = AnyJSON.object(response.body) ?? [:]
         if response.status == 200 { return json }
 
         // JSON 1.1 errors carry `__type` (or the x-amzn-ErrorType header); authentication
@@ -135,10 +135,6 @@ public actor KMSClient {
     }
 
     static func httpDate(_ text: String) -> Date? {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        return formatter.date(from: text)
+        UTCTime.parseHTTPDate(text)
     }
 }

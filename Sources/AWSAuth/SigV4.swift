@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+import LeanFoundation
 
 /// AWS Signature Version 4 (header or query-string form), exactly as the specification and
 /// AWS's signing test suite define it.
@@ -125,10 +125,7 @@ public enum SigV4 {
 
     /// `YYYYMMDD'T'HHMMSS'Z'` in UTC.
     public static func timestamp(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        return String(format: "%04d%02d%02dT%02d%02d%02dZ", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+        UTCTime.compact(date)
     }
 
     /// Lower-case names, values trimmed with inner runs of white space (and folded lines)
@@ -182,26 +179,15 @@ public enum SigV4 {
         guard !query.isEmpty else { return [] }
         return query.split(separator: "&").map { pair in
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let key = String(parts[0]).removingPercentEncoding ?? String(parts[0])
-            let value = parts.count > 1 ? (String(parts[1]).removingPercentEncoding ?? String(parts[1])) : ""
+            let key = PercentEncoding.decode(parts[0]) ?? String(parts[0])
+            let value = parts.count > 1 ? (PercentEncoding.decode(parts[1]) ?? String(parts[1])) : ""
             return (key, value)
         }
     }
 
     /// RFC 3986 encoding: everything but `A–Z a–z 0–9 - _ . ~` as `%XX` (upper-case hex).
     public static func encode(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                out += String(format: "%%%02X", byte)
-            }
-        }
-        return out
+        PercentEncoding.encode(text)
     }
 
     static func signingKey(secret: String, day: String, region: String, service: String) -> SymmetricKey {
@@ -216,7 +202,10 @@ public enum SigV4 {
 /// Lower-case hex helpers for hashes.
 enum Hex {
     static func encode(_ bytes: some Sequence<UInt8>) -> String {
-        bytes.map { String(format: "%02x", $0) }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for byte in bytes { out += [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]] }
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func sha256(_ bytes: [UInt8]) -> String {

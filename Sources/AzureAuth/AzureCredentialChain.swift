@@ -1,4 +1,4 @@
-import Foundation
+import LeanFoundation
 
 /// Picks the Azure credential, first that is configured wins:
 ///

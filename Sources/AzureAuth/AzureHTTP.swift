@@ -1,4 +1,4 @@
-import Foundation
+import LeanFoundation
 import HTTPTransport
 
 /// The few HTTP habits every Azure call shares: JSON bodies, the CA bundle for private
@@ -15,20 +15,18 @@ enum AzureHTTP {
     }
 
     static func json(_ response: HTTPClientResponse) -> [String: Any]? {
-        try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+        AnyJSON.object(response.body)
     }
 
     /// `Retry-After` in seconds (Azure sends seconds), capped so a hostile value cannot park us.
     static func retryAfter(_ response: HTTPClientResponse, cap: Double = 60) -> Duration? {
-        guard let text = response.headers["retry-after"], let seconds = Double(text.trimmingCharacters(in: .whitespaces)), seconds >= 0 else { return nil }
+        guard let text = response.headers["retry-after"], let seconds = Double(text.trimmed), seconds >= 0 else { return nil }
         return .milliseconds(Int64(min(seconds, cap) * 1000))
     }
 
-    /// Percent-encodes a form or query value.
+    /// Percent-encodes a form or query value (all but RFC 3986's unreserved characters).
     static func encode(_ value: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
+        PercentEncoding.encode(value)
     }
 
     /// `a=1&b=2`, percent-encoded: a query string, or a form body.

@@ -1,4 +1,4 @@
-import Foundation
+import LeanFoundation
 
 /// A bearer token for an Azure resource. `description` never shows the token.
 public struct AzureToken: Sendable, CustomStringConvertible {

@@ -1,6 +1,6 @@
 import Crypto
 import _CryptoExtras
-import Foundation
+import LeanFoundation
 import HTTPTransport
 
 /// The Entra ID (Azure AD) token endpoint, `{authority}/{tenant}/oauth2/v2.0/token`, with the
@@ -95,7 +95,7 @@ public struct ClientCertificateProvider: AzureTokenProvider {
         let header: [String: Any] = ["alg": "RS256", "typ": "JWT", "x5t": Base64URL.encode(thumbprint)]
         let claims: [String: Any] = ["aud": audience, "iss": clientID, "sub": clientID, "jti": UUID().uuidString,
                                      "nbf": issued, "iat": issued, "exp": issued + 600]
-        let encode = { (object: [String: Any]) in Base64URL.encode((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()) }
+        let encode = { (object: [String: Any]) in Base64URL.encode(Data((try? AnyJSON.encode(object, sortedKeys: true)) ?? [])) }
         let signingInput = encode(header) + "." + encode(claims)
         do {
             let signature = try key.signature(for: Data(signingInput.utf8), padding: .insecurePKCS1v1_5)
@@ -122,7 +122,7 @@ public struct WorkloadIdentityProvider: AzureTokenProvider {
 
     public func token(scope: String, tenantHint: String?) async throws(AzureError) -> AzureToken {
         let tenant = try endpoint.tenant(tenantHint)
-        guard let assertion = try? String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !assertion.isEmpty else {
+        guard let assertion = try? String(contentsOfFile: tokenFile, encoding: .utf8).trimmed, !assertion.isEmpty else {
             throw AzureError(.retryable, "AZURE_FEDERATED_TOKEN_FILE \(tokenFile) is missing or empty (is the service account token projected?)")
         }
         return try await endpoint.token(scope: scope, tenant: tenant, proof: EntraTokenEndpoint.assertionProof(assertion), what: "Entra token (workload identity)")
@@ -131,12 +131,11 @@ public struct WorkloadIdentityProvider: AzureTokenProvider {
 
 enum Base64URL {
     static func encode(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        data.base64EncodedString().replacing("+", with: "-").replacing("/", with: "_").replacing("=", with: "")
     }
 
     static func decode(_ text: String) -> Data? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        var base64 = text.replacing("-", with: "+").replacing("_", with: "/")
         base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
         return Data(base64Encoded: base64)
     }
@@ -146,11 +145,11 @@ enum PEM {
     /// The whole `-----BEGIN … LABEL-----…-----END … LABEL-----` block whose label ends with `labelSuffix`.
     static func block(in text: String, labelSuffix: String) -> String? {
         var searchStart = text.startIndex
-        while let begin = text.range(of: "-----BEGIN ", range: searchStart..<text.endIndex) {
-            guard let labelEnd = text.range(of: "-----", range: begin.upperBound..<text.endIndex) else { return nil }
+        while let begin = text[searchStart...].firstRange(of: "-----BEGIN ") {
+            guard let labelEnd = text[begin.upperBound...].firstRange(of: "-----") else { return nil }
             let label = String(text[begin.upperBound..<labelEnd.lowerBound])
             let endMarker = "-----END \(label)-----"
-            guard let end = text.range(of: endMarker, range: labelEnd.upperBound..<text.endIndex) else { return nil }
+            guard let end = text[labelEnd.upperBound...].firstRange(of: endMarker) else { return nil }
             if label.hasSuffix(labelSuffix) { return String(text[begin.lowerBound..<end.upperBound]) }
             searchStart = end.upperBound
         }

@@ -1,4 +1,4 @@
-import Foundation
+import LeanFoundation
 import HTTPTransport
 
 /// Azure Key Vault's data plane (api-version 7.4): secrets get/set, and RSA-OAEP-256 key
@@ -67,7 +67,7 @@ public actor KeyVaultClient {
 
     private func call(_ method: String, _ path: String, body: [String: Any]?, what: String, permission: String) async throws(AzureError) -> [String: Any] {
         let url = "\(vaultURI)\(path)?api-version=\(Self.apiVersion)"
-        let payload = body.flatMap { try? JSONSerialization.data(withJSONObject: $0) }.map { Array($0) }
+        let payload = body.flatMap { try? AnyJSON.encode($0) }
         var renewed = false
         var throttled = 0
         while true {
@@ -142,13 +142,13 @@ public actor KeyVaultClient {
 
     /// `Bearer authorization="…", resource="…"` → `["authorization": …, "resource": …]`.
     public static func parseChallenge(_ header: String) -> [String: String]? {
-        let trimmed = header.trimmingCharacters(in: .whitespaces)
+        let trimmed = header.trimmed
         guard trimmed.lowercased().hasPrefix("bearer ") else { return nil }
         var result = [String: String]()
         for part in trimmed.dropFirst(7).split(separator: ",") {
-            let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            let pair = part.split(separator: "=", maxSplits: 1).map(\.trimmed)
             guard pair.count == 2 else { continue }
-            result[pair[0].lowercased()] = pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            result[pair[0].lowercased()] = pair[1].hasPrefix("\"") && pair[1].hasSuffix("\"") && pair[1].count >= 2 ? String(pair[1].dropFirst().dropLast()) : pair[1]
         }
         return result
     }

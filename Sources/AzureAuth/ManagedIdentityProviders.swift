@@ -1,4 +1,4 @@
-import Foundation
+import LeanFoundation
 import HTTPTransport
 
 /// Which managed identity to use when a resource has several: the system-assigned one (all

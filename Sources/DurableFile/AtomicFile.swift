@@ -1,4 +1,4 @@
-import Foundation
+import LeanFoundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,11 +11,18 @@ public enum AtomicFile {
         public let description: String
     }
 
+    /// `/a/b` → (`/a`, `b`); `b` → (`.`, `b`); `/b` → (`/`, `b`).
+    static func split(_ path: String) -> (directory: String, name: String) {
+        guard let slash = path.lastIndex(of: "/") else { return (".", path) }
+        let directory = String(path[..<slash])
+        return (directory.isEmpty ? "/" : directory, String(path[path.index(after: slash)...]))
+    }
+
     /// Writes `bytes` to `path` durably. With `replacing: false` an existing file is kept and
     /// the call fails (`EEXIST`): the new file is published with `link`, which never overwrites.
     public static func write(_ bytes: [UInt8], to path: String, mode: mode_t, replacing: Bool = true) throws {
-        let directory = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
-        let temporary = directory + "/.\((path as NSString).lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let (directory, name) = split(path)
+        let temporary = directory + "/.\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard fd >= 0 else { throw Failure(description: "cannot create \(temporary): \(String(cString: strerror(errno)))") }
         var ok = false

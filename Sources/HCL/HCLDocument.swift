@@ -1,4 +1,7 @@
-import Foundation
+import LeanFoundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A parsed configuration file, HCL or its JSON form.
 public struct HCLDocument: Sendable {
@@ -27,11 +30,9 @@ public struct HCLDocument: Sendable {
 
     /// Reads and parses the file at `path`.
     public init(contentsOf path: String) throws(HCLError) {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw HCLError(.io, at: SourceLocation(file: path, line: 0, column: 0), "cannot read the configuration file: \(Self.describe(error))")
+        let data: [UInt8]
+        do { data = try Self.read(path) } catch {
+            throw HCLError(.io, at: SourceLocation(file: path, line: 0, column: 0), "cannot read the configuration file: \(String(cString: strerror(error.code)))")
         }
         guard let text = String(validating: data, as: UTF8.self) else {
             let line = Self.lineOfFirstInvalidUTF8(Array(data))
@@ -62,11 +63,23 @@ public struct HCLDocument: Sendable {
         return line
     }
 
-    private static func describe(_ error: Error) -> String {
-        let nsError = error as NSError
-        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(underlying.code)))
+    private struct ReadError: Error { let code: Int32 }
+
+    /// The whole file, or the `errno` that stopped it (`ENOENT`, `EACCES`, `EISDIR`, …).
+    private static func read(_ path: String) throws(ReadError) -> [UInt8] {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw ReadError(code: errno) }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = Glibc.read(descriptor, &buffer, buffer.count)
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw ReadError(code: errno)
+            }
+            if count == 0 { return bytes }
+            bytes += buffer[0..<count]
         }
-        return nsError.localizedDescription
     }
 }

@@ -1,5 +1,5 @@
 import CVaultSystem
-import Foundation
+import LeanFoundation
 import Logging
 import NIOCore
 import NIOHTTP1

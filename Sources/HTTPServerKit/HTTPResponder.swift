@@ -1,3 +1,4 @@
+import LeanFoundation
 import NIOHTTP1
 
 /// Who is on the other end of a connection, established before any request byte is read.
@@ -46,8 +47,8 @@ public struct HTTPRequest: Sendable {
         if parts.count > 1 {
             for pair in parts[1].split(separator: "&") {
                 let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                let key = String(kv[0]).removingPercentEncoding ?? String(kv[0])
-                let value = kv.count > 1 ? (String(kv[1]).removingPercentEncoding ?? String(kv[1])) : ""
+                let key = PercentEncoding.decode(kv[0]) ?? String(kv[0])
+                let value = kv.count > 1 ? (PercentEncoding.decode(kv[1]) ?? String(kv[1])) : ""
                 query[key] = value
             }
         }

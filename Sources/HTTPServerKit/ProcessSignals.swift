@@ -1,5 +1,9 @@
 import Dispatch
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+import LeanFoundation
 
 /// Waiting for termination signals from async code.
 public enum ProcessSignals {
@@ -24,25 +28,22 @@ public enum ProcessSignals {
     /// Keeps signal sources alive for the process's life.
     private enum Retained {
         nonisolated(unsafe) private static var sources = [DispatchSourceSignal]()
-        private static let lock = NSLock()
+        private static let lock = Mutex(())
         static func keep(_ new: [DispatchSourceSignal]) {
-            lock.lock()
-            sources += new
-            lock.unlock()
+            lock.withLock { _ in sources += new }
         }
     }
 }
 
 /// True for the first caller only: resumes a continuation exactly once.
-public final class OnceFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var claimed = false
+public final class OnceFlag: Sendable {
+    private let claimed = Mutex(false)
     public init() {}
     public func claim() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        if claimed { return false }
-        claimed = true
-        return true
+        claimed.withLock { claimed in
+            if claimed { return false }
+            claimed = true
+            return true
+        }
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import LeanFoundation
 
 #if canImport(Glibc)
 import Glibc
@@ -20,13 +20,7 @@ public enum ConnectionWatch {
 
     /// Connects to `address` and waits up to `interval` for the connection to close.
     public static func waitForClose(_ address: VaultAddress, interval: Duration) async -> Outcome {
-        await withCheckedContinuation { continuation in
-            let thread = Thread {
-                continuation.resume(returning: watch(address, interval: interval))
-            }
-            thread.stackSize = 256 * 1024
-            thread.start()
-        }
+        await DetachedThread.run { watch(address, interval: interval) }
     }
 
     private static func watch(_ address: VaultAddress, interval: Duration) -> Outcome {
@@ -93,7 +87,7 @@ public enum ConnectionWatch {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var result: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), String(port), &hints, &result) == 0, let first = result else { return -1 }
+        guard getaddrinfo(host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host, String(port), &hints, &result) == 0, let first = result else { return -1 }
         defer { freeaddrinfo(result) }
         var entry: UnsafeMutablePointer<addrinfo>? = first
         while let info = entry {

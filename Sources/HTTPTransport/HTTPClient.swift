@@ -3,11 +3,7 @@ import NIOHTTP1
 import NIOPosix
 import NIOSSL
 
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
+import LeanFoundation
 
 /// Outbound HTTP/1.1 on SwiftNIO: exact connect and total deadlines, Unix sockets, the proxy
 /// environment (``ProxyEnvironment``: `http_proxy`, `HTTPS_PROXY` through `CONNECT`,
@@ -57,7 +53,7 @@ struct HTTPTarget: Sendable {
     let hostHeader: String
 
     init(_ url: String) throws {
-        guard let separator = url.range(of: "://") else {
+        guard let separator = url.firstRange(of: "://") else {
             throw HTTPTransportError(kind: .invalidRequest, message: "not an http:// or https:// URL")
         }
         scheme = url[..<separator.lowerBound].lowercased()

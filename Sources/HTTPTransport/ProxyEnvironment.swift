@@ -1,8 +1,4 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
+import LeanFoundation
 
 /// Which proxy, if any, an outbound request goes through — read from the environment with
 /// libcurl's rules, so deployments that set these for curl keep working:
@@ -71,7 +67,7 @@ public struct ProxyEnvironment: Sendable, Equatable {
 
     static func parse(_ value: String, variable: String) throws -> Proxy {
         var rest = Substring(value)
-        if let scheme = rest.range(of: "://") {
+        if let scheme = rest.firstRange(of: "://") {
             guard rest[..<scheme.lowerBound].lowercased() == "http" else {
                 throw HTTPTransportError(kind: .invalidRequest, message: "\(variable): only http:// proxies are supported (HTTPS goes through them with CONNECT)")
             }

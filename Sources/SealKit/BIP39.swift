@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+import LeanFoundation
 
 /// BIP39 mnemonics with the English wordlist: entropy ⇄ words, checksum checked.
 ///
@@ -26,10 +26,18 @@ public enum BIP39 {
         words(for: try checkedBits(entropy))
     }
 
-    /// Splits and normalises a phrase: Unicode NFKD, lower case, any run of whitespace as one
-    /// separator, leading and trailing whitespace ignored.
+    /// Splits and normalises a phrase: lower case, any run of white space as one separator,
+    /// leading and trailing white space ignored, full-width forms folded to ASCII.
+    ///
+    /// BIP39 asks for NFKD. For the English list — ASCII words — NFKD matters only where it
+    /// turns a character into ASCII letters, and the characters people actually type that way
+    /// are the full-width forms of East Asian input methods (`ａｂａｎｄｏｎ`, U+FF01–U+FF5E) and
+    /// the ideographic space (U+3000, white space already); those are folded exactly as NFKD
+    /// folds them. Rarer compatibility characters (the ligature `ﬁ`, mathematical letters) are
+    /// not: a word holding one is reported as not in the wordlist. Full NFKD needs ICU, and
+    /// with it the full Foundation in every process that reads seal keys, the agent included.
     public static func normalizedWords(_ phrase: String) -> [String] {
-        phrase.decomposedStringWithCompatibilityMapping
+        foldingFullWidth(phrase)
             .lowercased()
             .split(whereSeparator: { $0.isWhitespace })
             .map(String.init)
@@ -93,9 +101,23 @@ public enum BIP39 {
         return entropy
     }
 
+    /// U+FF01–U+FF5E → U+0021–U+007E (NFKD's mapping of the full-width forms).
+    static func foldingFullWidth(_ text: String) -> String {
+        guard !text.utf8.allSatisfy({ $0 < 0x80 }) else { return text }
+        var scalars = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            if (0xFF01...0xFF5E).contains(scalar.value), let folded = Unicode.Scalar(scalar.value - 0xFF01 + 0x21) {
+                scalars.append(folded)
+            } else {
+                scalars.append(scalar)
+            }
+        }
+        return String(scalars)
+    }
+
     /// Whether `word` is in the English wordlist (after normalisation).
     public static func isWord(_ word: String) -> Bool {
-        index[word.decomposedStringWithCompatibilityMapping.lowercased()] != nil
+        index[foldingFullWidth(word).lowercased()] != nil
     }
 
     // MARK: - Internals

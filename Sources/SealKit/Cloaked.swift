@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+import LeanFoundation
 
 /// A random AES-256 key that lives only in this process's locked memory and cloaks other
 /// secrets while they sit idle.

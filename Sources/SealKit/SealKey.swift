@@ -1,4 +1,4 @@
-import Foundation
+import LeanFoundation
 
 /// The 32-byte key that seals a vault: every vault master key is encrypted under it.
 ///

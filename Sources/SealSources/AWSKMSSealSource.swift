@@ -1,5 +1,5 @@
 import AWSAuth
-import Foundation
+import LeanFoundation
 
 /// `seal "awskms"`: the key material lives in `ciphertext_path`, encrypted by AWS KMS; the
 /// agent asks KMS to decrypt it (`kms:Decrypt`, bound to `encryption_context`). The vault

@@ -1,6 +1,6 @@
 import AzureAuth
 import Crypto
-import Foundation
+import LeanFoundation
 import SealKit
 
 /// `seal "azurekeyvault"`, in one of two modes:

@@ -1,4 +1,4 @@
-import Foundation
+import LeanFoundation
 
 /// `seal "env"`: the key in `SEAL_UNSEAL_KEY` (or the variable named by `variable`). For
 /// development: environment variables leak into child processes, `/proc/PID/environ` and crash

@@ -1,4 +1,4 @@
-import Foundation
+import LeanFoundation
 import DurableFile
 
 /// The `ciphertext_path` file of a wrapping seal (`awskms`, `azurekeyvault`): a small JSON

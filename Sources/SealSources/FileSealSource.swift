@@ -1,4 +1,4 @@
-import Foundation
+import LeanFoundation
 import DurableFile
 #if canImport(Glibc)
 import Glibc
@@ -65,12 +65,12 @@ enum KeyMaterialText {
     static func parse(_ data: Data, origin: String) throws(SealSourceError) -> KeyMaterial {
         var text = String(decoding: data, as: UTF8.self)
         if text.hasSuffix("\r\n") { text.removeLast(2) } else if text.hasSuffix("\n") { text.removeLast() }
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = text.trimmed
         guard !trimmed.isEmpty else {
             throw SealSourceError(.needsFix, "\(origin) is empty")
         }
         if trimmed.hasPrefix("[") {
-            guard let list = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String], !list.isEmpty else {
+            guard let list = AnyJSON.parse(Array(trimmed.utf8)) as? [String], !list.isEmpty else {
                 throw SealSourceError(.needsFix, "\(origin) starts with '[' but is not a JSON list of share strings")
             }
             return .shares(list)
@@ -82,7 +82,7 @@ enum KeyMaterialText {
         switch material {
         case .key(let key): return key + "\n"
         case .shares(let shares):
-            let data = (try? JSONSerialization.data(withJSONObject: shares, options: [.withoutEscapingSlashes])) ?? Data("[]".utf8)
+            let data = Data((try? AnyJSON.encode(shares)) ?? Array("[]".utf8))
             return String(decoding: data, as: UTF8.self) + "\n"
         }
     }

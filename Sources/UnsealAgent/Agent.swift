@@ -1,5 +1,5 @@
 import CVaultSystem
-import Foundation
+import LeanFoundation
 import HTTPServerKit
 import HTTPTransport
 import Logging
@@ -24,7 +24,8 @@ public enum UnsealAgentRunner {
             guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
                 throw AgentError("telemetry.address: expected HOST:PORT such as \"127.0.0.1:9102\"; got \"\(address)\"")
             }
-            let host = String(address[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            var host = String(address[..<colon])
+            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
             do {
                 telemetry = try await HTTPListener.bind(
                     .tcp(host: host.isEmpty ? "127.0.0.1" : host, port: port, tls: nil),

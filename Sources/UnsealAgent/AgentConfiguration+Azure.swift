@@ -1,5 +1,5 @@
 import AzureAuth
-import Foundation
+import LeanFoundation
 import HCL
 import SealSources
 

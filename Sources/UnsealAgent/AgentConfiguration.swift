@@ -1,5 +1,5 @@
 import AWSAuth
-import Foundation
+import LeanFoundation
 import HCL
 import Logging
 import SealSources
@@ -208,7 +208,7 @@ extension AgentConfiguration {
         var region = try body?.string("region") ?? environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"]
         if region == nil || region!.isEmpty {
             do {
-                region = try await imds.get("/latest/meta-data/placement/region").trimmingCharacters(in: .whitespacesAndNewlines)
+                region = try await imds.get("/latest/meta-data/placement/region").trimmed
             } catch {
                 if let body { throw body.error("region", "is not set, and IMDS could not tell it: \(error.message)", code: .missing) }
                 throw AgentError("AWS_REGION is not set, and IMDS could not tell it: \(error.message)")

@@ -1,4 +1,4 @@
-import Foundation
+import LeanFoundation
 import Synchronization
 
 /// The agent's Prometheus metrics. Labels carry only target addresses, source names and fixed
@@ -61,7 +61,7 @@ public final class AgentMetrics: Sendable {
         let snapshot = state.withLock { $0 }
         var lines = [String]()
         func escape(_ text: String) -> String {
-            text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            text.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"")
         }
         lines += ["# HELP unseal_agent_unseal_attempts_total Unseal attempts by target, source and outcome.",
                   "# TYPE unseal_agent_unseal_attempts_total counter"]

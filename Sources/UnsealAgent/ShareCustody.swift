@@ -1,4 +1,4 @@
-import Foundation
+import LeanFoundation
 import Logging
 import DurableFile
 import SealSources
@@ -31,7 +31,7 @@ public struct ShareCustody: Sendable {
     /// Sends `sys/init` with `body` (JSON), stores the shares, then the root token; returns how
     /// many shares were stored.
     public func initialize(_ body: Data) async throws -> Int {
-        let request = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:]
+        let request = AnyJSON.object(body) ?? [:]
         let result = try await client.initialize(request)
         guard let shares = result["keys_base64"] as? [String], !shares.isEmpty else {
             throw SealSourceError(.needsFix, "\(target) answered init without keys_base64 (is it using an auto-unseal seal?)")
@@ -84,26 +84,11 @@ public struct InitCustodian: Sendable {
 
     /// Runs the custodian for `target` and waits for its answer.
     func initialize(target: String, body: Data) async throws -> Int {
-        let (status, output) = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(Int32, Data), Error>) in
-            // A thread of its own: the wait may last minutes (OpenBao's init deadline).
-            Thread.detachNewThread {
-                continuation.resume(with: Result {
-                    let process = Process()
-                    process.executableURL = URL(fileURLWithPath: executable)
-                    process.arguments = arguments + ["--target", target]
-                    let input = Pipe(), output = Pipe()
-                    process.standardInput = input
-                    process.standardOutput = output
-                    try process.run()
-                    input.fileHandleForWriting.write(body)
-                    try input.fileHandleForWriting.close()
-                    let answer = output.fileHandleForReading.readDataToEndOfFile()
-                    process.waitUntilExit()
-                    return (process.terminationStatus, answer)
-                })
-            }
-        }
-        let answer = (try? JSONSerialization.jsonObject(with: output)) as? [String: Any]
+        // No deadline: the custodian holds the only copy of the shares until it has stored
+        // them, and must never be killed for taking long (OpenBao's init alone may take minutes).
+        let outcome = try await ProcessRunner.run(executable, arguments + ["--target", target], input: Array(body), timeout: nil)
+        let status = outcome.status
+        let answer = AnyJSON.object(outcome.output)
         if status == 0, let shares = answer?["shares"] as? Int { return shares }
         let message = answer?["error"] as? String ?? "the init custodian exited with status \(status)"
         let errorClass = (answer?["class"] as? String).flatMap(SealSourceError.Class.init(rawValue:)) ?? .retryable

@@ -1,4 +1,4 @@
-import Foundation
+import LeanFoundation
 import HTTPTransport
 import Logging
 import SealKit
@@ -281,7 +281,7 @@ actor TargetLoop {
             if existing != nil {
                 throw SealSourceError(.needsFix, "\(store.name) already holds key material but \(name) is uninitialized: it belongs to another vault; move it away to let the agent initialise this one")
             }
-            let request = try JSONSerialization.data(withJSONObject: body)
+            let request = Data(try AnyJSON.encode(body))
             let shares: Int
             if let custodian {
                 shares = try await custodian.initialize(target: name, body: request)

@@ -1,4 +1,4 @@
-import Foundation
+import LeanFoundation
 import Logging
 import Synchronization
 
@@ -31,14 +31,14 @@ public struct LineLogHandler: LogHandler {
         if json {
             var object: [String: String] = ["@timestamp": timestamp, "@level": event.level.rawValue, "@module": label, "@message": event.message.description]
             for (key, value) in merged { object[key] = "\(value)" }
-            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+            let data = (try? AnyJSON.encode(object, sortedKeys: true)) ?? []
             line = String(decoding: data, as: UTF8.self)
         } else {
             let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             line = "\(timestamp) [\(event.level.rawValue.uppercased())] \(label): \(event.message)" + (fields.isEmpty ? "" : " " + fields)
         }
         Self.lock.withLock { _ in
-            FileHandle.standardError.write(Data((line + "\n").utf8))
+            _ = StandardStreams.write(line + "\n", to: 2)
         }
     }
 

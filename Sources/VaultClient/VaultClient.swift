@@ -1,5 +1,5 @@
-import Foundation
 import HTTPTransport
+import LeanFoundation
 
 /// A client for a vault's HTTP API — Vault's `sys` endpoints (vaultd, OpenBao and Vault alike)
 /// and vaultd's resource API.
@@ -32,14 +32,14 @@ public struct VaultClient: Sendable {
         if let token { headers.append(("X-Vault-Token", token)) }
         var data: [UInt8]?
         if let body {
-            data = Array(try JSONSerialization.data(withJSONObject: body))
+            data = try AnyJSON.encode(body)
             headers.append(("Content-Type", "application/json"))
         }
         let response = try await HTTPClient.send(HTTPClientRequest(
             method: method, url: address.baseURL + path, headers: headers, body: data,
             unixSocketPath: address.unixSocketPath, timeout: timeout ?? self.timeout, caBundlePath: caBundlePath
         ))
-        let json = response.body.isEmpty ? nil : try? JSONSerialization.jsonObject(with: Data(response.body))
+        let json = response.body.isEmpty ? nil : AnyJSON.parse(response.body)
         return (response.status, json)
     }
 

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import LeanFoundation
 import HTTPTransport
 import Logging
 import SealSources
@@ -27,7 +27,7 @@ struct InitCustodianCommand: AsyncParsableCommand {
         let configuration = try await loadConfiguration(config)
         LineLogHandler.bootstrap(level: configuration.logLevel, json: configuration.logFormat == "json")
         let logger = Logger(label: "unseal-agent.init-custodian")
-        let request = FileHandle.standardInput.readDataToEndOfFile()
+        let request = Data(StandardStreams.readAll(0))
         do {
             guard let entry = configuration.targets.first(where: { $0.address == target }) else {
                 throw SealSourceError(.needsFix, "no vault \(target) in the configuration")
@@ -50,9 +50,9 @@ struct InitCustodianCommand: AsyncParsableCommand {
     }
 
     private func answer(_ object: [String: Any]) {
-        guard let data = try? JSONSerialization.data(withJSONObject: object) else { return }
-        // The throwing write: the agent may be gone (kill -9) and its end of the pipe with it;
-        // the shares are stored by now, and EPIPE must not become a crash report in the log.
-        try? FileHandle.standardOutput.write(contentsOf: data + Data("\n".utf8))
+        guard let data = try? AnyJSON.encode(object) else { return }
+        // The agent may be gone (kill -9) and its end of the pipe with it: SIGPIPE is ignored,
+        // the shares are stored by now, and the failed write is let go.
+        StandardStreams.write(data + Array("\n".utf8), to: 1)
     }
 }

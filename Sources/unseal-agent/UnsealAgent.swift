@@ -1,6 +1,6 @@
 import ArgumentParser
 import AWSAuth
-import Foundation
+import LeanFoundation
 import HCL
 import SealKit
 import UnsealAgent
@@ -24,7 +24,7 @@ struct UnsealAgentCommand: AsyncParsableCommand {
         // Every subcommand may hold key material (run, the init custodian, wrap, check, doctor):
         // no core dumps, and not dumpable — a same-user ptrace or /proc/PID/mem cannot read it.
         do { try ProcessHardening.disableCoreDumps() } catch {
-            FileHandle.standardError.write(Data("unseal-agent: warning: could not disable core dumps: \(error.reason)\n".utf8))
+            StandardStreams.write("unseal-agent: warning: could not disable core dumps: \(error.reason)\n", to: 2)
         }
         await CommandRunner.main(self)
     }

@@ -1,6 +1,6 @@
 import ArgumentParser
 import AWSAuth
-import Foundation
+import LeanFoundation
 import SealKit
 import SealSources
 import UnsealAgent
@@ -36,9 +36,9 @@ struct Wrap: AsyncParsableCommand {
             guard let input = SecretInput.readStandardInput(), !input.isEmpty else {
                 throw CommandFailure("give the key material on standard input, or --generate")
             }
-            let trimmed = input.trimmingCharacters(in: .whitespacesAndNewlines)
+            let trimmed = input.trimmed
             if trimmed.hasPrefix("[") {
-                guard let shares = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String], !shares.isEmpty else {
+                guard let shares = AnyJSON.parse(Array(trimmed.utf8)) as? [String], !shares.isEmpty else {
                     throw CommandFailure("standard input starts with '[' but is not a JSON list of shares")
                 }
                 material = .shares(shares)

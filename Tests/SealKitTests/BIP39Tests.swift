@@ -54,6 +54,14 @@ struct BIP39Tests {
         let c = try BIP39.entropy(from: phrase.replacingOccurrences(of: " ", with: "\u{3000}"))
         do { let ok = a.constantTimeEquals(c); #expect(ok) }
         #expect(BIP39.canonicalPhrase(messy) == phrase)
+        // Full-width forms (an East Asian input method) fold as NFKD folds them.
+        let fullWidth = String(String.UnicodeScalarView(phrase.unicodeScalars.map { $0 == " " ? "\u{3000}" : Unicode.Scalar($0.value - 0x21 + 0xFF01)! }))
+        let d = try BIP39.entropy(from: fullWidth)
+        do { let ok = a.constantTimeEquals(d); #expect(ok) }
+        #expect(BIP39.canonicalPhrase(fullWidth) == phrase)
+        // Rarer compatibility characters are not folded: the word is reported, not guessed.
+        #expect(BIP39.isWord("field") && BIP39.isWord("\u{FF46}\u{FF49}\u{FF45}\u{FF4C}\u{FF44}"))
+        #expect(!BIP39.isWord("\u{FB01}eld"))
     }
 
     @Test("errors name the bad word, the count, or the checksum")
