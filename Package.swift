@@ -5,6 +5,16 @@
 import Foundation
 import PackageDescription
 
+// The executables export no dynamic symbols. `--static-swift-stdlib` (the release build of
+// docs/deploy-systemd.md) links with `-export-dynamic`, which puts ~25,000 symbols of the
+// package's own modules in the dynamic symbol table; every process then maps that table
+// (about 1 MB of the agent's resident memory, docs/BENCHMARKS.md). Nothing dlopens these
+// executables or looks their symbols up, and Swift's backtracer reads the symbol table from
+// the file. Release only: the debug build is the tests' and keeps the defaults.
+let noExportedSymbols: [LinkerSetting] = [
+    .unsafeFlags(["-Xlinker", "--no-export-dynamic"], .when(platforms: [.linux], configuration: .release)),
+]
+
 let package = Package(
     name: "vaultd",
     platforms: [.macOS(.v14)],
@@ -36,8 +46,8 @@ let package = Package(
         // Seal key, BIP39, validation hash, Shamir, secret memory. No I/O.
         .target(
             name: "SealKit",
-            dependencies: ["LeanFoundation",
-                "CVaultSystem",
+            dependencies: [
+                "LeanFoundation", "CVaultSystem",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
@@ -80,8 +90,8 @@ let package = Package(
         // graceful shutdown. Shared by vaultd and the agent's telemetry endpoint.
         .target(
             name: "HTTPServerKit",
-            dependencies: ["LeanFoundation",
-                "CVaultSystem",
+            dependencies: [
+                "LeanFoundation", "CVaultSystem",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -107,8 +117,8 @@ let package = Package(
         // Outbound HTTP/1.1 on SwiftNIO: deadlines, unix sockets, proxies, CA bundles.
         .target(
             name: "HTTPTransport",
-            dependencies: ["LeanFoundation",
-                .product(name: "NIOCore", package: "swift-nio"),
+            dependencies: [
+                "LeanFoundation", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
@@ -122,14 +132,14 @@ let package = Package(
         // AWS without an SDK: SigV4, credential providers, IMDS, KMS.
         .target(
             name: "AWSAuth",
-            dependencies: ["LeanFoundation", "HTTPTransport", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["LeanFoundation", "HTTPTransport", "SealKit", .product(name: "Crypto", package: "swift-crypto")]
         ),
 
         // Where the agent gets key material: protocol SealSource and its implementations.
         .target(
             name: "AzureAuth",
-            dependencies: ["LeanFoundation",
-                "HTTPTransport", .product(name: "Crypto", package: "swift-crypto"),
+            dependencies: [
+                "LeanFoundation", "HTTPTransport", "SealKit", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
@@ -138,8 +148,8 @@ let package = Package(
         // The agent: targets, the watch loop, retry policy, autonomous init, telemetry.
         .target(
             name: "UnsealAgent",
-            dependencies: ["LeanFoundation",
-                "SealSources", "DurableFile", "AWSAuth", "AzureAuth", "VaultClient", "HTTPTransport", "HTTPServerKit", "HCL", "SealKit", "CVaultSystem",
+            dependencies: [
+                "LeanFoundation", "SealSources", "DurableFile", "AWSAuth", "AzureAuth", "VaultClient", "HTTPTransport", "HTTPServerKit", "HCL", "SealKit", "CVaultSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
@@ -148,8 +158,8 @@ let package = Package(
         // Shared command-line plumbing: exit codes, one-line errors.
         .target(
             name: "VaultCLI",
-            dependencies: ["LeanFoundation",
-                "SealKit",
+            dependencies: [
+                "LeanFoundation", "SealKit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -160,21 +170,24 @@ let package = Package(
             dependencies: [
                 "VaultCLI", "VaultClient", "SealKit", "HCL", "DurableFile",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            linkerSettings: noExportedSymbols
         ),
         .executableTarget(
             name: "vaultd",
             dependencies: [
                 "VaultCLI", "VaultServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            linkerSettings: noExportedSymbols
         ),
         .executableTarget(
             name: "unseal-agent",
-            dependencies: ["LeanFoundation",
-                "VaultCLI", "UnsealAgent", "HCL", "AWSAuth", "AzureAuth", "SealSources", "SealKit",
+            dependencies: [
+                "LeanFoundation", "VaultCLI", "UnsealAgent", "HCL", "AWSAuth", "AzureAuth", "SealSources", "SealKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            linkerSettings: noExportedSymbols
         ),
 
         // Helpers the test targets share: locating the package, the built executables and the
