@@ -1,4 +1,5 @@
 import LeanFoundation
+import SealKit
 import HTTPTransport
 
 /// Anything that yields AWS credentials.
@@ -136,24 +137,47 @@ public struct ProcessCredentialProvider: AWSCredentialProvider {
 
 /// Caches another provider's credentials and refreshes them before they expire (5 minutes
 /// ahead, or at half their lifetime when that is shorter), so a long-running agent never
-/// signs with expired keys.
+/// signs with expired keys. Between requests the secret key and session token are cloaked
+/// (``CloakedText``): an agent caches instance-role credentials for hours.
 public actor RefreshingCredentialProvider: AWSCredentialProvider {
     private let source: any AWSCredentialProvider
-    private var cached: AWSCredentials?
+    private var cached: Cached?
     private var fetchedAt = Date.distantPast
+
+    /// The key ID and expiry in the clear (they are in every request and log), the rest cloaked.
+    private struct Cached {
+        let accessKeyID: String
+        let expiration: Date?
+        let secrets: CloakedText  // secret access key, a line break, the session token
+
+        init(_ credentials: AWSCredentials) throws(SealKitError) {
+            accessKeyID = credentials.accessKeyID
+            expiration = credentials.expiration
+            secrets = try CloakedText(credentials.secretAccessKey + "\n" + (credentials.sessionToken ?? ""))
+        }
+
+        func revealed() throws(SealKitError) -> AWSCredentials {
+            let parts = try secrets.reveal().split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+            let token = parts.count > 1 && !parts[1].isEmpty ? String(parts[1]) : nil
+            return AWSCredentials(accessKeyID: accessKeyID, secretAccessKey: String(parts[0]), sessionToken: token, expiration: expiration)
+        }
+
+        var shell: AWSCredentials { AWSCredentials(accessKeyID: accessKeyID, secretAccessKey: "", expiration: expiration) }
+    }
 
     public init(_ source: any AWSCredentialProvider) { self.source = source }
 
     public func credentials() async throws(AWSError) -> AWSCredentials {
-        if let cached, !needsRefresh(cached) { return cached }
+        if let cached, !needsRefresh(cached.shell), let credentials = try? cached.revealed() { return credentials }
         do {
             let fresh = try await source.credentials()
-            cached = fresh
+            // Not cached if it cannot be cloaked (no memory for the page): asked again next time.
+            cached = try? Cached(fresh)
             fetchedAt = Date()
             return fresh
         } catch {
             // Still-valid credentials beat none while the refresh endpoint is down.
-            if let cached, !cached.expires(within: 30) { return cached }
+            if let cached, !cached.shell.expires(within: 30), let credentials = try? cached.revealed() { return credentials }
             throw error
         }
     }

@@ -14,6 +14,9 @@ public final class CloakingKey: Sendable {
         key = try SecretBytes.random(count: 32)
     }
 
+    /// Whether the key's page is locked in RAM (`mlock` can fail under a low `RLIMIT_MEMLOCK`).
+    public var isLocked: Bool { key.isLocked }
+
     /// The key shared by a process's cloaked values, created at first use.
     public static let process: CloakingKey = {
         do { return try CloakingKey() } catch {

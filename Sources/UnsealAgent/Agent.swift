@@ -4,6 +4,7 @@ import HTTPServerKit
 import HTTPTransport
 import Logging
 import NIOHTTP1
+import SealKit
 import SealSources
 import Synchronization
 import VaultClient
@@ -16,6 +17,11 @@ public enum UnsealAgentRunner {
     public static func run(_ configuration: AgentConfiguration, custodian: InitCustodian? = nil) async throws {
         let logger = Logger(label: "unseal-agent")
         for warning in configuration.warnings { logger.warning("\(warning)") }
+        // The key that cloaks cached cloud credentials (CloakedText), made now rather than at
+        // the first fetch, so a host that cannot lock memory is reported at start.
+        if !CloakingKey.process.isLocked {
+            logger.warning("cannot lock the credential-cloaking key in memory (mlock): raise RLIMIT_MEMLOCK (LimitMEMLOCK= in systemd) or grant CAP_IPC_LOCK; it could reach swap")
+        }
         let metrics = AgentMetrics()
         let readiness = Readiness(targets: configuration.targets.count)
 

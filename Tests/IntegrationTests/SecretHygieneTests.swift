@@ -21,7 +21,7 @@ struct SecretHygieneTests {
             .flatMap { Int($0.split(whereSeparator: \.isWhitespace)[1]) } ?? -1
     }
 
-    @Test("vaultd and the agent, running as an unprivileged user and unsealed: not dumpable, no core files; vaultd's key pages locked",
+    @Test("vaultd and the agent, running as an unprivileged user and unsealed: not dumpable, no core files; vaultd's key pages and the agent's cloaking key locked",
           .enabled(if: getuid() == 0, "switches uids: needs root (CI runs as root)"))
     func daemonsAreNotDumpable() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hygiene-\(UUID().uuidString.prefix(6))")
@@ -60,6 +60,8 @@ struct SecretHygieneTests {
             print("\(name) pid \(process.pid): /proc owner uid \(Self.procOwner(process.pid) ?? 9999) (non-dumpable), VmLck \(Self.vmLockedKB(process.pid)) kB")
         }
         #expect(Self.vmLockedKB(vaultd.pid) > 0)
+        // The agent's cloaking key (for cached cloud credentials) is locked from the start.
+        #expect(Self.vmLockedKB(agent.pid) > 0)
     }
 }
 

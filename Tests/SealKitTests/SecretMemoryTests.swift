@@ -68,6 +68,16 @@ struct SecretMemoryTests {
         revealed.withUnsafeBytes { #expect(Array($0) == plaintext) }
     }
 
+    @Test("cloaked text (a cached credential) round-trips, empty and multi-line included")
+    func cloakedText() throws {
+        for text in ["wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\nIQoJb3JpZ2luX2VjE...", "", "é 🔑"] {
+            #expect(try CloakedText(text).reveal() == text)
+        }
+        let cloak = try CloakingKey()
+        #expect(try CloakedText("token", under: cloak).reveal() == "token")
+        #expect(CloakingKey.process.isLocked || getuid() != 0, "root can always lock a page")
+    }
+
     @Test("tampered ciphertext, or another cloaking key, fails to authenticate")
     func tampering() throws {
         let first = try CloakingKey()
