@@ -111,8 +111,9 @@ log_level = "warn"
                 found = re.search(r"\(in (\d+) ms\)|FAILED after (\d+) ms", out)
                 credentials.append(float(found.group(1) or found.group(2)))
                 diagnosis = next((line.strip() for line in out.splitlines() if line.strip().startswith("IMDS")), "")
+            rss = None
             if mode != "silent-v1-disabled":
-                for _ in range(rounds):
+                for round in range(rounds):
                     if unsealed(socket_path):
                         status, _ = request(socket_path, "PUT", "/v1/sys/seal", token=root_token)
                         assert status in (200, 204), f"sys/seal answered {status}"
@@ -125,6 +126,11 @@ log_level = "warn"
                         run.kill()
                         sys.exit(f"the agent did not unseal ({scenario}); doctor said:\n{out}\nagent log:\n{open(f'{work}/agent.log').read()[-3000:]}")
                     unseals.append((done - started) * 1000)
+                    if round == rounds - 1:
+                        # The agent's memory once it has used the whole cloud path (IMDS,
+                        # STS-style credentials cached and cloaked, a signed KMS Decrypt).
+                        time.sleep(1)
+                        rss = next(int(line.split()[1]) / 1024 for line in open(f"/proc/{run.pid}/status") if line.startswith("VmRSS:"))
                     run.terminate()
                     run.wait()
             imds.terminate()
@@ -137,6 +143,8 @@ log_level = "warn"
             if unseals:
                 print(f"BENCH imds.{scenario}.agent-start-to-unsealed.p50 {percentile(unseals, 50):.0f} ms")
                 print(f"BENCH imds.{scenario}.agent-start-to-unsealed.max {max(unseals):.0f} ms")
+            if rss is not None:
+                print(f"BENCH imds.{scenario}.agent-rss-after-unseal {rss:.1f} MB")
             sys.stdout.flush()
     finally:
         for process in processes:
