@@ -146,29 +146,28 @@ public actor RefreshingCredentialProvider: AWSCredentialProvider {
 
     /// The key ID and expiry in the clear (they are in every request and log), the rest cloaked.
     private struct Cached {
-        let accessKeyID: String
-        let expiration: Date?
+        /// The credentials with the secret key and session token blanked.
+        let withoutSecrets: AWSCredentials
         let secrets: CloakedText  // secret access key, a line break, the session token
 
         init(_ credentials: AWSCredentials) throws(SealKitError) {
-            accessKeyID = credentials.accessKeyID
-            expiration = credentials.expiration
+            withoutSecrets = AWSCredentials(accessKeyID: credentials.accessKeyID, secretAccessKey: "", expiration: credentials.expiration)
             secrets = try CloakedText(credentials.secretAccessKey + "\n" + (credentials.sessionToken ?? ""))
         }
 
         func revealed() throws(SealKitError) -> AWSCredentials {
             let parts = try secrets.reveal().split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
-            let token = parts.count > 1 && !parts[1].isEmpty ? String(parts[1]) : nil
-            return AWSCredentials(accessKeyID: accessKeyID, secretAccessKey: String(parts[0]), sessionToken: token, expiration: expiration)
+            var credentials = withoutSecrets
+            credentials.secretAccessKey = String(parts[0])
+            credentials.sessionToken = parts.count > 1 && !parts[1].isEmpty ? String(parts[1]) : nil
+            return credentials
         }
-
-        var shell: AWSCredentials { AWSCredentials(accessKeyID: accessKeyID, secretAccessKey: "", expiration: expiration) }
     }
 
     public init(_ source: any AWSCredentialProvider) { self.source = source }
 
     public func credentials() async throws(AWSError) -> AWSCredentials {
-        if let cached, !needsRefresh(cached.shell), let credentials = try? cached.revealed() { return credentials }
+        if let cached, !needsRefresh(cached.withoutSecrets), let credentials = try? cached.revealed() { return credentials }
         do {
             let fresh = try await source.credentials()
             // Not cached if it cannot be cloaked (no memory for the page): asked again next time.
@@ -177,7 +176,7 @@ public actor RefreshingCredentialProvider: AWSCredentialProvider {
             return fresh
         } catch {
             // Still-valid credentials beat none while the refresh endpoint is down.
-            if let cached, !cached.shell.expires(within: 30), let credentials = try? cached.revealed() { return credentials }
+            if let cached, !cached.withoutSecrets.expires(within: 30), let credentials = try? cached.revealed() { return credentials }
             throw error
         }
     }

@@ -161,7 +161,7 @@ public struct IMDSCredentialProvider: AWSCredentialProvider {
             throw AWSError(.needsFix, "IMDS has no IAM role: attach an instance profile to the instance")
         }
         let body = try await client.get("/latest/meta-data/iam/security-credentials/\(role)")
-        guard let json = AnyJSON.object(Array(body.utf8)),
+        guard let json = AnyJSON.object(body.utf8),
               let key = json["AccessKeyId"] as? String, let secret = json["SecretAccessKey"] as? String else {
             throw AWSError(.retryable, "IMDS returned unreadable credentials for role \(role)")
         }

@@ -1,5 +1,6 @@
 import Crypto
 import LeanFoundation
+import SealKit
 
 /// AWS Signature Version 4 (header or query-string form), exactly as the specification and
 /// AWS's signing test suite define it.
@@ -59,7 +60,7 @@ public enum SigV4 {
         let amzDate = timestamp(date)
         let day = String(amzDate.prefix(8))
         let scope = "\(day)/\(region)/\(service)/aws4_request"
-        let payloadHash = Hex.sha256(request.body)
+        let payloadHash = Hex.encode(SHA256.hash(data: request.body))
 
         var headers = request.headers
         var added = [(name: String, value: String)]()
@@ -100,7 +101,7 @@ public enum SigV4 {
             payloadHash,
         ].joined(separator: "\n")
 
-        let stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, Hex.sha256(Array(canonicalRequest.utf8))].joined(separator: "\n")
+        let stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, Hex.encode(SHA256.hash(data: Array(canonicalRequest.utf8)))].joined(separator: "\n")
         let key = signingKey(secret: credentials.secretAccessKey, day: day, region: region, service: service)
         let signature = Hex.encode(HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: key))
 
@@ -196,19 +197,5 @@ public enum SigV4 {
         }
         let date = hmac(SymmetricKey(data: Array(("AWS4" + secret).utf8)), day)
         return hmac(hmac(hmac(date, region), service), "aws4_request")
-    }
-}
-
-/// Lower-case hex helpers for hashes.
-enum Hex {
-    static func encode(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for byte in bytes { out += [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]] }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    static func sha256(_ bytes: [UInt8]) -> String {
-        encode(SHA256.hash(data: bytes))
     }
 }

@@ -24,14 +24,9 @@ enum AzureHTTP {
         return .milliseconds(Int64(min(seconds, cap) * 1000))
     }
 
-    /// Percent-encodes a form or query value (all but RFC 3986's unreserved characters).
-    static func encode(_ value: String) -> String {
-        PercentEncoding.encode(value)
-    }
-
     /// `a=1&b=2`, percent-encoded: a query string, or a form body.
     static func query(_ fields: [(String, String)]) -> String {
-        fields.map { "\($0.0)=\(encode($0.1))" }.joined(separator: "&")
+        fields.map { "\($0.0)=\(PercentEncoding.encode($0.1))" }.joined(separator: "&")
     }
 
     /// `expires_in`/`expires_on`, as numbers or as strings (managed identity sends strings).

@@ -1,7 +1,4 @@
 import LeanFoundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A parsed configuration file, HCL or its JSON form.
 public struct HCLDocument: Sendable {
@@ -31,11 +28,11 @@ public struct HCLDocument: Sendable {
     /// Reads and parses the file at `path`.
     public init(contentsOf path: String) throws(HCLError) {
         let data: [UInt8]
-        do { data = try Self.read(path) } catch {
+        do { data = try StandardStreams.readFile(path) } catch {
             throw HCLError(.io, at: SourceLocation(file: path, line: 0, column: 0), "cannot read the configuration file: \(String(cString: strerror(error.code)))")
         }
         guard let text = String(validating: data, as: UTF8.self) else {
-            let line = Self.lineOfFirstInvalidUTF8(Array(data))
+            let line = Self.lineOfFirstInvalidUTF8(data)
             throw HCLError(.syntax, at: SourceLocation(file: path, line: line, column: 0), "the file is not valid UTF-8 text")
         }
         try self.init(parsing: text, file: path)
@@ -61,25 +58,5 @@ public struct HCLDocument: Sendable {
             index += length
         }
         return line
-    }
-
-    private struct ReadError: Error { let code: Int32 }
-
-    /// The whole file, or the `errno` that stopped it (`ENOENT`, `EACCES`, `EISDIR`, …).
-    private static func read(_ path: String) throws(ReadError) -> [UInt8] {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw ReadError(code: errno) }
-        defer { close(descriptor) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let count = Glibc.read(descriptor, &buffer, buffer.count)
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw ReadError(code: errno)
-            }
-            if count == 0 { return bytes }
-            bytes += buffer[0..<count]
-        }
     }
 }

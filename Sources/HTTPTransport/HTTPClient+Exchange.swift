@@ -61,7 +61,7 @@ final class HTTPExchange: @unchecked Sendable {
                 guard !self.finished else { return channel.close(promise: nil) }
                 self.channel = channel
                 if self.proxy != nil, self.target.scheme == "https" {
-                    self.add { try $0.addHandler(ProxyTunnelHandler(exchange: self, authority: "\(self.target.hostHeaderWithPort)", authorization: self.proxy?.authorization)) }
+                    self.add { try $0.addHandler(ProxyTunnelHandler(exchange: self, authority: self.target.authority, authorization: self.proxy?.authorization)) }
                 } else {
                     self.sendRequest()
                 }
@@ -186,11 +186,6 @@ final class HTTPExchange: @unchecked Sendable {
     }
 }
 
-extension HTTPTarget {
-    /// `host:port` as `CONNECT` names it: the port always.
-    var hostHeaderWithPort: String { "\(host.contains(":") ? "[\(host)]" : host):\(port)" }
-}
-
 /// Writes the request — at once on plain connections, after the handshake and the name check
 /// on TLS ones — and collects the answer.
 final class HTTPExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
@@ -207,12 +202,12 @@ final class HTTPExchangeHandler: ChannelInboundHandler, RemovableChannelHandler 
     private var headers: [String: String] = [:]
     private var received: [UInt8] = []
 
-    init(exchange: HTTPExchange, head: HTTPRequestHead, body: [UInt8]?, verifyName: String?, isTLS: Bool = false) {
+    init(exchange: HTTPExchange, head: HTTPRequestHead, body: [UInt8]?, verifyName: String?, isTLS: Bool) {
         self.exchange = exchange
         self.head = head
         self.body = body
         self.verifyName = verifyName
-        self.isTLS = isTLS || verifyName != nil
+        self.isTLS = isTLS
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -229,8 +224,8 @@ final class HTTPExchangeHandler: ChannelInboundHandler, RemovableChannelHandler 
             // with any trusted certificate for its own address would pass. Like curl (OpenSSL's
             // X509_check_host), a named host must be among the certificate's DNS names.
             let certificate = try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self).peerCertificate
-            if let certificate, !CertificateNames.dnsNames(of: certificate).isEmpty,
-               !CertificateNames.dnsNames(of: certificate).contains(where: { CertificateNames.matches($0, host: verifyName) }) {
+            let names = certificate.map(CertificateNames.dnsNames(of:)) ?? []
+            if !names.isEmpty, !names.contains(where: { CertificateNames.matches($0, host: verifyName) }) {
                 return exchange.fail(.tls, "the server's certificate is not valid for \(verifyName)")
             }
         }

@@ -51,6 +51,8 @@ struct HTTPTarget: Sendable {
     let requestTarget: String
     /// What `Host:` says: the port only when it is not the scheme's default.
     let hostHeader: String
+    /// `host:port` as `CONNECT` names it: the port always.
+    let authority: String
 
     init(_ url: String) throws {
         guard let separator = url.firstRange(of: "://") else {
@@ -63,9 +65,9 @@ struct HTTPTarget: Sendable {
         var rest = url[separator.upperBound...]
         if let fragment = rest.firstIndex(of: "#") { rest = rest[..<fragment] }
         let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
-        let authority = rest[..<authorityEnd]
+        let given = rest[..<authorityEnd]
         let defaultPort = scheme == "https" ? 443 : 80
-        guard !authority.contains("@"), let (host, port) = HostAndPort.split(authority, defaultPort: defaultPort), !host.isEmpty else {
+        guard !given.contains("@"), let (host, port) = HostAndPort.split(given, defaultPort: defaultPort), !host.isEmpty else {
             throw HTTPTransportError(kind: .invalidRequest, message: "malformed host in the URL")
         }
         self.host = host
@@ -73,6 +75,7 @@ struct HTTPTarget: Sendable {
         let path = rest[authorityEnd...]
         requestTarget = path.hasPrefix("/") ? String(path) : "/" + path
         let bracketed = host.contains(":") ? "[\(host)]" : host
+        authority = "\(bracketed):\(port)"
         hostHeader = port == defaultPort ? bracketed : "\(bracketed):\(port)"
     }
 

@@ -47,7 +47,7 @@ public struct ProxyEnvironment: Sendable, Equatable {
         let list = variables["no_proxy"] ?? variables["NO_PROXY"] ?? ""
         let target = Self.bare(host).lowercased()
         for raw in list.split(separator: ",") {
-            var entry = String(raw.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed()).lowercased()
+            var entry = raw.trimmed.lowercased()
             if entry == "*" { return true }
             if entry.hasPrefix(".") { entry.removeFirst() }
             entry = Self.bare(entry)
@@ -76,7 +76,7 @@ public struct ProxyEnvironment: Sendable, Equatable {
         if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
         var authorization: String?
         if let at = rest.lastIndex(of: "@") {
-            let credentials = PercentDecoding.decode(rest[..<at])
+            let credentials = PercentEncoding.decode(rest[..<at]) ?? String(rest[..<at])
             authorization = "Basic " + Data(credentials.utf8).base64EncodedString()
             rest = rest[rest.index(after: at)...]
         }
@@ -122,22 +122,5 @@ enum HostAndPort {
         guard let colon = text.lastIndex(of: ":") else { return (String(text), defaultPort) }
         guard let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else { return nil }
         return (String(text[..<colon]), port)
-    }
-}
-
-/// `%40` → `@` in proxy credentials.
-enum PercentDecoding {
-    static func decode(_ text: Substring) -> String {
-        var bytes: [UInt8] = []
-        var iterator = Array(text.utf8).makeIterator()
-        while let byte = iterator.next() {
-            if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
-               let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) {
-                bytes.append(value)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

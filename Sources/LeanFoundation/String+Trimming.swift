@@ -7,20 +7,18 @@ extension StringProtocol {
     }
 }
 
-/// Percent-encoding of everything but RFC 3986's unreserved characters (`A–Z a–z 0–9 - . _ ~`),
-/// and optionally `/`: query strings, form bodies and SigV4's canonical URIs.
+/// Percent-encoding of everything but RFC 3986's unreserved characters (`A–Z a–z 0–9 - . _ ~`):
+/// query strings, form bodies and SigV4's canonical URI segments.
 public enum PercentEncoding {
     private static let hexDigits = Array("0123456789ABCDEF".utf8)
 
-    public static func encode(_ text: some StringProtocol, keepingSlashes: Bool = false) -> String {
+    public static func encode(_ text: some StringProtocol) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(text.utf8.count)
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
                  UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.append(byte)
-            case UInt8(ascii: "/") where keepingSlashes:
                 out.append(byte)
             default:
                 out += [UInt8(ascii: "%"), hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0x0F)]]

@@ -70,7 +70,7 @@ enum KeyMaterialText {
             throw SealSourceError(.needsFix, "\(origin) is empty")
         }
         if trimmed.hasPrefix("[") {
-            guard let list = AnyJSON.parse(Array(trimmed.utf8)) as? [String], !list.isEmpty else {
+            guard let list = AnyJSON.parse(trimmed.utf8) as? [String], !list.isEmpty else {
                 throw SealSourceError(.needsFix, "\(origin) starts with '[' but is not a JSON list of share strings")
             }
             return .shares(list)

@@ -27,7 +27,7 @@ struct InitCustodianCommand: AsyncParsableCommand {
         let configuration = try await loadConfiguration(config)
         LineLogHandler.bootstrap(level: configuration.logLevel, json: configuration.logFormat == "json")
         let logger = Logger(label: "unseal-agent.init-custodian")
-        let request = Data(StandardStreams.readAll(0))
+        let request = Data((try? StandardStreams.readAll(0)) ?? [])
         do {
             guard let entry = configuration.targets.first(where: { $0.address == target }) else {
                 throw SealSourceError(.needsFix, "no vault \(target) in the configuration")

@@ -38,7 +38,7 @@ struct Wrap: AsyncParsableCommand {
             }
             let trimmed = input.trimmed
             if trimmed.hasPrefix("[") {
-                guard let shares = AnyJSON.parse(Array(trimmed.utf8)) as? [String], !shares.isEmpty else {
+                guard let shares = AnyJSON.parse(trimmed.utf8) as? [String], !shares.isEmpty else {
                     throw CommandFailure("standard input starts with '[' but is not a JSON list of shares")
                 }
                 material = .shares(shares)

@@ -71,7 +71,6 @@ struct TextAndTimeTests {
         #expect("   ".trimmed == "")
         #expect("x"[...].trimmed == "x")
         #expect(PercentEncoding.encode("a b/c~é+") == "a%20b%2Fc~%C3%A9%2B")
-        #expect(PercentEncoding.encode("/a b/", keepingSlashes: true) == "/a%20b/")
     }
 }
 
