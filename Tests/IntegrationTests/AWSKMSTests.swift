@@ -27,7 +27,7 @@ final class MotoServer: @unchecked Sendable {
         process = try ChildProcess(bin.appendingPathComponent("moto_server").path, ["-H", "127.0.0.1", "-p", String(port)],
                                    logPath: directory.appendingPathComponent("moto.log").path)
         let url = self.url
-        guard await eventually(.seconds(30), { (try? await HTTPClient.send(HTTPClientRequest(method: "GET", url: url + "/moto-api/"))) != nil }) else {
+        guard await eventually({ (try? await HTTPClient.send(HTTPClientRequest(method: "GET", url: url + "/moto-api/"))) != nil }) else {
             throw TestSupportError("moto did not start: \(process.log.suffix(500))")
         }
         let script = TestEnvironment.packageRoot.appendingPathComponent("Tests/IntegrationTests/Oracle/moto_setup.py").path

@@ -31,7 +31,7 @@ struct AgentInitTimeoutTests {
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let agent = try ChildProcess(TestEnvironment.executable("unseal-agent"), ["run", "--config", config], logPath: directory.appendingPathComponent("agent.log").path)
         let client = VaultClient(address: try VaultAddress("unix://\(socket)"), timeout: .seconds(5))
-        #expect(await eventually(.seconds(40)) { (try? await client.sealStatus())?["sealed"] as? Bool == false }, "\(agent.log)")
+        #expect(await eventually { (try? await client.sealStatus())?["sealed"] as? Bool == false }, "\(agent.log)")
         await agent.stop()
         let state = try await client.send("GET", "/fake/state").json as? [String: Any]
         let stored = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: shares))) as? [String]
@@ -77,11 +77,11 @@ struct AgentInitTimeoutTests {
         // SIGTERM once the custodian has set its dispositions (a loaded machine may take a
         // while to start Python and exec it), well inside the 3 s init.
         let pid = custodian.processIdentifier
-        try #require(await eventually(.seconds(30)) { Self.ignoresSIGTERM(pid) }, "the custodian never ignored SIGTERM")
+        try #require(await eventually { Self.ignoresSIGTERM(pid) }, "the custodian never ignored SIGTERM")
         kill(pid, SIGTERM)
         let collector = PipeCollector(output.fileHandleForReading)
         defer { if !custodian.hasEnded { ChildExit.kill(custodian.processIdentifier) } }
-        try #require(await eventually(.seconds(60)) { custodian.hasEnded && collector.isFinished }, "the custodian did not finish within 60 s")
+        try #require(await eventually { custodian.hasEnded && collector.isFinished }, "the custodian did not finish within 60 s")
         let answer = Data(collector.text.utf8)
         #expect(custodian.exitStatus == 0)
         #expect(String(decoding: answer, as: UTF8.self) == "{\"shares\":3}\n")

@@ -109,7 +109,7 @@ struct AgentTests {
         func metricsText() async -> String {
             String(decoding: (try? await HTTPClient.send(HTTPClientRequest(method: "GET", url: metricsURL)))?.body ?? [], as: UTF8.self)
         }
-        #expect(await eventually(.seconds(30)) { await metricsText().contains("outcome=\"rate_limited\"") }, "\(agent.log.suffix(600))")
+        #expect(await eventually { await metricsText().contains("outcome=\"rate_limited\"") }, "\(agent.log.suffix(600))")
         let text = await metricsText()
         #expect(text.contains("outcome=\"wrong_key\""), "\(text)")
         #expect(text.contains("unseal_agent_last_error{target=\"\(vaultd.address)\",class=\"needs_fix\"} 1"))
@@ -156,7 +156,7 @@ struct AgentTests {
         let agent = try Self.startAgent(config, in: directory)
         defer { kill(agent.pid, SIGKILL) }
         let client = VaultClient(address: try VaultAddress("unix://\(socket)"))
-        #expect(await eventually(.seconds(60)) { await Self.isUnsealed(client) }, "\(agent.log.suffix(800))\n\(server.log.suffix(800))")
+        #expect(await eventually { await Self.isUnsealed(client) }, "\(agent.log.suffix(800))\n\(server.log.suffix(800))")
 
         let shares = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: sharesFile))) as? [String]
         #expect(shares?.count == 3)
@@ -174,8 +174,8 @@ struct AgentTests {
         // kill -9 and restart: unsealed again by the agent.
         await server.stop(signal: SIGKILL)
         server = try openBao.start()
-        #expect(await eventually(.seconds(60)) { (try? await client.sealStatus())?["initialized"] as? Bool == true })
-        #expect(await eventually(.seconds(30)) { await Self.isUnsealed(client) }, "\(agent.log.suffix(800))")
+        #expect(await eventually { (try? await client.sealStatus())?["initialized"] as? Bool == true })
+        #expect(await eventually { await Self.isUnsealed(client) }, "\(agent.log.suffix(800))")
         let status = try await baoStatus()
         #expect(status.status == 0, "\(status.stdout)")
         #expect(status.stdout.split(separator: "\n").contains { $0.hasPrefix("Sealed") && $0.hasSuffix("false") })

@@ -37,7 +37,7 @@ struct CrashSafetyTests {
 
             // An init custodian the agent started may still be at work (OpenBao takes seconds):
             // it is meant to outlive the agent. Classify only once it is done.
-            #expect(await eventually(.seconds(120)) { Self.custodians(of: config).isEmpty }, "an init custodian did not finish")
+            #expect(await eventually { Self.custodians(of: config).isEmpty }, "an init custodian did not finish")
             let status = try await client.sealStatus()
             let initialised = status["initialized"] as? Bool ?? false
             let stored = FileManager.default.contents(atPath: keyFile)
@@ -49,7 +49,7 @@ struct CrashSafetyTests {
 
             let second = try AgentTests.startAgent(config, in: directory)
             defer { kill(second.pid, SIGKILL) }
-            let unsealed = await eventually(.seconds(60)) { await AgentTests.isUnsealed(client) }
+            let unsealed = await eventually { await AgentTests.isUnsealed(client) }
             #expect(unsealed, "not unsealed after a kill at \(delay) (\(outcome.rawValue)):\n\(second.log.suffix(1500))")
             if let stored {
                 #expect(FileManager.default.contents(atPath: keyFile) == stored, "the stored key material was replaced")
@@ -99,11 +99,11 @@ struct CrashSafetyTests {
             let started = ContinuousClock.now
             let agent = try AgentTests.startAgent(config, in: directory)
             defer { kill(agent.pid, SIGKILL) }
-            while (try? await client.sealStatus())?["initialized"] as? Bool != true, ContinuousClock.now - started < .seconds(60) {
+            while (try? await client.sealStatus())?["initialized"] as? Bool != true, ContinuousClock.now - started < TestEnvironment.hangGuard {
                 try await Task.sleep(for: .milliseconds(1))
             }
             let elapsed = ContinuousClock.now - started
-            _ = await eventually(.seconds(60)) { Self.custodians(of: config).isEmpty }
+            _ = await eventually { Self.custodians(of: config).isEmpty }
             return elapsed
         }
     }
@@ -153,7 +153,7 @@ struct CrashSafetyTests {
             let openBao = try OpenBaoHarness(in: directory.appendingPathComponent("bao"))
             let server = try openBao.start()
             let client = VaultClient(address: try VaultAddress(openBao.address), timeout: .seconds(5))
-            guard await eventually(.seconds(30), { (try? await client.sealStatus()) != nil }) else {
+            guard await eventually({ (try? await client.sealStatus()) != nil }) else {
                 throw TestSupportError("OpenBao did not start: \(server.log.suffix(800))")
             }
             return (openBao.address, { await server.stop(signal: SIGKILL) })
@@ -193,7 +193,7 @@ struct CrashSafetyTests {
             if stored != nil { storedAtKill += 1 }
             try await vaultd.start()
             let client = try vaultd.client()
-            #expect(await eventually(.seconds(30)) { await AgentTests.isUnsealed(client) }, "\(agent.log.suffix(1500))")
+            #expect(await eventually { await AgentTests.isUnsealed(client) }, "\(agent.log.suffix(1500))")
             if let stored { #expect(FileManager.default.contents(atPath: keyFile) == stored, "the stored key was replaced") }
         }
         print("crash safety (vaultd killed during init): 30 kills over 0–80 ms, a key already stored at \(storedAtKill); all 30 unsealed afterwards")
@@ -204,19 +204,19 @@ struct CrashSafetyTests {
         let (vaultd, agent, _) = try await Self.vaultdWithInitialisingAgent()
         defer { kill(agent.pid, SIGKILL); vaultd.remove() }
         let client = try vaultd.client()
-        try #require(await eventually(.seconds(30)) { await AgentTests.isUnsealed(client) }, "\(agent.log)")
+        try #require(await eventually { await AgentTests.isUnsealed(client) }, "\(agent.log)")
         // Warm up (first connections, lazily allocated buffers) before the baseline.
         for _ in 0..<5 {
             _ = try await vaultd.stop(signal: SIGKILL)
             try await vaultd.start()
-            try #require(await eventually(.seconds(30)) { await AgentTests.isUnsealed(client) })
+            try #require(await eventually { await AgentTests.isUnsealed(client) })
         }
         let before = Self.footprint(agent.pid)
         var unsealed = 0
         for _ in 0..<100 {
             _ = try await vaultd.stop(signal: SIGKILL)
             try await vaultd.start()
-            if await eventually(.seconds(30), { await AgentTests.isUnsealed(client) }) { unsealed += 1 }
+            if await eventually({ await AgentTests.isUnsealed(client) }) { unsealed += 1 }
         }
         let after = Self.footprint(agent.pid)
         print("restart storm: \(unsealed)/100 unsealed; agent RSS \(before.rssKB) kB → \(after.rssKB) kB, open descriptors \(before.descriptors) → \(after.descriptors)")

@@ -79,11 +79,11 @@ struct DeploymentTests {
                                    [TestEnvironment.executable("unseal-agent"), "run", "--config", root.appendingPathComponent("agent.hcl").path],
                                    log: root.appendingPathComponent("agent.log").path)
         let client = VaultClient(address: try VaultAddress("unix://\(socket)"), token: nil, timeout: .seconds(5))
-        #expect(await eventually(.seconds(30)) { (try? await client.sealStatus())?["sealed"] as? Bool == false }, "vaultd: \(vaultd.log)\nagent: \(agent.log)")
+        #expect(await eventually { (try? await client.sealStatus())?["sealed"] as? Bool == false }, "vaultd: \(vaultd.log)\nagent: \(agent.log)")
 
         await vaultd.stop(signal: SIGKILL)
         vaultd = try restricted(4242, 4242, "4242", writable: [state, run], vaultdCommand, log: root.appendingPathComponent("vaultd.log").path)
-        #expect(await eventually(.seconds(30)) { (try? await client.sealStatus())?["sealed"] as? Bool == false }, "vaultd: \(vaultd.log)\nagent: \(agent.log)")
+        #expect(await eventually { (try? await client.sealStatus())?["sealed"] as? Bool == false }, "vaultd: \(vaultd.log)\nagent: \(agent.log)")
 
         // The sandbox is real: outside the writable directories nothing can be written.
         let probe = try await TestEnvironment.run("/usr/bin/unshare", ["--mount", "--propagation", "private", "sh", wrapper, "4242", "4242", "4242",
@@ -161,7 +161,7 @@ struct DeploymentTests {
         let log = directory.appendingPathComponent("vaultd.log").path
         let vaultd = try ChildProcess(TestEnvironment.executable("vaultd"), ["server", "--config", copy.path], logPath: log)
         let socket = directory.appendingPathComponent("vaultd.sock").path
-        let listening = await eventually(.seconds(20)) { FileManager.default.fileExists(atPath: socket) || !vaultd.isRunning }
+        let listening = await eventually { FileManager.default.fileExists(atPath: socket) || !vaultd.isRunning }
         let listened = listening && FileManager.default.fileExists(atPath: socket)
         let output = vaultd.log
         await vaultd.stop()

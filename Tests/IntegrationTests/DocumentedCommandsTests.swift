@@ -236,7 +236,7 @@ struct DocumentedCommandsTests {
         // checked is what they create.
         let moto = try ChildProcess("\(venv)/moto_server", ["-H", "127.0.0.1", "-p", String(port)], logPath: directory.appendingPathComponent("moto.log").path)
         defer { kill(moto.pid, SIGKILL) }
-        #expect(await eventually(.seconds(30)) { (try? await HTTPClient.send(HTTPClientRequest(method: "GET", url: "http://127.0.0.1:\(port)/moto-api/"))) != nil })
+        #expect(await eventually { (try? await HTTPClient.send(HTTPClientRequest(method: "GET", url: "http://127.0.0.1:\(port)/moto-api/"))) != nil })
         let script = """
             cd "$0"
             \(try Self.block("ec2-iam", in: guide))

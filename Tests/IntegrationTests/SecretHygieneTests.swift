@@ -49,7 +49,7 @@ struct SecretHygieneTests {
         let agent = try asUser([TestEnvironment.executable("unseal-agent"), "run", "--config", directory.appendingPathComponent("agent.hcl").path], log: "agent.log")
         defer { kill(agent.pid, SIGKILL) }
         let client = VaultClient(address: try VaultAddress("unix://\(socket)"))
-        try #require(await eventually(.seconds(30)) { await AgentTests.isUnsealed(client) }, "\(vaultd.log)\n\(agent.log)")
+        try #require(await eventually { await AgentTests.isUnsealed(client) }, "\(vaultd.log)\n\(agent.log)")
 
         for (name, process) in [("vaultd", vaultd), ("unseal-agent", agent)] {
             // setpriv execs the daemon: same pid.

@@ -21,7 +21,7 @@ struct VaultdProcessTests {
 
         // Read until the root token line (on a thread of its own, not the cooperative pool).
         let collector = PipeCollector(output.fileHandleForReading)
-        _ = await eventually(.seconds(60)) {
+        _ = await eventually {
             let text = collector.text
             return collector.isFinished || (text.contains("Root token:") && text.contains("\n\n", after: "Root token:"))
         }
@@ -79,7 +79,7 @@ struct VaultdProcessTests {
         try #require(await eventually { FileManager.default.fileExists(atPath: notifyPath) }, "the notify receiver did not bind")
 
         try await vaultd.start(environment: ["NOTIFY_SOCKET": notifyPath])
-        _ = await eventually(.seconds(30)) { collector.isFinished }
+        _ = await eventually { collector.isFinished }
         let message = collector.text
         #expect(message.contains("READY=1"))
 

@@ -94,12 +94,12 @@ struct ProcessRunnerTests {
 
     @Test("a child that hangs is killed at the deadline; one that cannot start says why")
     func failures() async throws {
-        let started = ContinuousClock.now
+        // `.timedOut` is the event: the runner killed the child at its deadline (the child
+        // itself would have run 30 s and exited 0). How long that took is not asserted.
         let hung = await #expect(throws: ProcessRunner.Failure.self) {
             _ = try await ProcessRunner.run("/bin/sleep", ["30"], timeout: .milliseconds(300))
         }
         #expect(hung?.kind == .timedOut)
-        #expect(ContinuousClock.now - started < .seconds(10))
         let missing = await #expect(throws: ProcessRunner.Failure.self) {
             _ = try await ProcessRunner.run("/nonexistent/helper", [], timeout: .seconds(5))
         }
