@@ -6,13 +6,18 @@ import LeanFoundation
 public struct AWSCredentials: Sendable, Equatable, CustomStringConvertible {
     public var accessKeyID: String
     public var secretAccessKey: String
-    public var sessionToken: String?
+    /// `nil` for long-term keys. An empty token counts as none, as botocore treats it
+    /// (`AWS_SESSION_TOKEN=""`, `"Token": ""` in a credentials document): sent as an empty
+    /// `X-Amz-Security-Token`, KMS answers `InvalidClientTokenId`.
+    public var sessionToken: String? {
+        didSet { if sessionToken?.isEmpty == true { sessionToken = nil } }
+    }
     public var expiration: Date?
 
     public init(accessKeyID: String, secretAccessKey: String, sessionToken: String? = nil, expiration: Date? = nil) {
         self.accessKeyID = accessKeyID
         self.secretAccessKey = secretAccessKey
-        self.sessionToken = sessionToken
+        self.sessionToken = sessionToken?.isEmpty == true ? nil : sessionToken
         self.expiration = expiration
     }
 

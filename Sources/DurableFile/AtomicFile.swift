@@ -9,6 +9,8 @@ import Glibc
 public enum AtomicFile {
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
+        /// `replacing: false` found the path taken: someone else's file is there, untouched.
+        public var alreadyExists = false
     }
 
     /// `/a/b` → (`/a`, `b`); `b` → (`.`, `b`); `/b` → (`/`, `b`).
@@ -52,8 +54,9 @@ public enum AtomicFile {
             ok = true
         } else {
             guard link(temporary, path) == 0 else {
-                let reason = errno == EEXIST ? "it exists; refusing to overwrite it" : String(cString: strerror(errno))
-                throw Failure(description: "cannot create \(path): \(reason)")
+                let exists = errno == EEXIST
+                let reason = exists ? "it exists; refusing to overwrite it" : String(cString: strerror(errno))
+                throw Failure(description: "cannot create \(path): \(reason)", alreadyExists: exists)
             }
             unlink(temporary)
             ok = true

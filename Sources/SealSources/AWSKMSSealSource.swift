@@ -1,4 +1,5 @@
 import AWSAuth
+import DurableFile
 import LeanFoundation
 
 /// `seal "awskms"`: the key material lives in `ciphertext_path`, encrypted by AWS KMS; the
@@ -67,7 +68,21 @@ public struct AWSKMSSealSource: StoringSealSource {
         return try KeyMaterialText.parse(Data(plaintext), origin: "seal \"awskms\" (\(ciphertextPath))")
     }
 
-    public func store(_ material: KeyMaterial) async throws(SealSourceError) {
+    public var initLockPath: String? { InitLock.path(beside: ciphertextPath) }
+
+    public func storeIfAbsent(_ material: KeyMaterial) async throws(SealSourceError) -> StoreOutcome {
+        // An envelope already in place is kept (and no KMS call is spent on a new one).
+        if FileManager.default.fileExists(atPath: ciphertextPath) { return .alreadyHeld(try await fetch()) }
+        if try EnvelopeFile.write(try await seal(material), to: ciphertextPath, seal: kind, replacing: false) { return .stored }
+        return .alreadyHeld(try await fetch())
+    }
+
+    public func replace(with material: KeyMaterial) async throws(SealSourceError) {
+        _ = try EnvelopeFile.write(try await seal(material), to: ciphertextPath, seal: kind, replacing: true)
+    }
+
+    /// `material` encrypted by KMS, as the envelope that records how.
+    private func seal(_ material: KeyMaterial) async throws(SealSourceError) -> Envelope {
         var plaintext = Array(KeyMaterialText.render(material).utf8)
         defer { for index in plaintext.indices { plaintext[index] = 0 } }
         let encrypted: (ciphertext: [UInt8], keyID: String)
@@ -76,9 +91,8 @@ public struct AWSKMSSealSource: StoringSealSource {
         } catch {
             throw SealSourceError(error.errorClass == .retryable ? .retryable : .needsFix, "seal \"awskms\": \(error.message)", setting: "kms_key_id")
         }
-        let envelope = Envelope(keyID: encrypted.keyID, region: region, encryptionContext: encryptionContext, content: material.envelopeContent,
-                                ciphertext: Data(encrypted.ciphertext).base64EncodedString())
-        try EnvelopeFile.write(envelope, to: ciphertextPath, seal: kind)
+        return Envelope(keyID: encrypted.keyID, region: region, encryptionContext: encryptionContext, content: material.envelopeContent,
+                        ciphertext: Data(encrypted.ciphertext).base64EncodedString())
     }
 
     static func describe(_ context: [String: String]) -> String {

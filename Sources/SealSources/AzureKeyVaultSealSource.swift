@@ -1,5 +1,6 @@
 import AzureAuth
 import Crypto
+import DurableFile
 import LeanFoundation
 import SealKit
 
@@ -94,26 +95,57 @@ public struct AzureKeyVaultSealSource: StoringSealSource {
         }
     }
 
-    public func store(_ material: KeyMaterial) async throws(SealSourceError) {
-        let text = KeyMaterialText.render(material)
+    public var initLockPath: String? {
+        switch mode {
+        case .fetch: nil   // nothing of it is on this host
+        case .unwrap(_, let path): InitLock.path(beside: path)
+        }
+    }
+
+    public func storeIfAbsent(_ material: KeyMaterial) async throws(SealSourceError) -> StoreOutcome {
         switch mode {
         case .fetch(let secretName):
+            // Key Vault has no create-if-absent: create only after the read said SecretNotFound
+            // (never after a transient error), then read back. A writer that raced us and wrote
+            // last is seen in that read: its material is what the vault holds, so it is used.
+            do {
+                return .alreadyHeld(try await fetch())
+            } catch where error.errorClass == .notFound {}
+            let text = KeyMaterialText.render(material)
             do { try await client.setSecret(secretName, value: text) } catch { throw Self.sourceError(error, setting: "secret_name") }
-        case .unwrap(let keyName, let path):
-            var dataKey = [UInt8](repeating: 0, count: 32)
-            var plaintext = Array(text.utf8)
-            defer {
-                for index in dataKey.indices { dataKey[index] = 0 }
-                for index in plaintext.indices { plaintext[index] = 0 }
-            }
-            do { dataKey = try SystemRandom.bytes(32) } catch { throw SealSourceError(.retryable, "seal \"azurekeyvault\": no randomness: \(error)") }
-            let wrapped: (keyID: String, blob: [UInt8])
-            do { wrapped = try await client.wrapKey(keyName, plaintext: dataKey) } catch { throw Self.sourceError(error, setting: "key_name") }
-            guard let sealed = try? AES.GCM.seal(plaintext, using: SymmetricKey(data: dataKey), authenticating: Self.additionalData).combined else {
-                throw SealSourceError(.retryable, "seal \"azurekeyvault\": local encryption failed")
-            }
-            let envelope = Envelope(keyID: wrapped.keyID, content: material.envelopeContent, wrappedKey: Data(wrapped.blob).base64EncodedString(), ciphertext: sealed.base64EncodedString())
-            try EnvelopeFile.write(envelope, to: path, seal: kind)
+            let held = try await fetch()
+            return held == material ? .stored : .alreadyHeld(held)
+        case .unwrap(_, let path):
+            if FileManager.default.fileExists(atPath: path) { return .alreadyHeld(try await fetch()) }
+            if try EnvelopeFile.write(try await seal(material), to: path, seal: kind, replacing: false) { return .stored }
+            return .alreadyHeld(try await fetch())
         }
+    }
+
+    public func replace(with material: KeyMaterial) async throws(SealSourceError) {
+        switch mode {
+        case .fetch(let secretName):
+            do { try await client.setSecret(secretName, value: KeyMaterialText.render(material)) } catch { throw Self.sourceError(error, setting: "secret_name") }
+        case .unwrap(_, let path):
+            _ = try EnvelopeFile.write(try await seal(material), to: path, seal: kind, replacing: true)
+        }
+    }
+
+    /// `material` under a fresh AES-256-GCM data key wrapped by Key Vault (unwrap mode).
+    private func seal(_ material: KeyMaterial) async throws(SealSourceError) -> Envelope {
+        guard case .unwrap(let keyName, _) = mode else { preconditionFailure("seal(_:) is for unwrap mode") }
+        var dataKey = [UInt8](repeating: 0, count: 32)
+        var plaintext = Array(KeyMaterialText.render(material).utf8)
+        defer {
+            for index in dataKey.indices { dataKey[index] = 0 }
+            for index in plaintext.indices { plaintext[index] = 0 }
+        }
+        do { dataKey = try SystemRandom.bytes(32) } catch { throw SealSourceError(.retryable, "seal \"azurekeyvault\": no randomness: \(error)") }
+        let wrapped: (keyID: String, blob: [UInt8])
+        do { wrapped = try await client.wrapKey(keyName, plaintext: dataKey) } catch { throw Self.sourceError(error, setting: "key_name") }
+        guard let sealed = try? AES.GCM.seal(plaintext, using: SymmetricKey(data: dataKey), authenticating: Self.additionalData).combined else {
+            throw SealSourceError(.retryable, "seal \"azurekeyvault\": local encryption failed")
+        }
+        return Envelope(keyID: wrapped.keyID, content: material.envelopeContent, wrappedKey: Data(wrapped.blob).base64EncodedString(), ciphertext: sealed.base64EncodedString())
     }
 }

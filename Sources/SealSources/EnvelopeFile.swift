@@ -20,12 +20,17 @@ enum EnvelopeFile {
         SealSourceError(.needsFix, "seal \"\(seal)\": \(path) is not an \(seal) envelope (version 1); re-create it with 'unseal-agent wrap --seal \(seal)'", setting: "ciphertext_path")
     }
 
-    /// Writes `envelope` as sorted JSON plus a newline: temporary file, fsync, rename, fsync of the directory.
-    static func write<Envelope: Encodable>(_ envelope: Envelope, to path: String, seal: String) throws(SealSourceError) {
+    /// Writes `envelope` as sorted JSON plus a newline: temporary file, fsync, then `rename`
+    /// (replacing) or `link` (create-if-absent), fsync of the directory. Returns `false` when
+    /// `replacing` is off and the file exists: it is left as it is.
+    static func write<Envelope: Encodable>(_ envelope: Envelope, to path: String, seal: String, replacing: Bool) throws(SealSourceError) -> Bool {
         do {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            try AtomicFile.write(Array(try encoder.encode(envelope)) + [0x0a], to: path, mode: 0o600)
+            try AtomicFile.write(Array(try encoder.encode(envelope)) + [0x0a], to: path, mode: 0o600, replacing: replacing)
+            return true
+        } catch let failure as AtomicFile.Failure where failure.alreadyExists {
+            return false
         } catch {
             throw SealSourceError(.retryable, "seal \"\(seal)\": cannot write \(path): \(error)", setting: "ciphertext_path")
         }

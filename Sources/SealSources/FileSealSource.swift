@@ -49,11 +49,27 @@ public struct FileSealSource: StoringSealSource {
         return try KeyMaterialText.parse(data, origin: "seal \"file\" (\(path))")
     }
 
-    public func store(_ material: KeyMaterial) async throws(SealSourceError) {
+    public var initLockPath: String? { InitLock.path(beside: path) }
+
+    public func storeIfAbsent(_ material: KeyMaterial) async throws(SealSourceError) -> StoreOutcome {
+        if try write(material, replacing: false) { return .stored }
+        // Someone else's material is in place (another node's init, an operator): keep it.
+        return .alreadyHeld(try await fetch())
+    }
+
+    public func replace(with material: KeyMaterial) async throws(SealSourceError) {
+        _ = try write(material, replacing: true)
+    }
+
+    /// Writes the file durably; `false` when `replacing` is off and the file exists (untouched).
+    private func write(_ material: KeyMaterial, replacing: Bool) throws(SealSourceError) -> Bool {
         var bytes = Array(KeyMaterialText.render(material).utf8)
         defer { for index in bytes.indices { bytes[index] = 0 } }
         do {
-            try AtomicFile.write(bytes, to: path, mode: 0o600)
+            try AtomicFile.write(bytes, to: path, mode: 0o600, replacing: replacing)
+            return true
+        } catch let failure as AtomicFile.Failure where failure.alreadyExists {
+            return false
         } catch {
             throw SealSourceError(.retryable, "seal \"file\": cannot store the key in \(path): \(error)", setting: "path")
         }
@@ -61,8 +77,8 @@ public struct FileSealSource: StoringSealSource {
 }
 
 /// The text forms of key material in files and variables.
-enum KeyMaterialText {
-    static func parse(_ data: Data, origin: String) throws(SealSourceError) -> KeyMaterial {
+public enum KeyMaterialText {
+    public static func parse(_ data: Data, origin: String) throws(SealSourceError) -> KeyMaterial {
         var text = String(decoding: data, as: UTF8.self)
         if text.hasSuffix("\r\n") { text.removeLast(2) } else if text.hasSuffix("\n") { text.removeLast() }
         let trimmed = text.trimmed
@@ -78,7 +94,7 @@ enum KeyMaterialText {
         return .key(trimmed)
     }
 
-    static func render(_ material: KeyMaterial) -> String {
+    public static func render(_ material: KeyMaterial) -> String {
         switch material {
         case .key(let key): return key + "\n"
         case .shares(let shares):

@@ -36,10 +36,32 @@ public protocol SealSource: Sendable {
 }
 
 /// A source that can also keep material: used by autonomous init, which stores the key
-/// *before* the vault uses it.
+/// *before* the vault uses it, and by the operator's `unseal-agent wrap`.
+///
+/// The rule that keeps keys from being lost: **init never replaces material.** Its stores are
+/// create-if-absent and atomic, so of two writers racing for an empty source exactly one wins,
+/// and the loser is told what the winner stored and uses that. Only ``replace(with:)``, an
+/// explicit operator command, overwrites.
 public protocol StoringSealSource: SealSource {
-    /// Stores `material` durably (for files: write, fsync, atomic rename, fsync the directory).
-    func store(_ material: KeyMaterial) async throws(SealSourceError)
+    /// Stores `material` durably unless the source already holds material (for files: write,
+    /// fsync, `link(2)` into place — which never overwrites — and fsync the directory). Returns
+    /// `.stored`, or `.alreadyHeld` with what is there; losing the race is not an error.
+    func storeIfAbsent(_ material: KeyMaterial) async throws(SealSourceError) -> StoreOutcome
+
+    /// Replaces whatever the source holds, durably. For explicit operator commands only.
+    func replace(with material: KeyMaterial) async throws(SealSourceError)
+
+    /// A local file whose lock (``InitLock``) serialises autonomous init between processes;
+    /// `nil` where the source keeps nothing on this host (an Azure Key Vault secret).
+    var initLockPath: String? { get }
+}
+
+/// What ``StoringSealSource/storeIfAbsent(_:)`` did.
+public enum StoreOutcome: Sendable, Equatable {
+    /// The material given was stored: the source held nothing before.
+    case stored
+    /// The source already held this material, which was kept; use it instead.
+    case alreadyHeld(KeyMaterial)
 }
 
 /// Why a source gave no key, and whether waiting can help.

@@ -42,10 +42,12 @@ public enum UnsealAgentRunner {
             }
         }
 
+        let initFlight = InitFlight()
         let loops = try configuration.targets.map { target in
             try TargetLoop(
                 target: target, sources: configuration.sources, initSettings: configuration.initSettings,
                 retry: configuration.retry, metrics: metrics, logger: logger, custodian: custodian,
+                initFlight: initFlight, peers: configuration.peers(of: target),
                 onUnsealed: { readiness.unsealed(target.address) }
             )
         }

@@ -11,6 +11,18 @@ public struct AgentConfiguration: Sendable {
     public struct Target: Sendable {
         public var address: String
         public var caCert: String?
+        /// `cluster = "NAME"`: targets with the same name are nodes of one cluster and share its
+        /// seal material — one of them is initialised, the others join and are unsealed.
+        public var cluster: String?
+        /// Where the `vault` block is (`file:line:column`), for messages; empty from the environment.
+        public var location = ""
+
+        public init(address: String, caCert: String? = nil, cluster: String? = nil, location: String = "") {
+            self.address = address
+            self.caCert = caCert
+            self.cluster = cluster
+            self.location = location
+        }
     }
 
     public struct InitSettings: Sendable {
@@ -45,12 +57,17 @@ public struct AgentConfiguration: Sendable {
 
         var targets = [Target]()
         for block in try root.blocks("vault", labels: 0) {
-            try block.body.checkKeys(["address", "ca_cert"])
+            try block.body.checkKeys(["address", "ca_cert", "cluster"])
             let address = try block.body.requiredString("address")
             guard address.hasPrefix("unix:///") || address.hasPrefix("http://") || address.hasPrefix("https://") else {
                 throw block.body.error("address", "expected unix:///path, http://host:port or https://host:port; got \"\(address)\"")
             }
-            targets.append(Target(address: address, caCert: try block.body.string("ca_cert")))
+            if let earlier = targets.first(where: { $0.address == address }) {
+                throw block.body.error("address", "\(address) is watched already by the vault block at \(earlier.location): one block per vault")
+            }
+            let cluster = try block.body.string("cluster")
+            if let cluster, cluster.trimmed.isEmpty { throw block.body.error("cluster", "must be a name such as \"prod\"") }
+            targets.append(Target(address: address, caCert: try block.body.string("ca_cert"), cluster: cluster, location: "\(block.location)"))
         }
         if targets.isEmpty, let address = environment["VAULT_ADDR"] {
             targets.append(Target(address: address, caCert: environment["VAULT_CACERT"]))
@@ -111,6 +128,16 @@ public struct AgentConfiguration: Sendable {
             if initSettings.enabled && !sources.contains(where: { $0 is any StoringSealSource }) {
                 throw block.error("enabled", "autonomous init stores the key first, and no seal source can store: add a seal \"file\" block", code: .missing)
             }
+            if initSettings.enabled, let store = sources.first(where: { $0 is any StoringSealSource }),
+               let (first, second) = Self.undeclaredSharers(targets) {
+                throw HCLError(.invalidValue, at: block.location, """
+                    the vault blocks at \(first.location) (\(first.address)) and \(second.location) (\(second.address)) share \
+                    seal "\(store.kind)" (\(store.name)) with init enabled, but are not declared one cluster: each would be \
+                    initialised under its own key, and the store keeps only one. If they are nodes of one cluster, add \
+                    cluster = "NAME" (the same name) to both vault blocks; if they are separate vaults, give each its own \
+                    agent configuration and seal, or set init { enabled = false }
+                    """)
+            }
         }
 
         var telemetry: String?
@@ -134,6 +161,23 @@ public struct AgentConfiguration: Sendable {
             targets: targets, sources: sources.sorted { $0.priority < $1.priority }, initSettings: initSettings,
             telemetryAddress: telemetry, retry: retry, logLevel: logLevel, logFormat: logFormat, warnings: warnings, origin: path
         )
+    }
+
+    /// The other nodes of `target`'s cluster (none outside a cluster).
+    public func peers(of target: Target) -> [Target] {
+        guard let cluster = target.cluster else { return [] }
+        return targets.filter { $0.cluster == cluster && $0.address != target.address }
+    }
+
+    /// Two targets that would share autonomous init without being one cluster: the first pair
+    /// whose `cluster` differs, or that has none. Every target shares the agent's seal sources,
+    /// so with init on they must all be nodes of one cluster.
+    static func undeclaredSharers(_ targets: [Target]) -> (Target, Target)? {
+        guard let first = targets.first else { return nil }
+        for other in targets.dropFirst() where first.cluster == nil || other.cluster != first.cluster {
+            return (first, other)
+        }
+        return nil
     }
 
     // MARK: - From the environment alone

@@ -6,12 +6,32 @@ import Synchronization
 public final class AgentMetrics: Sendable {
     private struct State {
         var attempts: [String: Int] = [:]           // "target|source|outcome"
-        var sealedSeconds: [String: Double] = [:]   // target
+        /// Seconds of sealed spells that have ended, by target.
+        var sealedSeconds: [String: Double] = [:]
+        /// When the current sealed spell began, for targets sealed now: the counter grows
+        /// during an outage, not only after the next unseal.
+        var sealedSince: [String: ContinuousClock.Instant] = [:]
         var sealed: [String: Bool] = [:]
         var lastErrorClass: [String: String] = [:]  // target → none|retryable|needs_fix
-        var durations: [String: [Double]] = [:]     // target → unseal durations (bounded)
+        var durations: [String: Histogram] = [:]    // target → unseal durations
         var sourceLatency: [String: (sum: Double, count: Int, last: Double)] = [:]
         var inits: [String: Int] = [:]              // "target|outcome"
+    }
+
+    /// A Prometheus histogram as counters: one per bucket, the count and the sum. Nothing is
+    /// kept per observation, so nothing is ever trimmed and the buckets never go backwards.
+    /// (Kept by hand rather than through swift-prometheus: the agent's resident-memory goal is
+    /// measured in docs/BENCHMARKS.md, and these are six small families.)
+    struct Histogram {
+        var buckets = [Int](repeating: 0, count: AgentMetrics.buckets.count)
+        var count = 0
+        var sum = 0.0
+
+        mutating func observe(_ value: Double) {
+            for (index, bound) in AgentMetrics.buckets.enumerated() where value <= bound { buckets[index] += 1 }
+            count += 1
+            sum += value
+        }
     }
     private let state = Mutex(State())
     static let buckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
@@ -22,12 +42,15 @@ public final class AgentMetrics: Sendable {
         state.withLock { $0.attempts["\(target)|\(source)|\(outcome)", default: 0] += 1 }
     }
 
-    func sealedFor(target: String, seconds: Double) {
-        state.withLock { $0.sealedSeconds[target, default: 0] += seconds }
-    }
-
-    func setSealed(target: String, _ sealed: Bool) {
-        state.withLock { $0.sealed[target] = sealed }
+    func setSealed(target: String, _ sealed: Bool, now: ContinuousClock.Instant = .now) {
+        state.withLock { state in
+            state.sealed[target] = sealed
+            if sealed {
+                if state.sealedSince[target] == nil { state.sealedSince[target] = now }
+            } else if let since = state.sealedSince.removeValue(forKey: target) {
+                state.sealedSeconds[target, default: 0] += (now - since).seconds
+            }
+        }
     }
 
     func lastError(target: String, _ errorClass: String) {
@@ -35,10 +58,7 @@ public final class AgentMetrics: Sendable {
     }
 
     func unsealDuration(target: String, seconds: Double) {
-        state.withLock {
-            $0.durations[target, default: []].append(seconds)
-            if $0.durations[target]!.count > 10_000 { $0.durations[target]!.removeFirst(5_000) }
-        }
+        state.withLock { $0.durations[target, default: Histogram()].observe(seconds) }
     }
 
     func sourceLatency(source: String, seconds: Double) {
@@ -57,8 +77,11 @@ public final class AgentMetrics: Sendable {
         state.withLock { !$0.sealed.isEmpty && $0.sealed.values.allSatisfy { !$0 } }
     }
 
-    func prometheus() -> String {
-        let snapshot = state.withLock { $0 }
+    func prometheus(now: ContinuousClock.Instant = .now) -> String {
+        var snapshot = state.withLock { $0 }
+        for (target, since) in snapshot.sealedSince {
+            snapshot.sealedSeconds[target, default: 0] += max(0, (now - since).seconds)
+        }
         var lines = [String]()
         func escape(_ text: String) -> String {
             text.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"")
@@ -69,7 +92,7 @@ public final class AgentMetrics: Sendable {
             let parts = key.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
             lines.append("unseal_agent_unseal_attempts_total{target=\"\(escape(parts[0]))\",source=\"\(escape(parts[1]))\",outcome=\"\(parts[2])\"} \(count)")
         }
-        lines += ["# HELP unseal_agent_sealed_seconds_total Seconds a target was seen sealed or unreachable.",
+        lines += ["# HELP unseal_agent_sealed_seconds_total Seconds a target was seen sealed or unreachable (the current spell included).",
                   "# TYPE unseal_agent_sealed_seconds_total counter"]
         for (target, seconds) in snapshot.sealedSeconds.sorted(by: { $0.key < $1.key }) {
             lines.append("unseal_agent_sealed_seconds_total{target=\"\(escape(target))\"} \(seconds)")
@@ -87,13 +110,13 @@ public final class AgentMetrics: Sendable {
         }
         lines += ["# HELP unseal_agent_unseal_duration_seconds From noticing a sealed vault to its being unsealed.",
                   "# TYPE unseal_agent_unseal_duration_seconds histogram"]
-        for (target, values) in snapshot.durations.sorted(by: { $0.key < $1.key }) {
-            for bucket in Self.buckets {
-                lines.append("unseal_agent_unseal_duration_seconds_bucket{target=\"\(escape(target))\",le=\"\(bucket)\"} \(values.filter { $0 <= bucket }.count)")
+        for (target, histogram) in snapshot.durations.sorted(by: { $0.key < $1.key }) {
+            for (bucket, count) in zip(Self.buckets, histogram.buckets) {
+                lines.append("unseal_agent_unseal_duration_seconds_bucket{target=\"\(escape(target))\",le=\"\(bucket)\"} \(count)")
             }
-            lines.append("unseal_agent_unseal_duration_seconds_bucket{target=\"\(escape(target))\",le=\"+Inf\"} \(values.count)")
-            lines.append("unseal_agent_unseal_duration_seconds_sum{target=\"\(escape(target))\"} \(values.reduce(0, +))")
-            lines.append("unseal_agent_unseal_duration_seconds_count{target=\"\(escape(target))\"} \(values.count)")
+            lines.append("unseal_agent_unseal_duration_seconds_bucket{target=\"\(escape(target))\",le=\"+Inf\"} \(histogram.count)")
+            lines.append("unseal_agent_unseal_duration_seconds_sum{target=\"\(escape(target))\"} \(histogram.sum)")
+            lines.append("unseal_agent_unseal_duration_seconds_count{target=\"\(escape(target))\"} \(histogram.count)")
         }
         lines += ["# HELP unseal_agent_source_latency_seconds Time to fetch key material, by source.",
                   "# TYPE unseal_agent_source_latency_seconds summary"]

@@ -18,19 +18,50 @@ public struct ShareCustody: Sendable {
     let retry: RetryPolicy
     let logger: Logger
     let target: String
+    /// The other nodes of the target's cluster (empty outside a cluster).
+    let peers: [VaultClient]
 
-    public init(client: VaultClient, store: any StoringSealSource, rootTokenPath: String?, retry: RetryPolicy, logger: Logger, target: String) {
+    public init(client: VaultClient, store: any StoringSealSource, rootTokenPath: String?, retry: RetryPolicy, logger: Logger, target: String, peers: [VaultClient] = []) {
         self.client = client
         self.store = store
         self.rootTokenPath = rootTokenPath
         self.retry = retry
         self.logger = logger
         self.target = target
+        self.peers = peers
     }
 
-    /// Sends `sys/init` with `body` (JSON), stores the shares, then the root token; returns how
-    /// many shares were stored.
-    public func initialize(_ body: Data) async throws -> Int {
+    /// What ``initialize(_:)`` did.
+    public enum Outcome: Sendable, Equatable {
+        /// `sys/init` was sent and this many shares were stored.
+        case initialised(shares: Int)
+        /// The cluster is initialised already (its material is stored): nothing was sent.
+        case joining
+    }
+
+    /// Decides, under the init lock, whether the target may be initialised at all; if so sends
+    /// `sys/init` with `body` (JSON), stores the shares, then the root token.
+    ///
+    /// The lock is held from the decision until the shares are stored, so an agent restarted
+    /// meanwhile (whose own custodian waits here) finds the shares instead of an empty store.
+    public func initialize(_ body: Data) async throws -> Outcome {
+        let lock = try await Self.initLock(for: store)
+        defer { withExtendedLifetime(lock) {} }
+
+        let facts = InitDecision.Facts(
+            target: target, isVaultd: false, inCluster: !peers.isEmpty, store: store.name,
+            stored: try await Self.stored(in: store), initialisedPeers: await Self.initialised(peers)
+        )
+        switch InitDecision.decide(facts) {
+        case .waitToJoin: return .joining
+        case .refuse(let message): throw SealSourceError(.needsFix, message)
+        case .initialiseWithStoredKey: throw SealSourceError(.needsFix, "\(target) is not an OpenBao/Vault server")
+        case .initialiseWithNewMaterial: break
+        }
+        // Under the lock, the target itself may have moved on (joined, or been initialised by an
+        // operator) since the agent looked.
+        if (try? await client.sealStatus())?["initialized"] as? Bool == true { return .joining }
+
         let request = AnyJSON.object(body) ?? [:]
         let result = try await client.initialize(request)
         guard let shares = result["keys_base64"] as? [String], !shares.isEmpty else {
@@ -38,14 +69,59 @@ public struct ShareCustody: Sendable {
         }
         // The shares exist only in this process now: store them before anything else, and
         // never give up.
+        var conflict: KeyMaterial?
         await Self.untilStored(retry: retry) {
-            do throws(SealSourceError) { try await store.store(.shares(shares)) } catch {
+            do throws(SealSourceError) {
+                if case .alreadyHeld(let held) = try await store.storeIfAbsent(.shares(shares)) { conflict = held }
+            } catch {
                 logger.error("cannot store the new unseal shares; retrying (the vault is initialised: do not stop the agent)", metadata: ["target": "\(target)", "error": "\(error.message)"])
                 throw error
             }
         }
+        if conflict != nil {
+            // Only possible when a writer outside every lock (another host) filled the store
+            // between the decision and now. Its material is kept; ours must not vanish either.
+            let aside = try await Self.keepAside(.shares(shares), beside: store, retry: retry, logger: logger)
+            throw SealSourceError(.needsFix, "\(target) was initialised, but \(store.name) was filled meanwhile by another writer and was left as it is; the new shares were kept in \(aside ?? "nowhere (the store has no local file)") — decide which cluster to keep")
+        }
         await Self.keepRootToken(result["root_token"] as? String, at: rootTokenPath, retry: retry, logger: logger)
-        return shares.count
+        return .initialised(shares: shares.count)
+    }
+
+    /// The init lock of `store` (``InitLock``), taken; `nil` for a store with no local file.
+    static func initLock(for store: any StoringSealSource) async throws(SealSourceError) -> InitLock? {
+        guard let path = store.initLockPath else { return nil }
+        do { return try await InitLock.acquire(path) } catch {
+            throw SealSourceError(.retryable, "cannot take the init lock: \(error)", setting: "path")
+        }
+    }
+
+    /// What `store` holds, or nil when it holds nothing yet.
+    static func stored(in store: any StoringSealSource) async throws(SealSourceError) -> KeyMaterial? {
+        do { return try await store.fetch() } catch where error.errorClass == .notFound { return nil }
+    }
+
+    /// The addresses of `peers` that answer and report themselves initialised.
+    static func initialised(_ peers: [VaultClient]) async -> [String] {
+        var found = [String]()
+        for var peer in peers {
+            peer.timeout = .seconds(2)
+            if (try? await peer.sealStatus())?["initialized"] as? Bool == true { found.append(peer.address.description) }
+        }
+        return found
+    }
+
+    /// Writes `material` to a new file beside the store's lock (mode 0600), for the operator.
+    static func keepAside(_ material: KeyMaterial, beside store: any StoringSealSource, retry: RetryPolicy, logger: Logger) async throws -> String? {
+        guard let lockPath = store.initLockPath else { return nil }
+        let path = lockPath.replacing(".init-lock", with: ".conflict-\(UTCTime.compact(Date()))")
+        await untilStored(retry: retry) {
+            do { try AtomicFile.write(Array(KeyMaterialText.render(material).utf8), to: path, mode: 0o600, replacing: false) } catch {
+                logger.error("cannot keep the new shares aside; retrying", metadata: ["path": "\(path)", "error": "\(error)"])
+                throw error
+            }
+        }
+        return path
     }
 
     /// Stores the root token where `init { root_token = "file:…" }` says, retrying until it is.
@@ -83,13 +159,14 @@ public struct InitCustodian: Sendable {
     }
 
     /// Runs the custodian for `target` and waits for its answer.
-    func initialize(target: String, body: Data) async throws -> Int {
+    func initialize(target: String, body: Data) async throws -> ShareCustody.Outcome {
         // No deadline: the custodian holds the only copy of the shares until it has stored
         // them, and must never be killed for taking long (OpenBao's init alone may take minutes).
         let outcome = try await ProcessRunner.run(executable, arguments + ["--target", target], input: Array(body), timeout: nil)
         let status = outcome.status
         let answer = AnyJSON.object(outcome.output)
-        if status == 0, let shares = answer?["shares"] as? Int { return shares }
+        if status == 0, let shares = answer?["shares"] as? Int { return .initialised(shares: shares) }
+        if status == 0, answer?["joining"] as? Bool == true { return .joining }
         let message = answer?["error"] as? String ?? "the init custodian exited with status \(status)"
         let errorClass = (answer?["class"] as? String).flatMap(SealSourceError.Class.init(rawValue:)) ?? .retryable
         throw SealSourceError(errorClass, message)

@@ -36,10 +36,13 @@ struct InitCustodianCommand: AsyncParsableCommand {
                 throw SealSourceError(.needsFix, "autonomous init needs a seal source that can store (seal \"file\")")
             }
             let client = VaultClient(address: try VaultAddress(entry.address), timeout: .seconds(10), caBundlePath: entry.caCert)
+            let peers = try configuration.peers(of: entry).map { VaultClient(address: try VaultAddress($0.address), timeout: .seconds(5), caBundlePath: $0.caCert) }
             let custody = ShareCustody(client: client, store: store, rootTokenPath: configuration.initSettings.rootTokenPath,
-                                       retry: configuration.retry, logger: logger, target: entry.address)
-            let shares = try await custody.initialize(request)
-            answer(["shares": shares])
+                                       retry: configuration.retry, logger: logger, target: entry.address, peers: peers)
+            switch try await custody.initialize(request) {
+            case .initialised(let shares): answer(["shares": shares])
+            case .joining: answer(["joining": true])
+            }
         } catch let error as SealSourceError {
             answer(["error": error.message, "class": error.errorClass.rawValue])
             throw ExitCode(1)

@@ -13,13 +13,17 @@ struct Wrap: AsyncParsableCommand {
             Reads the key material from standard input — a phrase, base64 or hex key, or a JSON list of
             shares — or generates a new seal key with --generate (its validation hash is printed; the key
             is not). Used to migrate from manual unseal (wrap the key you have) and to rotate the KMS key
-            (change kms_key_id, wrap again). Autonomous init uses the same path.
+            (change kms_key_id, wrap again with --replace). Autonomous init uses the same path.
+
+            Material already in place is never overwritten without --replace: the file may hold the
+            only copy of a key a vault is sealed with.
             """
     )
 
     @Option(name: .long, help: "The configuration file.") var config: String
     @Option(name: .long, help: "Which seal block to use (its type), when there are several.") var seal = "awskms"
     @Flag(name: .long, help: "Generate a new seal key instead of reading one.") var generate = false
+    @Flag(name: .long, help: "Overwrite material the seal already holds (KMS key rotation). Without it an existing file is kept and the command fails.") var replace = false
 
     func run() async throws {
         let configuration = try await loadConfiguration(config)
@@ -48,8 +52,13 @@ struct Wrap: AsyncParsableCommand {
             }
         }
         do {
-            try await source.store(material)
-        } catch {
+            if replace {
+                try await source.replace(with: material)
+            } else if case .alreadyHeld = try await source.storeIfAbsent(material) {
+                material = .key("")
+                throw CommandFailure("\(source.name) already holds key material (\(source.initLockPath.map { _ in "its file exists" } ?? "its secret exists")); it was left as it is. To overwrite it — rotating the KMS key, for instance — run wrap again with --replace", exitCode: 1)
+            }
+        } catch let error as SealSourceError {
             throw CommandFailure(error.message, exitCode: 1)
         }
         material = .key("")

@@ -122,6 +122,18 @@ struct AWSKMSTests {
         await agent.stop()
     }
 
+    @Test("AWS_SESSION_TOKEN=\"\" beside static keys counts as no token (as botocore): the first KMS call succeeds")
+    func emptySessionToken() async throws {
+        let moto = try await MotoServer()
+        let config = try moto.agentConfig(vault: "unix:///nonexistent.sock", ciphertext: moto.directory.appendingPathComponent("seal.enc").path, keys: nil)
+        let environment = ["AWS_ACCESS_KEY_ID": moto.agentKeys.access, "AWS_SECRET_ACCESS_KEY": moto.agentKeys.secret, "AWS_SESSION_TOKEN": ""]
+        let wrap = try await Self.agent(["wrap", "--config", config, "--generate"], extra: environment)
+        #expect(wrap.status == 0, "\(wrap.stdout)\(wrap.stderr)")
+        let doctor = try await Self.agent(["doctor", "--config", config], extra: environment)
+        #expect(doctor.status == 0, "\(doctor.stdout)\(doctor.stderr)")
+        #expect(doctor.stdout.contains("decrypt") && doctor.stdout.contains(": ok"), "\(doctor.stdout)")
+    }
+
     @Test("a wrong secret key is surfaced as a signature error; a wrong encryption_context as InvalidCiphertext naming it")
     func wrongCredentialsAndContext() async throws {
         let moto = try await MotoServer()

@@ -51,8 +51,8 @@ struct AgentInitTimeoutTests {
         let shares = directory.appendingPathComponent("shares.json").path
         let config = directory.appendingPathComponent("agent.hcl").path
         try """
-            vault { address = "unix://\(socket)" }
-            vault { address = "unix://\(directory.path)/nothing-listens.sock" }
+            vault { address = "unix://\(socket)"  cluster = "c" }
+            vault { address = "unix://\(directory.path)/nothing-listens.sock"  cluster = "c" }
             seal "file" { path = "\(shares)" }
             init { enabled = true }
             retry { initial = "50ms"  max = "1s" }
