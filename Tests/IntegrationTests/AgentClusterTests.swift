@@ -51,7 +51,9 @@ struct AgentClusterTests {
         }, "\(agent.log.suffix(1500))")
         let key = try SealKey(parsing: try String(contentsOfFile: keyFile, encoding: .utf8))
         SecretLedger.record([key.phrase()])
-        #expect(occurrences(of: "generated a seal key", in: agent.log) == 1, "\(agent.log.suffix(1500))")
+        // One key made (a killed agent may die between storing it and saying so).
+        let made = occurrences(of: "generated a seal key", in: agent.log)
+        #expect(delay == nil ? made == 1 : made <= 1, "\(agent.log.suffix(1500))")
         // Both vaults are sealed and unsealed by the one stored key, by hand.
         for vaultd in [a, b] {
             try await vaultd.stop(signal: SIGKILL)
@@ -153,7 +155,11 @@ struct AgentClusterTests {
         let shares = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: sharesFile))) as? [String])
         SecretLedger.record(shares)
         #expect(shares.count == 5)
-        #expect(occurrences(of: "kind=openbao/vault", in: agent.log) == 1, "one sys/init: \(agent.log.suffix(2000))")
+        // One sys/init. (After a kill the custodian may finish the init the killed agent began,
+        // and nobody logs it: the single cluster id and the shares unsealing every node below
+        // are the proof then.)
+        let inits = occurrences(of: "kind=openbao/vault", in: agent.log)
+        #expect(delay == nil ? inits == 1 : inits <= 1, "one sys/init: \(agent.log.suffix(2000))")
         #expect(await cluster.clusterIDs().count == 1)
         if let token = try? String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) {
             SecretLedger.record([token])
@@ -180,5 +186,36 @@ struct AgentClusterTests {
     @Test("OpenBao 3-node raft cluster, one agent: one init, one cluster, every node unsealed (5 trials per start order)", arguments: StartOrder.allCases)
     func raftCluster(_ order: StartOrder) async throws {
         for _ in 0..<5 { try await Self.raftTrial(order) }
+    }
+
+    // MARK: - kill -9 during a cluster's first init
+
+    /// Runs `trial` with the agent killed at `count` instants spread uniformly over `window`
+    /// (a little past an undisturbed init), `lanes` at a time.
+    static func crashCampaign(count: Int, lanes: Int, window: Duration, _ trial: @escaping @Sendable (Duration) async throws -> Void) async throws {
+        let step = window / count
+        let instants = (0..<count).map { step * $0 + .milliseconds(Int.random(in: 0..<max(1, Int(step / .milliseconds(1))))) }.shuffled()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for lane in 0..<lanes {
+                group.addTask {
+                    for index in stride(from: lane, to: instants.count, by: lanes) { try await trial(instants[index]) }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    @Test("kill -9 of the agent at 30 instants of two vaultd's first init: a fresh agent unseals both with the one stored key")
+    func crashDuringVaultdPairInit() async throws {
+        try await Self.crashCampaign(count: 30, lanes: 2, window: .milliseconds(1500)) { delay in
+            try await Self.twoVaultdTrial(killAgentAfter: delay)
+        }
+    }
+
+    @Test("kill -9 of the agent at 30 instants of an OpenBao cluster's first init: a fresh agent unseals every node with the stored shares")
+    func crashDuringRaftInit() async throws {
+        try await Self.crashCampaign(count: 30, lanes: 3, window: .seconds(6)) { delay in
+            try await Self.raftTrial(.allAtOnce, killAgentAfter: delay)
+        }
     }
 }
