@@ -206,6 +206,7 @@ let package = Package(
         .testTarget(name: "KeyKitTests", dependencies: ["KeyKit", "SealKit", "TestSupport"]),
         .testTarget(name: "VaultCoreTests", dependencies: ["VaultCore", "VaultStorageSQLite", "SealKit", "KeyKit", "TestSupport"]),
         .testTarget(name: "LeanFoundationTests", dependencies: ["LeanFoundation"]),
+        .testTarget(name: "UnsealAgentTests", dependencies: ["UnsealAgent", "SealSources", "DurableFile", "HCL", "TestSupport"]),
         .testTarget(name: "HTTPTransportTests", dependencies: ["HTTPTransport", "TestSupport"], exclude: ["Oracle"]),
         .testTarget(name: "AWSAuthTests", dependencies: ["AWSAuth", "TestSupport"], exclude: ["Oracle", "Vectors"]),
         .testTarget(name: "AzureAuthTests", dependencies: ["AzureAuth", "TestSupport"], exclude: ["Oracle"]),

@@ -12,12 +12,16 @@ actor InitFlight {
     }
 
     private var running: Task<Step, Error>?
+    /// How many targets wait for the running init now (for tests and nothing else).
+    private(set) var waiting = 0
 
     /// Runs `work`, or — when another target's init is running — waits for that one to end and
     /// returns `nil` (its outcome belongs to the other target; this one re-reads its vault).
     func run(_ work: @escaping @Sendable () async throws -> Step) async throws -> Step? {
         if let running {
+            waiting += 1
             _ = try? await running.value
+            waiting -= 1
             return nil
         }
         let task = Task { try await work() }
