@@ -88,10 +88,22 @@ struct AgentInitTimeoutTests {
         let stored = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: shares))) as? [String]
         #expect(stored?.count == 3)
 
-        // A target the configuration does not name: needs a fix. An unreachable one: retryable.
-        for (target, errorClass, text) in [("unix:///elsewhere.sock", "needsFix", "no vault unix:///elsewhere.sock in the configuration"),
-                                           ("unix://\(directory.path)/nothing-listens.sock", "retryable", "initialising unix://")] {
-            let result = try await TestEnvironment.run(agentBinary, ["init-custodian", "--config", config, "--target", target], input: body)
+        // The other node of the cluster, now that its shares are stored: it joins — no second
+        // sys/init is sent (nothing listens there, so one would fail).
+        let joining = try await TestEnvironment.run(agentBinary, ["init-custodian", "--config", config, "--target", "unix://\(directory.path)/nothing-listens.sock"], input: body)
+        #expect(joining.status == 0 && joining.stdout == "{\"joining\":true}\n", "\(joining.stdout)")
+
+        // A target the configuration does not name: needs a fix. An unreachable one with nothing
+        // stored yet: retryable.
+        let lone = directory.appendingPathComponent("lone.hcl").path
+        try """
+            vault { address = "unix://\(directory.path)/nothing-listens.sock" }
+            seal "file" { path = "\(directory.appendingPathComponent("lone-shares.json").path)" }
+            init { enabled = true }
+            """.write(toFile: lone, atomically: true, encoding: .utf8)
+        for (configuration, target, errorClass, text) in [(config, "unix:///elsewhere.sock", "needsFix", "no vault unix:///elsewhere.sock in the configuration"),
+                                                          (lone, "unix://\(directory.path)/nothing-listens.sock", "retryable", "initialising unix://")] {
+            let result = try await TestEnvironment.run(agentBinary, ["init-custodian", "--config", configuration, "--target", target], input: body)
             let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: String]
             #expect(result.status == 1)
             #expect(json?["class"] == errorClass && json?["error"]?.contains(text) == true, "\(result.stdout)")
