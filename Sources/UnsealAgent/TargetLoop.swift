@@ -69,151 +69,101 @@ actor TargetLoop {
 
     var name: String { target.address }
 
+    /// The decisions' settings (``TargetMachine``).
+    var policy: TargetMachine.Policy {
+        var policy = TargetMachine.Policy(name: name, retry: retry, initEnabled: initSettings.enabled, cluster: target.cluster)
+        policy.fastRetryWindow = Self.fastRetryWindow
+        policy.initPollInterval = Self.initPollInterval
+        policy.joinPollInterval = Self.joinPollInterval
+        policy.pendingLimit = Self.pendingLimit
+        return policy
+    }
+
+    /// Runs the target's ``TargetMachine``: performs each command and feeds back what it saw.
     func run() async {
-        var failures = 0
-        var unreachableSince: ContinuousClock.Instant?
-        var sealedSince: ContinuousClock.Instant?
-        var quickWatches = 0
-        /// Consecutive answers "all shares taken, still sealed" (see ``UnsealPending``).
-        var pending = 0
+        let policy = self.policy
+        var state = TargetMachine.State()
+        var observation = await checkStatus()
         while !Task.isCancelled {
-            let status: [String: Any]
-            do {
-                var quick = client
-                quick.timeout = .seconds(5)
-                status = try await quick.sealStatus()
-            } catch {
-                // Unreachable: the vault is (re)starting. Retry fast for a while, then back off.
-                quickWatches = 0
-                let now = ContinuousClock.now
-                if unreachableSince == nil {
-                    unreachableSince = now
-                    if sealedSince == nil { sealedSince = now }
-                    metrics.setSealed(target: name, true)
-                }
-                if now - unreachableSince! < Self.fastRetryWindow {
-                    // A Unix socket is probed with a bare connect (microseconds, no HTTP) until
-                    // it accepts; only then is seal-status asked again.
-                    while ConnectionWatch.unixSocketAcceptsConnections(address) == false,
-                          ContinuousClock.now - unreachableSince! < Self.fastRetryWindow, !Task.isCancelled {
-                        try? await Task.sleep(for: Self.fastRetryInterval)
-                    }
-                    if ConnectionWatch.unixSocketAcceptsConnections(address) == nil {
-                        try? await Task.sleep(for: .milliseconds(5))
-                    }
-                } else {
-                    report(.retryable, "cannot reach \(name): \(error)")
-                    try? await Task.sleep(for: retry.delay(failures))
-                    failures += 1
-                }
-                continue
-            }
-            unreachableSince = nil
-            let initialized = status["initialized"] as? Bool ?? false
-            let sealed = status["sealed"] as? Bool ?? true
-
-            if !initialized {
-                metrics.setSealed(target: name, true)
-                if sealedSince == nil { sealedSince = .now }
-                guard initSettings.enabled else {
-                    if target.cluster != nil {
-                        // A node of a cluster someone else initialises: it joins, then needs
-                        // the shares. Ask again soon.
-                        reportProgress("\(name) is not initialised yet: waiting for it to join cluster \"\(target.cluster!)\"")
-                        try? await Task.sleep(for: Self.joinPollInterval)
-                    } else {
-                        report(.needsFix, "\(name) is not initialized and init.enabled is false: initialise it (vaultctl operator init) or set init { enabled = true }")
-                        try? await Task.sleep(for: min(retry.maximum, Self.initPollInterval))
-                    }
-                    continue
-                }
-                do {
-                    let isVaultd = status["implementation"] as? String == "vaultd"
-                    switch try await initFlight.run({ try await self.initialize(isVaultd: isVaultd) }) {
-                    case .initialised?:
-                        failures = 0
-                    case .joining?, nil:
-                        // The cluster is initialised (or another node's init just ran): this
-                        // node joins it and is unsealed once it reports initialised.
-                        reportProgress("\(name) is not initialised yet: waiting for it to join cluster \"\(target.cluster ?? "")\", whose material is stored")
-                        try? await Task.sleep(for: Self.joinPollInterval)
-                    }
-                } catch let error as SealSourceError {
-                    report(error.errorClass == .needsFix ? .needsFix : .retryable, error.message)
-                    try? await Task.sleep(for: error.errorClass == .needsFix ? retry.maximum : retry.delay(failures))
-                    failures += 1
-                } catch {
-                    report(.retryable, "initialising \(name) failed: \(error)")
-                    try? await Task.sleep(for: retry.delay(failures))
-                    failures += 1
-                }
-                continue
-            }
-
-            if sealed {
-                quickWatches = 0
-                metrics.setSealed(target: name, true)
-                let started = sealedSince ?? .now
-                if sealedSince == nil { sealedSince = started }
-                do {
-                    let source = try await unseal(status)
-                    unsealed(by: source, since: started)
-                    sealedSince = nil
-                    failures = 0
-                    pending = 0
-                } catch let pendingUnseal as UnsealPending {
-                    // Every share was taken and the vault is finishing (a raft follower joining
-                    // or coming up as a standby): look again soon, not after a backoff.
-                    pending += 1
-                    pendingSource = pendingUnseal.source
-                    try? await Task.sleep(for: pending < Self.pendingLimit ? Self.joinPollInterval : retry.delay(failures))
-                } catch let error as SealSourceError {
-                    let needsFix = error.errorClass != .retryable
-                    report(needsFix ? .needsFix : .retryable, error.message)
-                    // Needs a fix: retry slowly (retry.max), so a fixed file is picked up without a restart.
-                    try? await Task.sleep(for: needsFix ? retry.maximum : retry.delay(failures))
-                    failures += 1
-                } catch {
-                    report(.retryable, "unsealing \(name) failed: \(error)")
-                    try? await Task.sleep(for: retry.delay(failures))
-                    failures += 1
-                }
-                continue
-            }
-
-            // Unsealed: hold a connection and wake when it closes.
-            pending = 0
-            if let started = sealedSince {
-                if let source = pendingSource {
-                    // The unseal this agent pushed has finished.
-                    unsealed(by: source, since: started)
-                } else {
-                    // It was unsealed without us (an operator, another agent).
-                    metrics.setSealed(target: name, false)
-                    onUnsealed()
-                }
-                sealedSince = nil
-            }
-            pendingSource = nil
-            metrics.setSealed(target: name, false)
-            if quickWatches > 0 {
-                // The last watch ended at once and the vault is still unsealed: a server that
-                // drops idle connections (or a socket we cannot hold). Never spin: pace the
-                // re-checks, up to 5 s apart.
-                try? await Task.sleep(for: .seconds(min(quickWatches, 5)))
-            }
-            let watchStarted = ContinuousClock.now
-            let outcome = await ConnectionWatch.waitForClose(address, interval: Self.watchInterval)
-            if outcome != .intervalElapsed && ContinuousClock.now - watchStarted < .seconds(1) {
-                quickWatches += 1
-            } else {
-                quickWatches = 0
-            }
+            let (effects, command) = TargetMachine.step(&state, observation, policy: policy, now: .now, delay: retry.delay)
+            for effect in effects { apply(effect) }
+            observation = await perform(command)
         }
     }
 
-    /// The source whose key a vault took and is still finishing its unseal with.
-    private var pendingSource: String?
+    // MARK: - The I/O behind the machine
+
+    private func perform(_ command: TargetMachine.Command) async -> TargetMachine.Observation {
+        switch command {
+        case .checkStatus(let after):
+            if after > .zero { try? await Task.sleep(for: after) }
+            return await checkStatus()
+        case .probeSocket(let until):
+            // A Unix socket is probed with a bare connect (microseconds, no HTTP) until it
+            // accepts; only then is seal-status asked again.
+            while ConnectionWatch.unixSocketAcceptsConnections(address) == false, ContinuousClock.now < until, !Task.isCancelled {
+                try? await Task.sleep(for: Self.fastRetryInterval)
+            }
+            if ConnectionWatch.unixSocketAcceptsConnections(address) == nil {
+                try? await Task.sleep(for: .milliseconds(5))
+            }
+            return await checkStatus()
+        case .unseal:
+            guard let status = lastStatus else { return await checkStatus() }
+            do {
+                return .unsealSucceeded(source: try await unseal(status))
+            } catch let pending as UnsealPending {
+                return .unsealPending(source: pending.source)
+            } catch let error as SealSourceError {
+                return .failed(error.errorClass, error.message)
+            } catch {
+                return .failed(.retryable, "unsealing \(name) failed: \(error)")
+            }
+        case .initialise(let isVaultd):
+            do {
+                switch try await initFlight.run({ try await self.initialize(isVaultd: isVaultd) }) {
+                case .initialised?: return .initialised
+                case .joining?, nil: return .joining
+                }
+            } catch let error as SealSourceError {
+                return .failed(error.errorClass, error.message)
+            } catch {
+                return .failed(.retryable, "initialising \(name) failed: \(error)")
+            }
+        case .watch(let after):
+            if after > .zero { try? await Task.sleep(for: after) }
+            let started = ContinuousClock.now
+            let outcome = await ConnectionWatch.waitForClose(address, interval: Self.watchInterval)
+            return .watchEnded(quickly: outcome != .intervalElapsed && ContinuousClock.now - started < .seconds(1))
+        }
+    }
+
+    /// The last seal-status answer (the unseal needs its progress).
+    private var lastStatus: [String: Any]?
+
+    private func checkStatus() async -> TargetMachine.Observation {
+        var quick = client
+        quick.timeout = .seconds(5)
+        let status: [String: Any]
+        do { status = try await quick.sealStatus() } catch {
+            return .unreachable("cannot reach \(name): \(error)")
+        }
+        lastStatus = status
+        guard status["initialized"] as? Bool ?? false else {
+            return .uninitialised(isVaultd: status["implementation"] as? String == "vaultd")
+        }
+        return status["sealed"] as? Bool ?? true ? .sealed : .unsealed
+    }
+
+    private func apply(_ effect: TargetMachine.Effect) {
+        switch effect {
+        case .report(let errorClass, let message): report(errorClass, message)
+        case .progress(let message): reportProgress(message)
+        case .setSealed(let sealed): metrics.setSealed(target: name, sealed)
+        case .recordUnseal(let source, let since): unsealed(by: source, since: since)
+        case .unsealedElsewhere: onUnsealed()
+        }
+    }
 
     /// Records an unseal that this agent made: metrics, the log line, readiness.
     private func unsealed(by source: String, since started: ContinuousClock.Instant) {
@@ -223,7 +173,6 @@ actor TargetLoop {
         metrics.lastError(target: name, "none")
         logger.info("unsealed", metadata: ["target": "\(name)", "source": "\(source)", "sealed_ms": "\(Int(elapsed.seconds * 1000))"])
         reported.removeAll()
-        pendingSource = nil
         onUnsealed()
     }
 
