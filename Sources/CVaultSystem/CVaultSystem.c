@@ -93,3 +93,10 @@ int csystem_sd_notify(const char *state) {
     close(fd);
     return sent < 0 ? -saved : 1;
 }
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+int csystem_malloc_trim(void) { return malloc_trim(0); }
+#else
+int csystem_malloc_trim(void) { return 0; }
+#endif

@@ -154,6 +154,23 @@ public final class HTTPListener: Sendable {
         }
     }
 
+    /// How many connections one listener may hold, and for how long each stage may take.
+    public struct Limits: Sendable {
+        /// This listener's cap (`max_connections`); nil: only the process budget.
+        public var maxConnections: Int?
+        public var timeouts: ConnectionTimeouts
+        public var budget: ConnectionBudget
+        /// Whether a TCP listener takes seal operations (init, unseal); the Unix socket always does.
+        public var allowSealOperations: Bool
+
+        public init(maxConnections: Int? = nil, timeouts: ConnectionTimeouts = .vaultDefaults, budget: ConnectionBudget = .shared, allowSealOperations: Bool = false) {
+            self.maxConnections = maxConnections
+            self.timeouts = timeouts
+            self.budget = budget
+            self.allowSealOperations = allowSealOperations
+        }
+    }
+
     public let address: Address
     /// The TCP port actually bound (useful with port 0), or nil for Unix sockets.
     public let boundPort: Int?
@@ -162,11 +179,13 @@ public final class HTTPListener: Sendable {
     private let maxRequestSize: Int
     private let logger: Logger
     private let tracker: ConnectionTracker
+    private let sealOperationsAllowed: Bool
 
     private init(
         address: Address, server: NIOAsyncChannel<ConnectionTicket, Never>, tracker: ConnectionTracker,
-        responder: any HTTPResponder, maxRequestSize: Int, logger: Logger
+        responder: any HTTPResponder, maxRequestSize: Int, sealOperationsAllowed: Bool, logger: Logger
     ) {
+        self.sealOperationsAllowed = sealOperationsAllowed
         self.address = address
         self.server = server
         self.tracker = tracker
@@ -178,19 +197,23 @@ public final class HTTPListener: Sendable {
 
     /// Binds the address. For Unix sockets an existing socket file is replaced and the mode set.
     public static func bind(
-        _ address: Address, responder: any HTTPResponder, maxRequestSize: Int,
+        _ address: Address, responder: any HTTPResponder, maxRequestSize: Int, limits: Limits = Limits(),
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
     ) async throws -> HTTPListener {
+        // Accept errors (EMFILE, ENFILE) back off inside NIO's ServerBootstrap rather than spin;
+        // the budget keeps them from happening in the first place.
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: false)
         let tracker = ConnectionTracker()
+        let admission = Admission(limits: limits, listener: "\(address)", logger: logger)
         let server: NIOAsyncChannel<ConnectionTicket, Never>
         switch address {
         case .unix(let path, let mode, let policy):
             server = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
-                acceptUnix(channel, policy: policy, logger: logger).flatMapThrowing { try tracker.adopt($0) }
+                do { try admission.admit(channel, unix: true) } catch { return channel.eventLoop.makeFailedFuture(error) }
+                return acceptUnix(channel, policy: policy, timeouts: limits.timeouts, logger: logger).flatMapThrowing { try tracker.adopt($0) }
             }
             guard chmod(path, mode) == 0 else {
                 let reason = String(cString: strerror(errno))
@@ -200,18 +223,24 @@ public final class HTTPListener: Sendable {
         case .tcp(let host, let port, let tls):
             server = try await bootstrap.bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try admission.admit(channel, unix: false)
                     let peer = Peer.tcp(channel.remoteAddress?.description ?? "unknown")
-                    return try tracker.adopt(makeConnection(channel, peer: peer, tls: tls))
+                    return try tracker.adopt(makeConnection(channel, peer: peer, tls: tls, timeouts: limits.timeouts))
                 }
             }
         }
+        var sealOperations = limits.allowSealOperations
+        if case .unix = address { sealOperations = true }
         return HTTPListener(
             address: address, server: server, tracker: tracker,
-            responder: responder, maxRequestSize: maxRequestSize, logger: logger
+            responder: responder, maxRequestSize: maxRequestSize, sealOperationsAllowed: sealOperations, logger: logger
         )
     }
 
-    private static func acceptUnix(_ channel: any Channel, policy: PeerPolicy, logger: Logger) -> EventLoopFuture<HTTPConnection> {
+    /// Refused Unix-socket peers, logged once a minute each with a count.
+    private static let refusedPeers = ThrottledWarnings()
+
+    private static func acceptUnix(_ channel: any Channel, policy: PeerPolicy, timeouts: ConnectionTimeouts, logger: Logger) -> EventLoopFuture<HTTPConnection> {
         guard let provider = channel as? any SocketOptionProvider else {
             return channel.eventLoop.makeFailedFuture(ListenerError("the socket cannot report its peer"))
         }
@@ -221,23 +250,27 @@ public final class HTTPListener: Sendable {
         )
         return credentials.flatMapThrowing { credentials in
             guard policy.allows(uid: credentials.uid, gid: credentials.gid) else {
-                logger.warning("refused a unix-socket peer outside allowed_uids/allowed_gids", metadata: [
-                    "uid": "\(credentials.uid)", "gid": "\(credentials.gid)", "pid": "\(credentials.pid)",
-                ])
+                if let count = refusedPeers.shouldLog("\(credentials.uid):\(credentials.gid)") {
+                    logger.warning("refused a unix-socket peer outside allowed_uids/allowed_gids", metadata: [
+                        "uid": "\(credentials.uid)", "gid": "\(credentials.gid)", "pid": "\(credentials.pid)",
+                        "refused_in_last_minute": "\(count)",
+                    ])
+                }
                 // Close at once: the peer gets no byte, not even an error response.
                 channel.close(promise: nil)
                 throw PeerRejected(uid: credentials.uid, gid: credentials.gid)
             }
             let peer = Peer.unix(uid: credentials.uid, gid: credentials.gid, pid: credentials.pid)
-            return try makeConnection(channel, peer: peer, tls: nil)
+            return try makeConnection(channel, peer: peer, tls: nil, timeouts: timeouts)
         }
     }
 
-    private static func makeConnection(_ channel: any Channel, peer: Peer, tls: NIOSSLContext?) throws -> HTTPConnection {
+    private static func makeConnection(_ channel: any Channel, peer: Peer, tls: NIOSSLContext?, timeouts: ConnectionTimeouts) throws -> HTTPConnection {
         if let tls {
             try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
         }
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+        try channel.pipeline.syncOperations.addHandler(RequestTimeoutHandler(timeouts))
         let async = try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
         return HTTPConnection(channel: async, peer: peer)
     }
@@ -295,7 +328,8 @@ public final class HTTPListener: Sendable {
                         body.append(contentsOf: buffer.readableBytesView)
                     case .end:
                         guard let requestHead = head else { continue }
-                        let request = HTTPRequest(method: requestHead.method, uri: requestHead.uri, headers: requestHead.headers, body: body, peer: connection.peer)
+                        let request = HTTPRequest(method: requestHead.method, uri: requestHead.uri, headers: requestHead.headers, body: body,
+                                                  peer: connection.peer, sealOperationsAllowed: sealOperationsAllowed)
                         let response = await responder.respond(to: request)
                         for index in body.indices { body[index] = 0 }  // bodies may hold keys
                         let keepAlive = requestHead.isKeepAlive && !tracker.isShuttingDown
@@ -329,6 +363,51 @@ public final class HTTPListener: Sendable {
             try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: response.body))))
         }
         try await outbound.write(.end(nil))
+    }
+}
+
+/// Admission of new connections: the process budget (with the Unix socket's reserve) and the
+/// listener's own `max_connections`. A connection over either is closed before a byte is read;
+/// that is logged once a minute with a count.
+final class Admission: Sendable {
+    let limits: HTTPListener.Limits
+    let listener: String
+    let logger: Logger
+    private let open = Mutex(0)
+    private let refusals = ThrottledWarnings()
+
+    init(limits: HTTPListener.Limits, listener: String, logger: Logger) {
+        self.limits = limits
+        self.listener = listener
+        self.logger = logger
+    }
+
+    func admit(_ channel: any Channel, unix: Bool) throws {
+        let underCap = open.withLock { open -> Bool in
+            if let cap = limits.maxConnections, open >= cap { return false }
+            open += 1
+            return true
+        }
+        guard underCap else { throw refuse(channel, "max_connections (\(limits.maxConnections ?? 0)) reached") }
+        guard limits.budget.admit(unix: unix) else {
+            open.withLock { $0 -= 1 }
+            let reason = unix ? "the process's connection budget is spent (raise LimitNOFILE)"
+                : "the TCP share of the process's connection budget is spent (\(limits.budget.capacity - limits.budget.reservedForUnix) connections; the rest is kept for the unix socket)"
+            throw refuse(channel, reason)
+        }
+        let budget = limits.budget
+        channel.closeFuture.whenComplete { [self] _ in
+            budget.release(unix: unix)
+            open.withLock { $0 -= 1 }
+        }
+    }
+
+    private func refuse(_ channel: any Channel, _ reason: String) -> ListenerError {
+        if let count = refusals.shouldLog(reason) {
+            logger.warning("refusing new connections", metadata: ["listener": "\(listener)", "reason": "\(reason)", "refused_in_last_minute": "\(count)"])
+        }
+        channel.close(promise: nil)
+        return ListenerError(reason)
     }
 }
 

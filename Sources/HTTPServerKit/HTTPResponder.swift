@@ -35,9 +35,13 @@ public struct HTTPRequest: Sendable {
     public var headers: HTTPHeaders
     public var body: [UInt8]
     public var peer: Peer
+    /// Whether the listener it came through may take seal operations (init, unseal): the Unix
+    /// socket always, a TCP listener only when it opts in.
+    public var sealOperationsAllowed: Bool
 
-    public init(method: HTTPMethod, uri: String, headers: HTTPHeaders, body: [UInt8], peer: Peer) {
+    public init(method: HTTPMethod, uri: String, headers: HTTPHeaders, body: [UInt8], peer: Peer, sealOperationsAllowed: Bool = true) {
         self.method = method
+        self.sealOperationsAllowed = sealOperationsAllowed
         self.headers = headers
         self.body = body
         self.peer = peer

@@ -22,6 +22,13 @@ public enum UnsealAgentRunner {
         if !CloakingKey.process.isLocked {
             logger.warning("cannot lock the credential-cloaking key in memory (mlock): raise RLIMIT_MEMLOCK (LimitMEMLOCK= in systemd) or grant CAP_IPC_LOCK; it could reach swap")
         }
+        // Descriptors: the soft limit up to the hard one, and the telemetry listener under the
+        // same connection budget and timeouts as vaultd's (ConnectionBudget).
+        let files = ConnectionBudget.raiseOpenFileLimit()
+        logger.info("open file limit", metadata: [
+            "RLIMIT_NOFILE": "\(files.after)\(files.after > files.before ? " (raised from \(files.before))" : "")",
+            "telemetry_connections": "\(ConnectionBudget.shared.capacity - ConnectionBudget.shared.reservedForUnix)",
+        ])
         let metrics = AgentMetrics()
         let readiness = Readiness(targets: configuration.targets.count)
 

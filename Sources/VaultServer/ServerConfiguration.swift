@@ -1,5 +1,6 @@
 import Foundation
 import HCL
+import HTTPServerKit
 import SealKit
 
 /// `vaultd.hcl` (or its JSON form), decoded and checked. Every error names the file, line,
@@ -13,6 +14,12 @@ public struct ServerConfiguration: Sendable {
         public var kind: Kind
         /// The largest request body accepted (Vault's `max_request_size`), in bytes.
         public var maxRequestSize: Int
+        /// `max_connections`: this listener's cap (nil: the process budget only).
+        public var maxConnections: Int?
+        /// `http_read_header_timeout`, `http_read_timeout`, `http_idle_timeout` (Vault's names and defaults).
+        public var timeouts = ConnectionTimeouts.vaultDefaults
+        /// `allow_seal_operations` (TCP only): take init and unseal here, not only on the Unix socket.
+        public var allowSealOperations = false
 
         public init(kind: Kind, maxRequestSize: Int) {
             self.kind = kind
@@ -94,7 +101,39 @@ public struct ServerConfiguration: Sendable {
         return configuration
     }
 
+    /// Settings every listener takes: the connection budget and timeouts.
+    static let connectionKeys = ["max_request_size", "max_connections", "http_read_header_timeout", "http_read_timeout", "http_idle_timeout"]
+
     private static func listener(_ block: ConfigBody.Block) throws -> Listener {
+        var listener = try baseListener(block)
+        let body = block.body
+        if let cap = try body.int("max_connections") {
+            guard cap >= 1 else { throw body.error("max_connections", "must be at least 1; got \(cap)") }
+            listener.maxConnections = cap
+        }
+        for (name, path) in [("http_read_header_timeout", \ConnectionTimeouts.readHeader), ("http_read_timeout", \.read), ("http_idle_timeout", \.idle)] {
+            if let value = try timeout(name, in: body) { listener.timeouts[keyPath: path] = value }
+        }
+        if case .tcp = listener.kind {
+            listener.allowSealOperations = try body.bool("allow_seal_operations") ?? false
+        }
+        return listener
+    }
+
+    /// A timeout: `"10s"`, `"500ms"`, `"5m"`, or a whole number of seconds.
+    private static func timeout(_ name: String, in body: ConfigBody) throws -> Duration? {
+        if let seconds = try? body.int(name) {
+            guard seconds > 0 else { throw body.error(name, "must be positive; got \(seconds)") }
+            return .seconds(seconds)
+        }
+        guard let text = try body.string(name) else { return nil }
+        guard let value = Duration(configText: text), value > .zero else {
+            throw body.error(name, "expected a duration such as \"10s\" or \"5m\"; got \"\(text)\"")
+        }
+        return value
+    }
+
+    private static func baseListener(_ block: ConfigBody.Block) throws -> Listener {
         let body = block.body
         let maxRequestSize = try body.int("max_request_size") ?? defaultMaxRequestSize
         guard maxRequestSize >= 1024 else {
@@ -102,7 +141,7 @@ public struct ServerConfiguration: Sendable {
         }
         switch block.labels[0] {
         case "unix":
-            try body.checkKeys(["address", "socket_mode", "allowed_uids", "allowed_gids", "max_request_size"])
+            try body.checkKeys(["address", "socket_mode", "allowed_uids", "allowed_gids"] + connectionKeys)
             let address = try body.requiredString("address")
             let modeText = try body.string("socket_mode") ?? "0660"
             guard let mode = mode_t(modeText, radix: 8), mode <= 0o777 else {
@@ -112,7 +151,7 @@ public struct ServerConfiguration: Sendable {
             let gids = try (body.intList("allowed_gids") ?? []).map { try id($0, body, "allowed_gids") }
             return Listener(kind: .unix(path: address, mode: mode, allowedUIDs: uids, allowedGIDs: gids), maxRequestSize: maxRequestSize)
         case "tcp":
-            try body.checkKeys(["address", "tls_disable", "tls_cert_file", "tls_key_file", "max_request_size"])
+            try body.checkKeys(["address", "tls_disable", "tls_cert_file", "tls_key_file", "allow_seal_operations"] + connectionKeys)
             let address = try body.string("address") ?? "127.0.0.1:8200"
             guard let (host, port) = parseHostPort(address) else {
                 throw body.error("address", "expected HOST:PORT such as \"127.0.0.1:8200\"; got \"\(address)\"")

@@ -111,6 +111,7 @@ public struct VaultAPI: HTTPResponder {
             JSONResponse.ok(["initialized": await core.isInitialized])
         }
         route([.PUT, .POST], "/v1/sys/init") { request, _ in
+            try Self.requireSealDoor(request, "sys/init")
             let initRequest = try InitRequest(body: RequestBody(request.body))
             let result = try await core.initialize(initRequest)
             return JSONResponse.ok(result.json)
@@ -177,9 +178,20 @@ public struct VaultAPI: HTTPResponder {
         }
     }
 
+    /// Seal operations (init, unseal, the Provide unseal routes) come through the Unix socket —
+    /// the door whose peers the kernel names — or a TCP listener that opted in. Otherwise any
+    /// client that can reach a TCP port could initialise a fresh vault before the agent (and
+    /// receive its key and root token), or feed and reset a Shamir unseal in progress.
+    static func requireSealDoor(_ request: HTTPRequest, _ operation: String) throws {
+        guard request.sealOperationsAllowed else {
+            throw VaultError(.permissionDenied, "\(operation) is served on the unix socket only; to allow it on this TCP listener set allow_seal_operations = true in its listener \"tcp\" block")
+        }
+    }
+
     /// The shared body of `sys/unseal` and the Provide `POST /api/v1/unseal`: rate limit,
     /// submit, count. Wrong keys are counted and never logged.
     static func unseal(_ request: HTTPRequest, core: VaultCore, guardian: UnsealGuard, logger: Logger) async throws {
+        try requireSealDoor(request, request.path.hasPrefix("/api/") ? "unseal" : "sys/unseal")
         let peer = request.peer.rateLimitKey
         if let wait = guardian.retryAfter(peer) {
             throw VaultError(.rateLimited, "too many wrong unseal keys from this client: retry in \(wait) s")

@@ -25,6 +25,13 @@ public enum VaultServerRunner {
         do { try ProcessHardening.disableCoreDumps() } catch {
             logger.warning("could not disable core dumps", metadata: ["error": "\(error.reason)"])
         }
+        // Descriptors: the soft limit up to the hard one, and a budget below it (ConnectionBudget).
+        let files = ConnectionBudget.raiseOpenFileLimit()
+        let budget = ConnectionBudget.shared
+        logger.info("open file limit", metadata: [
+            "RLIMIT_NOFILE": "\(files.after)\(files.after > files.before ? " (raised from \(files.before))" : "")",
+            "connections": "\(budget.capacity) (\(budget.reservedForUnix) kept for the unix socket)",
+        ])
         let probe = try SecretBytes(zeroedCount: 1)
         if !probe.isLocked {
             logger.warning("cannot lock key pages in memory (mlock): raise RLIMIT_MEMLOCK (LimitMEMLOCK= in systemd) or grant CAP_IPC_LOCK; keys could reach swap")
@@ -88,7 +95,8 @@ public enum VaultServerRunner {
             address = .tcp(host: host, port: port, tls: tls)
         }
         do {
-            return try await HTTPListener.bind(address, responder: api, maxRequestSize: listener.maxRequestSize, logger: logger)
+            let limits = HTTPListener.Limits(maxConnections: listener.maxConnections, timeouts: listener.timeouts, allowSealOperations: listener.allowSealOperations)
+            return try await HTTPListener.bind(address, responder: api, maxRequestSize: listener.maxRequestSize, limits: limits, logger: logger)
         } catch let error as ListenerError {
             throw VaultServerError(error.description)
         } catch {

@@ -44,10 +44,16 @@ final class VaultdHarness: @unchecked Sendable {
 
     /// Starts vaultd and waits until it answers seal-status or exits (the only other bound is
     /// the suite-wide hang guard: on a loaded machine a start may take long, and that is no failure).
-    func start(environment: [String: String] = [:]) async throws {
+    /// - Parameter openFileLimit: runs it under `prlimit --nofile=N:N` (a host's default of 1,024).
+    func start(environment: [String: String] = [:], openFileLimit: Int? = nil) async throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: TestEnvironment.executable("vaultd"))
-        process.arguments = ["server", "--config", configPath]
+        if let openFileLimit {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
+            process.arguments = ["--nofile=\(openFileLimit):\(openFileLimit)", "--", TestEnvironment.executable("vaultd"), "server", "--config", configPath]
+        } else {
+            process.executableURL = URL(fileURLWithPath: TestEnvironment.executable("vaultd"))
+            process.arguments = ["server", "--config", configPath]
+        }
         var env = ProcessInfo.processInfo.environment
         env.merge(environment) { $1 }
         process.environment = env

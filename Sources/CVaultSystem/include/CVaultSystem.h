@@ -38,4 +38,7 @@ typedef struct {
 /// there is no NOTIFY_SOCKET, -errno on failure.
 int csystem_sd_notify(const char *state);
 
+/// Returns freed heap memory to the system (glibc's malloc_trim(0)); 0 elsewhere.
+int csystem_malloc_trim(void);
+
 #endif
