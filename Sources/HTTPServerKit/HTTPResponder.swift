@@ -15,6 +15,11 @@ public enum Peer: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    public var isTCP: Bool {
+        if case .tcp = self { return true }
+        return false
+    }
+
     /// The identity rate limits are kept per: the uid for Unix peers, the IP for TCP.
     public var rateLimitKey: String {
         switch self {

@@ -192,9 +192,9 @@ public struct VaultAPI: HTTPResponder {
     /// submit, count. Wrong keys are counted and never logged.
     static func unseal(_ request: HTTPRequest, core: VaultCore, guardian: UnsealGuard, logger: Logger) async throws {
         try requireSealDoor(request, request.path.hasPrefix("/api/") ? "unseal" : "sys/unseal")
-        let peer = request.peer.rateLimitKey
+        let peer = request.peer
         if let wait = guardian.retryAfter(peer) {
-            throw VaultError(.rateLimited, "too many wrong unseal keys from this client: retry in \(wait) s")
+            throw VaultError(.rateLimited, "too many wrong unseal keys from this client\(peer.isTCP ? " or over TCP in all" : ""): retry in \(wait) s")
         }
         let body = try RequestBody(request.body, allowEmpty: false)
         if try body.bool("reset") == true {

@@ -44,12 +44,16 @@ final class VaultdHarness: @unchecked Sendable {
 
     /// Starts vaultd and waits until it answers seal-status or exits (the only other bound is
     /// the suite-wide hang guard: on a loaded machine a start may take long, and that is no failure).
-    /// - Parameter openFileLimit: runs it under `prlimit --nofile=N:N` (a host's default of 1,024).
-    func start(environment: [String: String] = [:], openFileLimit: Int? = nil) async throws {
+    /// - Parameters:
+    ///   - openFileLimit: runs it under `prlimit --nofile=N:N` (a host's default of 1,024).
+    ///   - wrapper: a command that execs vaultd (e.g. `/usr/bin/env VAR=value`).
+    ///   - readiness: the client whose seal-status answer means started (default: the unix socket).
+    func start(environment: [String: String] = [:], openFileLimit: Int? = nil, wrapper: [String] = [], readiness: VaultClient? = nil) async throws {
         let process = Process()
-        if let openFileLimit {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
-            process.arguments = ["--nofile=\(openFileLimit):\(openFileLimit)", "--", TestEnvironment.executable("vaultd"), "server", "--config", configPath]
+        let prefix = wrapper + (openFileLimit.map { ["/usr/bin/prlimit", "--nofile=\($0):\($0)", "--"] } ?? [])
+        if let first = prefix.first {
+            process.executableURL = URL(fileURLWithPath: first)
+            process.arguments = Array(prefix.dropFirst()) + [TestEnvironment.executable("vaultd"), "server", "--config", configPath]
         } else {
             process.executableURL = URL(fileURLWithPath: TestEnvironment.executable("vaultd"))
             process.arguments = ["server", "--config", configPath]
@@ -64,7 +68,7 @@ final class VaultdHarness: @unchecked Sendable {
         try process.run()
         try? logHandle.close()   // the child has its own (see ChildProcess)
         self.process = process
-        let client = try client()
+        let client = try readiness ?? client()
         let deadline = ContinuousClock.now + TestEnvironment.hangGuard
         while ContinuousClock.now < deadline {
             if let (status, _) = try? await client.send("GET", "/v1/sys/seal-status"), status == 200 { return }

@@ -50,6 +50,13 @@ final class ConnectionFlood: @unchecked Sendable {
 
     var connected: Int { lock.withLock { _connected } }
 
+    /// Whether the flood has made all its attempts (or was stopped).
+    var finished: Bool {
+        guard done.wait(timeout: .now()) == .success else { return false }
+        done.signal()
+        return true
+    }
+
     func start() {
         Thread.detachNewThread { [self] in
             var open: [Int32] = []

@@ -1,0 +1,81 @@
+import Foundation
+import HTTPTransport
+import SealKit
+import TestSupport
+import Testing
+import VaultClient
+
+/// Guessing seal keys: limited per peer and across every TCP peer, on the monotonic clock; the
+/// agent's uid on the unix socket is limited by nothing but its own keys; refused peers do not
+/// flood the log.
+@Suite("unseal rate limits and refused peers")
+struct UnsealRateLimitTests {
+    /// One `PUT /v1/sys/unseal` from source address `source` to 127.0.0.1:`port`; the status.
+    static func guess(from source: String, port: Int, key: String) -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return -1 }
+        defer { close(fd) }
+        var local = sockaddr_in()
+        local.sin_family = sa_family_t(AF_INET)
+        local.sin_addr.s_addr = inet_addr(source)
+        _ = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        var remote = sockaddr_in()
+        remote.sin_family = sa_family_t(AF_INET)
+        remote.sin_port = in_port_t(UInt16(port).bigEndian)
+        remote.sin_addr.s_addr = inet_addr("127.0.0.1")
+        guard withUnsafePointer(to: &remote, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }) == 0 else { return -1 }
+        let body = "{\"key\":\"\(key)\"}"
+        let request = "PUT /v1/sys/unseal HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        _ = request.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let count = recv(fd, &buffer, buffer.count, 0)
+        guard count > 12 else { return -1 }
+        return Int(String(decoding: buffer[9..<12], as: UTF8.self)) ?? -1
+    }
+
+    @Test("250 TCP source addresses × 5 wrong keys: the guesses evaluated stay within the TCP-wide budget; the agent's uid still unseals at once")
+    func manySources() async throws {
+        let port = freePort()
+        let vaultd = try VaultdHarness(extra: "listener \"tcp\" {\n  address = \"127.0.0.1:\(port)\"\n  tls_disable = true\n  allow_seal_operations = true\n}")
+        defer { vaultd.remove() }
+        try await vaultd.start()
+        let phrase = try SealKey.generate().phrase(), wrong = try SealKey.generate().phrase()
+        SecretLedger.record([phrase, wrong])
+        _ = try await vaultd.client().initializeRecorded(["seal_key": phrase])
+        try await vaultd.stop()
+        try await vaultd.start()
+
+        let started = ContinuousClock.now
+        let statuses = try await TestEnvironment.offThePool { () -> [Int] in
+            var statuses = [Int]()
+            for round in 0..<5 {
+                for host in 2...251 { statuses.append(Self.guess(from: "127.0.0.\(host)", port: port, key: wrong)); _ = round }
+            }
+            return statuses
+        }
+        let seconds = Double((ContinuousClock.now - started) / .milliseconds(1)) / 1000
+        let evaluated = statuses.filter { $0 == 400 }.count, limited = statuses.filter { $0 == 429 }.count
+        print("1,250 wrong keys from 250 TCP addresses in \(String(format: "%.1f", seconds)) s: \(evaluated) evaluated (\(String(format: "%.1f", Double(evaluated) / seconds)) guesses/s), \(limited) refused with 429")
+        #expect(evaluated + limited == 1250, "\(Set(statuses))")
+        #expect(Double(evaluated) <= 30 + seconds / 2 + 1, "the TCP-wide budget is 30 a minute")
+        // The agent's door: a right key over the unix socket is not charged for any of that.
+        let answer = try await vaultd.client().unseal(key: phrase)
+        #expect(answer["sealed"] as? Bool == false)
+    }
+
+    @Test("a refused unix-socket peer reconnecting 2,000 times is logged once a minute, with a count")
+    func refusedPeerLog() async throws {
+        // Readiness through a TCP listener: the unix socket refuses this test's uid.
+        let port = freePort()
+        let vaultd = try VaultdHarness(listenerSettings: "allowed_uids = [4242]", extra: "listener \"tcp\" {\n  address = \"127.0.0.1:\(port)\"\n  tls_disable = true\n}")
+        defer { vaultd.remove() }
+        try await vaultd.start(readiness: VaultClient(address: try VaultAddress("http://127.0.0.1:\(port)"), timeout: .seconds(30)))
+        let flood = ConnectionFlood(socketPath: vaultd.socketPath, maxOpen: 20, limit: 2000)
+        flood.start()
+        _ = await eventually { flood.connected >= 2000 || flood.finished }
+        flood.stop()
+        let lines = vaultd.log().split(separator: "\n").filter { $0.contains("refused a unix-socket peer") }
+        print("log lines for a refused peer connecting \(flood.connected) times: \(lines.count)")
+        #expect(lines.count == 1, "\(lines.prefix(3))")
+    }
+}
