@@ -20,10 +20,27 @@ public enum AtomicFile {
         return (directory.isEmpty ? "/" : directory, String(path[path.index(after: slash)...]))
     }
 
+    /// Removes temporary files that an earlier writer of `path` left when it was killed between
+    /// creating and publishing them (`.NAME.tmp-PID-…` whose PID no longer runs): they may hold
+    /// key material that was never used. Returns how many were removed.
+    @discardableResult
+    public static func removeStaleTemporaries(of path: String) -> Int {
+        let (directory, name) = split(path)
+        let prefix = ".\(name).tmp-"
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return 0 }
+        var removed = 0
+        for entry in entries where entry.hasPrefix(prefix) {
+            guard let pid = Int32(entry.dropFirst(prefix.count).prefix(while: { $0 != "-" })), pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH, unlink(directory + "/" + entry) == 0 { removed += 1 }
+        }
+        return removed
+    }
+
     /// Writes `bytes` to `path` durably. With `replacing: false` an existing file is kept and
     /// the call fails (`EEXIST`): the new file is published with `link`, which never overwrites.
     public static func write(_ bytes: [UInt8], to path: String, mode: mode_t, replacing: Bool = true) throws {
         let (directory, name) = split(path)
+        removeStaleTemporaries(of: path)
         let temporary = directory + "/.\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard fd >= 0 else { throw Failure(description: "cannot create \(temporary): \(String(cString: strerror(errno)))") }

@@ -68,7 +68,7 @@ public struct AWSKMSSealSource: StoringSealSource {
         return try KeyMaterialText.parse(Data(plaintext), origin: "seal \"awskms\" (\(ciphertextPath))")
     }
 
-    public var initLockPath: String? { InitLock.path(beside: ciphertextPath) }
+    public var localPath: String? { ciphertextPath }
 
     public func storeIfAbsent(_ material: KeyMaterial) async throws(SealSourceError) -> StoreOutcome {
         // An envelope already in place is kept (and no KMS call is spent on a new one).

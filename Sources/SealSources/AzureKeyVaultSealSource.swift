@@ -95,10 +95,10 @@ public struct AzureKeyVaultSealSource: StoringSealSource {
         }
     }
 
-    public var initLockPath: String? {
+    public var localPath: String? {
         switch mode {
         case .fetch: nil   // nothing of it is on this host
-        case .unwrap(_, let path): InitLock.path(beside: path)
+        case .unwrap(_, let path): path
         }
     }
 

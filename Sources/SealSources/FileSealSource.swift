@@ -49,7 +49,7 @@ public struct FileSealSource: StoringSealSource {
         return try KeyMaterialText.parse(data, origin: "seal \"file\" (\(path))")
     }
 
-    public var initLockPath: String? { InitLock.path(beside: path) }
+    public var localPath: String? { path }
 
     public func storeIfAbsent(_ material: KeyMaterial) async throws(SealSourceError) -> StoreOutcome {
         if try write(material, replacing: false) { return .stored }

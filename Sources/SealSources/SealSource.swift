@@ -1,3 +1,5 @@
+import DurableFile
+
 /// Key material as the agent pushes it: one whole seal key, or the shares of a Shamir split.
 /// Strings, because they travel as `{"key": "…"}` and are stored as text.
 public enum KeyMaterial: Sendable, Equatable {
@@ -51,9 +53,21 @@ public protocol StoringSealSource: SealSource {
     /// Replaces whatever the source holds, durably. For explicit operator commands only.
     func replace(with material: KeyMaterial) async throws(SealSourceError)
 
-    /// A local file whose lock (``InitLock``) serialises autonomous init between processes;
-    /// `nil` where the source keeps nothing on this host (an Azure Key Vault secret).
-    var initLockPath: String? { get }
+    /// The file on this host that holds the material (a key file, an envelope); `nil` where the
+    /// source keeps nothing here (an Azure Key Vault secret).
+    var localPath: String? { get }
+}
+
+extension StoringSealSource {
+    /// The file whose lock (``InitLock``) serialises autonomous init between processes, beside
+    /// the material; `nil` without a local file.
+    public var initLockPath: String? { localPath.map { InitLock.path(beside: $0) } }
+
+    /// Removes what a writer killed mid-store left beside the material (temporary files that may
+    /// hold a key never used). The agent calls it at start.
+    public func removeStaleTemporaries() -> Int {
+        localPath.map { AtomicFile.removeStaleTemporaries(of: $0) } ?? 0
+    }
 }
 
 /// What ``StoringSealSource/storeIfAbsent(_:)`` did.

@@ -29,6 +29,10 @@ public enum UnsealAgentRunner {
             "RLIMIT_NOFILE": "\(files.after)\(files.after > files.before ? " (raised from \(files.before))" : "")",
             "telemetry_connections": "\(ConnectionBudget.shared.capacity - ConnectionBudget.shared.reservedForUnix)",
         ])
+        for case let store as any StoringSealSource in configuration.sources {
+            let removed = store.removeStaleTemporaries()
+            if removed > 0 { logger.info("removed \(removed) temporary file(s) a killed writer left beside \(store.name)") }
+        }
         let metrics = AgentMetrics()
         let readiness = Readiness(targets: configuration.targets.count)
 

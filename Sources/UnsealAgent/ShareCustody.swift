@@ -111,10 +111,10 @@ public struct ShareCustody: Sendable {
         return found
     }
 
-    /// Writes `material` to a new file beside the store's lock (mode 0600), for the operator.
+    /// Writes `material` to a new file beside the store's own (mode 0600), for the operator.
     static func keepAside(_ material: KeyMaterial, beside store: any StoringSealSource, retry: RetryPolicy, logger: Logger) async throws -> String? {
-        guard let lockPath = store.initLockPath else { return nil }
-        let path = lockPath.replacing(".init-lock", with: ".conflict-\(UTCTime.compact(Date()))")
+        guard let local = store.localPath else { return nil }
+        let path = local + ".conflict-\(UTCTime.compact(Date()))"
         await untilStored(retry: retry) {
             do { try AtomicFile.write(Array(KeyMaterialText.render(material).utf8), to: path, mode: 0o600, replacing: false) } catch {
                 logger.error("cannot keep the new shares aside; retrying", metadata: ["path": "\(path)", "error": "\(error)"])

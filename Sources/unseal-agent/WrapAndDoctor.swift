@@ -56,7 +56,7 @@ struct Wrap: AsyncParsableCommand {
                 try await source.replace(with: material)
             } else if case .alreadyHeld = try await source.storeIfAbsent(material) {
                 material = .key("")
-                throw CommandFailure("\(source.name) already holds key material (\(source.initLockPath.map { _ in "its file exists" } ?? "its secret exists")); it was left as it is. To overwrite it — rotating the KMS key, for instance — run wrap again with --replace", exitCode: 1)
+                throw CommandFailure("\(source.name) already holds key material (\(source.localPath.map { "\($0) exists" } ?? "its secret exists")); it was left as it is. To overwrite it — rotating the KMS key, for instance — run wrap again with --replace", exitCode: 1)
             }
         } catch let error as SealSourceError {
             throw CommandFailure(error.message, exitCode: 1)

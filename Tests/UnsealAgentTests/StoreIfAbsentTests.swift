@@ -50,6 +50,17 @@ struct StoreIfAbsentTests {
         #expect(source.initLockPath == directory.appendingPathComponent(".key.init-lock").path)
     }
 
+    @Test("temporaries a killed writer left are removed; a live writer's are kept")
+    func staleTemporaries() async throws {
+        let directory = try Self.directory()
+        defer { SecretLedger.removeDirectory(directory) }
+        let source = FileSealSource(path: directory.appendingPathComponent("key").path)
+        let dead = directory.appendingPathComponent(".key.tmp-4194000-1").path, live = directory.appendingPathComponent(".key.tmp-\(getpid())-2").path
+        for path in [dead, live] { _ = FileManager.default.createFile(atPath: path, contents: Data("x".utf8)) }
+        #expect(source.removeStaleTemporaries() == 1)
+        #expect(!FileManager.default.fileExists(atPath: dead) && FileManager.default.fileExists(atPath: live))
+    }
+
     @Test("the init lock excludes a second holder until the first is released")
     func initLock() async throws {
         let directory = try Self.directory()
