@@ -87,6 +87,9 @@ public struct SealSourceError: Error, Sendable, CustomStringConvertible {
         case needsFix
         /// The source has nothing yet (file absent, secret not found): autonomous init may create it.
         case notFound
+        /// A vault that was initialised with this material reports itself uninitialised: its
+        /// storage was lost or replaced. Needs an operator; never answered with a new init.
+        case storageLost
     }
 
     public let errorClass: Class

@@ -12,7 +12,7 @@ public final class AgentMetrics: Sendable {
         /// during an outage, not only after the next unseal.
         var sealedSince: [String: ContinuousClock.Instant] = [:]
         var sealed: [String: Bool] = [:]
-        var lastErrorClass: [String: String] = [:]  // target → none|retryable|needs_fix
+        var lastErrorClass: [String: String] = [:]  // target → none|retryable|needs_fix|storage_lost
         var durations: [String: Histogram] = [:]    // target → unseal durations
         var sourceLatency: [String: (sum: Double, count: Int, last: Double)] = [:]
         var inits: [String: Int] = [:]              // "target|outcome"
@@ -104,7 +104,7 @@ public final class AgentMetrics: Sendable {
         lines += ["# HELP unseal_agent_last_error The class of the last error per target (1 for the current class).",
                   "# TYPE unseal_agent_last_error gauge"]
         for (target, errorClass) in snapshot.lastErrorClass.sorted(by: { $0.key < $1.key }) {
-            for name in ["none", "retryable", "needs_fix"] {
+            for name in ["none", "retryable", "needs_fix", "storage_lost"] {
                 lines.append("unseal_agent_last_error{target=\"\(escape(target))\",class=\"\(name)\"} \(name == errorClass ? 1 : 0)")
             }
         }

@@ -21,6 +21,9 @@ public enum InitDecision: Equatable, Sendable {
     case waitToJoin
     /// Needs an operator; the message says what to do.
     case refuse(String)
+    /// The target was initialised with this material before and now says uninitialised: its
+    /// storage is lost. Never answered with an init.
+    case storageLost(String)
 
     public struct Facts: Sendable {
         public var target: String
@@ -33,8 +36,11 @@ public enum InitDecision: Equatable, Sendable {
         public var stored: KeyMaterial?
         /// Other nodes of the cluster that report themselves initialised.
         public var initialisedPeers: [String]
+        /// When the target was initialised with the stored material before (``InitRecord``).
+        public var initialisedBefore: String?
 
-        public init(target: String, isVaultd: Bool, inCluster: Bool, store: String, stored: KeyMaterial?, initialisedPeers: [String]) {
+        public init(target: String, isVaultd: Bool, inCluster: Bool, store: String, stored: KeyMaterial?, initialisedPeers: [String], initialisedBefore: String? = nil) {
+            self.initialisedBefore = initialisedBefore
             self.target = target
             self.isVaultd = isVaultd
             self.inCluster = inCluster
@@ -45,6 +51,18 @@ public enum InitDecision: Equatable, Sendable {
     }
 
     public static func decide(_ facts: Facts) -> InitDecision {
+        let decision = decideIgnoringHistory(facts)
+        guard let when = facts.initialisedBefore else { return decision }
+        switch decision {
+        case .initialiseWithNewMaterial, .initialiseWithStoredKey, .refuse:
+            return .storageLost("\(facts.target) was initialised with the material in \(facts.store) (\(when)) and now reports itself uninitialised: its storage was lost or replaced. The agent will not initialise it again — that would make a new, empty vault. Restore its storage; to initialise it anew on purpose, remove its line from \(facts.store)'s .initialised record")
+        case .waitToJoin, .storageLost:
+            // A raft node whose data is gone may rejoin its cluster: no init is sent.
+            return decision
+        }
+    }
+
+    private static func decideIgnoringHistory(_ facts: Facts) -> InitDecision {
         switch facts.stored {
         case .key(let key)? where facts.isVaultd:
             return .initialiseWithStoredKey(key)

@@ -50,11 +50,13 @@ public struct ShareCustody: Sendable {
 
         let facts = InitDecision.Facts(
             target: target, isVaultd: false, inCluster: !peers.isEmpty, store: store.name,
-            stored: try await Self.stored(in: store), initialisedPeers: await Self.initialised(peers)
+            stored: try await Self.stored(in: store), initialisedPeers: await Self.initialised(peers),
+            initialisedBefore: Self.initialisedBefore(target, store: store)
         )
         switch InitDecision.decide(facts) {
         case .waitToJoin: return .joining
         case .refuse(let message): throw SealSourceError(.needsFix, message)
+        case .storageLost(let message): throw SealSourceError(.storageLost, message)
         case .initialiseWithStoredKey: throw SealSourceError(.needsFix, "\(target) is not an OpenBao/Vault server")
         case .initialiseWithNewMaterial: break
         }
@@ -84,8 +86,23 @@ public struct ShareCustody: Sendable {
             let aside = try await Self.keepAside(.shares(shares), beside: store, retry: retry, logger: logger)
             throw SealSourceError(.needsFix, "\(target) was initialised, but \(store.name) was filled meanwhile by another writer and was left as it is; the new shares were kept in \(aside ?? "nowhere (the store has no local file)") — decide which cluster to keep")
         }
+        Self.recordInitialised(target, store: store, logger: logger)
         await Self.keepRootToken(result["root_token"] as? String, at: rootTokenPath, retry: retry, logger: logger)
         return .initialised(shares: shares.count)
+    }
+
+    /// When `target` was initialised with `store`'s material (``InitRecord``), if it was.
+    static func initialisedBefore(_ target: String, store: any StoringSealSource) -> String? {
+        store.localPath.flatMap { InitRecord.load(beside: $0)[target] }
+    }
+
+    /// Notes that `target` is initialised with `store`'s material. A failure is logged, not
+    /// thrown: the init itself succeeded and its material is stored.
+    static func recordInitialised(_ target: String, store: any StoringSealSource, logger: Logger) {
+        guard let local = store.localPath else { return }
+        do { try InitRecord.add(target, beside: local) } catch {
+            logger.warning("cannot record the init beside the material; a later loss of this vault's storage will not be recognised", metadata: ["target": "\(target)", "error": "\(error)"])
+        }
     }
 
     /// The init lock of `store` (``InitLock``), taken; `nil` for a store with no local file.

@@ -184,13 +184,18 @@ actor TargetLoop {
 
     /// Logs a message once (per class and text) until the next success, and exports the class.
     private func report(_ errorClass: SealSourceError.Class, _ message: String) {
-        metrics.lastError(target: name, errorClass == .retryable ? "retryable" : "needs_fix")
+        let label = switch errorClass {
+        case .retryable: "retryable"
+        case .storageLost: "storage_lost"
+        default: "needs_fix"
+        }
+        metrics.lastError(target: name, label)
         let key = "\(errorClass)|\(message)"
         guard reported.insert(key).inserted else { return }
         if errorClass == .retryable {
             logger.warning("\(message)", metadata: ["target": "\(name)", "class": "retryable"])
         } else {
-            logger.error("\(message)", metadata: ["target": "\(name)", "class": "needs_fix"])
+            logger.error("\(message)", metadata: ["target": "\(name)", "class": "\(label)"])
         }
     }
 
@@ -290,7 +295,8 @@ actor TargetLoop {
         let lock = try await ShareCustody.initLock(for: store)
         defer { withExtendedLifetime(lock) {} }
         let facts = InitDecision.Facts(target: name, isVaultd: true, inCluster: target.cluster != nil, store: store.name,
-                                       stored: try await ShareCustody.stored(in: store), initialisedPeers: [])
+                                       stored: try await ShareCustody.stored(in: store), initialisedPeers: [],
+                                       initialisedBefore: ShareCustody.initialisedBefore(name, store: store))
         var decision = InitDecision.decide(facts)
         if decision == .initialiseWithNewMaterial {
             // Only now ask the peers: a vaultd peer initialised while nothing is stored has a key
@@ -320,9 +326,12 @@ actor TargetLoop {
             return .joining
         case .refuse(let message):
             throw SealSourceError(.needsFix, message)
+        case .storageLost(let message):
+            throw SealSourceError(.storageLost, message)
         }
         body["seal_key"] = keyText
         let result = try await client.initialize(body)
+        ShareCustody.recordInitialised(name, store: store, logger: logger)
         metrics.initialized(target: name, outcome: "success")
         await ShareCustody.keepRootToken(result["root_token"] as? String, at: initSettings.rootTokenPath, retry: retry, logger: logger)
         logger.info("initialized", metadata: ["target": "\(name)", "kind": "vaultd"])

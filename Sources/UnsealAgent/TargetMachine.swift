@@ -109,7 +109,7 @@ public enum TargetMachine {
         }
         func failure(_ errorClass: SealSourceError.Class, _ message: String) -> Command {
             let needsFix = errorClass != .retryable
-            effects.append(.report(needsFix ? .needsFix : .retryable, message))
+            effects.append(.report(errorClass == .storageLost ? .storageLost : needsFix ? .needsFix : .retryable, message))
             // Needs a fix: retry slowly (retry.max), so a fixed file is picked up without a restart.
             if needsFix {
                 state.failures += 1

@@ -15,6 +15,13 @@ public protocol StorageBackend: Sendable {
 
     /// Applies every operation in one transaction.
     func apply(_ operations: [StorageOperation]) async throws
+
+    /// Why the storage cannot be trusted now (its file deleted or replaced), or nil.
+    var problem: String? { get }
+}
+
+extension StorageBackend {
+    public var problem: String? { nil }
 }
 
 /// One change in a ``StorageBackend/apply(_:)`` transaction.

@@ -10,7 +10,7 @@ import SealKit
 /// record; every vault gets a master key encrypted under the seal key, and every secret is
 /// encrypted under its vault's master key (see ``Envelope``).
 public actor VaultCore {
-    public let storage: any StorageBackend
+    public nonisolated let storage: any StorageBackend
     /// The operator-configured hash (`seal_validation_hash`), which wins over the stored one.
     public let configuredValidationHash: ValidationHash?
     let logger: Logger

@@ -11,6 +11,8 @@ public struct VaultAPI: HTTPResponder {
     let core: VaultCore
     let logger: Logger
     let unsealGuard = UnsealGuard()
+    /// Storage problems, logged once a minute however many requests meet them.
+    let storageWarnings = ThrottledWarnings()
     let metrics: ServerMetrics
     /// Whether `POST /api/v1/unsealerkey` may hand out keys (dev mode or
     /// `SEAL_UNSEAL_PROVIDER=environment`).
@@ -39,6 +41,9 @@ public struct VaultAPI: HTTPResponder {
             do {
                 response = try await handler(request, parameters)
             } catch let error as VaultError {
+                if error.code == .storageUnavailable, let count = storageWarnings.shouldLog(error.message) {
+                    logger.error("storage cannot be trusted", metadata: ["problem": "\(error.message)", "refused_in_last_minute": "\(count)"])
+                }
                 response = JSONResponse.error(error)
             } catch {
                 logger.error("request failed", metadata: ["path": "\(request.path)", "error": "\(error)"])
@@ -127,6 +132,9 @@ public struct VaultAPI: HTTPResponder {
             return JSONResponse.noContent()
         }
         route([.GET, .HEAD], "/v1/sys/health") { request, _ in
+            // Storage that cannot be trusted fails health loudly: a load balancer or an operator
+            // must not keep sending writes that would be lost.
+            if let problem = core.storage.problem { throw VaultError(.storageUnavailable, problem) }
             let status = await core.status()
             var code: Int
             if !status.initialized {

@@ -9,6 +9,9 @@ public final class SQLiteStorage: StorageBackend {
     public let kind = "sqlite"
     public let path: String
     private let pool: DatabasePool
+    /// The database file's identity at open: a path that no longer names this file (deleted,
+    /// or replaced by another) means every write would go to a file nobody will ever open again.
+    private let identity: (device: UInt64, inode: UInt64)
 
     /// Opens (creating if needed) the database at `path`. The file is created mode 0600.
     public init(path: String) throws {
@@ -38,6 +41,37 @@ public final class SQLiteStorage: StorageBackend {
         } catch {
             throw VaultError(.internalError, "cannot open the SQLite database at \(path): \(Self.describe(error))")
         }
+        // A damaged file is reported, never served as if it were empty (its records would
+        // answer "not found").
+        let check: String
+        do { check = try pool.read { db in try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "no answer" } } catch {
+            throw VaultError(.internalError, "the SQLite database at \(path) cannot be checked: \(Self.describe(error)); restore it from a backup")
+        }
+        guard check == "ok" else {
+            throw VaultError(.internalError, "the SQLite database at \(path) fails its integrity check (\(check.prefix(200))); restore it from a backup — vaultd will not serve it")
+        }
+        guard let identity = Self.identity(of: path) else {
+            throw VaultError(.internalError, "the SQLite database at \(path) vanished while it was opened")
+        }
+        self.identity = identity
+    }
+
+    private static func identity(of path: String) -> (device: UInt64, inode: UInt64)? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return (UInt64(info.st_dev), UInt64(info.st_ino))
+    }
+
+    /// Why storage cannot be trusted now, or nil: the database file was deleted or replaced
+    /// under the running vault.
+    public var problem: String? {
+        guard let now = Self.identity(of: path) else {
+            return "the database file \(path) was deleted while vaultd ran: writes are refused (they would be lost); restore the file and restart vaultd"
+        }
+        guard now == identity else {
+            return "the database file \(path) was replaced by another file while vaultd ran: writes are refused; restart vaultd to open the file that is there now, or put the original back"
+        }
+        return nil
     }
 
     public func get(_ key: String) async throws -> [UInt8]? {
@@ -56,6 +90,8 @@ public final class SQLiteStorage: StorageBackend {
     }
 
     public func apply(_ operations: [StorageOperation]) async throws {
+        // Checked before every write: a write into an unlinked file would be acknowledged and lost.
+        if let problem { throw VaultError(.storageUnavailable, problem) }
         try await pool.write { db in
             for operation in operations {
                 switch operation {

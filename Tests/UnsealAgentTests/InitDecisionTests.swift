@@ -42,6 +42,25 @@ struct InitDecisionTests {
     }
 }
 
+@Suite("autonomous init: a vault that lost its storage")
+struct StorageLostDecisionTests {
+    @Test("a target initialised with the stored material before is never initialised again; a raft node may still rejoin")
+    func neverReinitialised() {
+        let before = "20261130T140000Z"
+        let vaultd = InitDecision.Facts(target: "unix:///a.sock", isVaultd: true, inCluster: false, store: "file:/k", stored: .key("k"), initialisedPeers: [], initialisedBefore: before)
+        guard case .storageLost(let message) = InitDecision.decide(vaultd) else { Issue.record(); return }
+        #expect(message.contains("unix:///a.sock") && message.contains("file:/k") && message.contains("new, empty vault"))
+        var empty = vaultd
+        empty.stored = nil   // the material is gone too: still no new init for that vault
+        guard case .storageLost = InitDecision.decide(empty) else { Issue.record(); return }
+        let raft = InitDecision.Facts(target: "unix:///n1.sock", isVaultd: false, inCluster: true, store: "file:/s", stored: .shares(["a"]), initialisedPeers: [], initialisedBefore: before)
+        #expect(InitDecision.decide(raft) == .waitToJoin)
+        var lone = raft
+        lone.inCluster = false
+        guard case .storageLost = InitDecision.decide(lone) else { Issue.record(); return }
+    }
+}
+
 @Suite("autonomous init: one flight at a time")
 struct InitFlightTests {
     actor Counter {

@@ -97,6 +97,14 @@ struct TargetMachineTests {
         #expect(steps[5].command == .checkStatus(after: .seconds(30)))
     }
 
+    @Test("storage lost is its own class (for the metric), paced like a needs-a-fix error")
+    func storageLost() {
+        var state = TargetMachine.State()
+        let steps = Self.run([(.zero, .uninitialised(isVaultd: true)), (.zero, .failed(.storageLost, "lost"))], state: &state)
+        #expect(steps[1].effects == [.report(.storageLost, "lost")])
+        #expect(steps[1].command == .checkStatus(after: .seconds(30)))
+    }
+
     @Test("init off: a lone vault waits for an operator (needs a fix, every second); a cluster node waits to join at 50 ms")
     func initOff() {
         var lone = TargetMachine.State()

@@ -1,0 +1,82 @@
+import Foundation
+import HTTPTransport
+import TestSupport
+import Testing
+import VaultClient
+
+/// vaultd's storage vanishing under it: no write is acknowledged into a deleted file, health
+/// says why, and the agent never answers a vault that lost its storage with a fresh init.
+@Suite("storage lost")
+struct StorageLossTests {
+    struct Setup {
+        let vaultd: VaultdHarness
+        let agent: ChildProcess
+        let root: VaultClient
+        let telemetry: String
+    }
+
+    static func start() async throws -> Setup {
+        let vaultd = try VaultdHarness()
+        try await vaultd.start()
+        let keyFile = vaultd.directory.appendingPathComponent("unseal-key").path
+        let tokenFile = vaultd.directory.appendingPathComponent("root-token").path
+        let port = freePort()
+        let config = try AgentTests.writeAgentConfig(vaultd.directory, vault: vaultd.address, keyFile: keyFile,
+                                                     extra: "init { enabled = true  root_token = \"file:\(tokenFile)\" }\ntelemetry { address = \"127.0.0.1:\(port)\" }")
+        let agent = try AgentTests.startAgent(config, in: vaultd.directory)
+        let client = try vaultd.client()
+        try #require(await eventually { await AgentTests.isUnsealed(client) }, "\(agent.log)")
+        let token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        SecretLedger.record([token, try String(contentsOfFile: keyFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)])
+        return Setup(vaultd: vaultd, agent: agent, root: try vaultd.client(token: token), telemetry: "http://127.0.0.1:\(port)/metrics")
+    }
+
+    static func storageLostAlert(_ setup: Setup) async -> Bool {
+        guard let response = try? await HTTPClient.send(HTTPClientRequest(method: "GET", url: setup.telemetry)) else { return false }
+        return String(decoding: response.body, as: UTF8.self).contains("class=\"storage_lost\"} 1")
+    }
+
+    @Test("database deleted while running: no write acknowledged, health 503 naming the file; after a restart the agent raises storage_lost and does not initialise")
+    func deletedDatabase() async throws {
+        let setup = try await Self.start()
+        defer { setup.vaultd.remove(); kill(setup.agent.pid, SIGKILL) }
+        for index in 0..<3 { _ = try await setup.root.call("POST", "/api/v1/vaults", body: ["name": "before-\(index)"]) }
+        for suffix in ["", "-wal", "-shm"] { unlink(setup.vaultd.databasePath + suffix) }
+        var acknowledged = 0
+        for index in 0..<10 {
+            let (status, _) = try await setup.root.send("POST", "/api/v1/vaults", body: ["name": "after-\(index)"])
+            if (200..<300).contains(status) { acknowledged += 1 }
+        }
+        #expect(acknowledged == 0)
+        let (health, body) = try await setup.vaultd.client().send("GET", "/v1/sys/health")
+        #expect(health == 503)
+        let reason = ((body as? [String: Any])?["errors"] as? [String])?.first ?? ""
+        #expect(reason.contains("was deleted"), "\(reason)")
+        #expect(await eventually { setup.vaultd.log().contains("storage cannot be trusted") })
+        print("database deleted under vaultd: \(acknowledged) of 10 writes acknowledged, health \(health)")
+
+        try await setup.vaultd.stop(signal: SIGKILL)
+        try await setup.vaultd.start()
+        #expect(await eventually { await Self.storageLostAlert(setup) }, "\(setup.agent.log.suffix(1500))")
+        #expect(setup.agent.log.contains("storage was lost"))
+        #expect((try await setup.vaultd.client().sealStatus())["initialized"] as? Bool == false, "the agent initialised a vault that lost its storage")
+    }
+
+    @Test("WAL truncated to its header after a kill: the agent raises storage_lost and does not initialise")
+    func truncatedWAL() async throws {
+        let setup = try await Self.start()
+        defer { setup.vaultd.remove(); kill(setup.agent.pid, SIGKILL) }
+        for index in 0..<3 { _ = try await setup.root.call("POST", "/api/v1/vaults", body: ["name": "v-\(index)"]) }
+        try await setup.vaultd.stop(signal: SIGKILL)
+        truncate(setup.vaultd.databasePath + "-wal", 32)
+        try await setup.vaultd.start()
+        let status = try await setup.vaultd.client().sealStatus()
+        if status["initialized"] as? Bool == false {
+            #expect(await eventually { await Self.storageLostAlert(setup) }, "\(setup.agent.log.suffix(1500))")
+            #expect((try await setup.vaultd.client().sealStatus())["initialized"] as? Bool == false)
+            print("truncated WAL: vaultd reports uninitialised; the agent raised storage_lost and did not initialise")
+        } else {
+            print("truncated WAL: the init had reached the main file; vaultd still initialised")
+        }
+    }
+}
