@@ -31,7 +31,9 @@ actor TargetLoop {
 
     /// How often an unsealed vault is re-checked even if its connection stays open (a seal
     /// through the API closes nothing).
-    static let watchInterval: Duration = .seconds(30)
+    /// 10 s: with the 5 s seal-status deadline, /readyz turns 503 within 15 s of a vault that
+    /// stops answering while holding its connections open (SIGSTOP, a hung process).
+    static let watchInterval: Duration = .seconds(10)
     /// While the vault is unreachable after having been seen, retry this often for this long
     /// (a restart usually takes well under a second), then back off.
     static let fastRetryInterval: Duration = .milliseconds(1)

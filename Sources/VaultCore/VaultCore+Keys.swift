@@ -17,9 +17,15 @@ public struct KeyRecord: StoredRecord, Sendable, Equatable {
     public var address: String?
     public var fingerprint: String?
     public var hdDerivationPath: String?
+    /// Whether `encrypt` takes a nonce from the caller (AES-GCM, ChaCha20-Poly1305 only; set at
+    /// creation). Off by default: a nonce used twice under one key hands out the XOR of the two
+    /// plaintexts and, for GCM, lets the authentication key be recovered and tags be forged.
+    /// Absent in records made before this setting existed: off.
+    public var allowCallerNonce: Bool?
 
     enum CodingKeys: String, CodingKey {
         case id, type, usage, spec, name, description, address, fingerprint
+        case allowCallerNonce = "allow_caller_nonce"
         case createdAt = "created_at"
         case vaultID = "vault_id"
         case publicKey = "public_key"
@@ -37,8 +43,15 @@ public struct KeyRequest: Sendable {
     public var mnemonic: String?
     /// Return the private material once and store nothing.
     public var ephemeral: Bool
+    /// Let `encrypt` take the caller's nonce (see ``KeyRecord/allowCallerNonce``).
+    public var allowCallerNonce: Bool
 
-    public init(spec: KeySpec, usage: KeyUsage? = nil, name: String, description: String = "", mnemonic: String? = nil, ephemeral: Bool = false) throws(VaultError) {
+    public init(spec: KeySpec, usage: KeyUsage? = nil, name: String, description: String = "", mnemonic: String? = nil, ephemeral: Bool = false,
+                allowCallerNonce: Bool = false) throws(VaultError) {
+        if allowCallerNonce && spec.type != .symmetric {
+            throw VaultError(.unprocessable, "allow_caller_nonce: only an AES-256-GCM or ChaCha20-Poly1305 key takes a nonce, not \(spec.rawValue)")
+        }
+        self.allowCallerNonce = allowCallerNonce
         if let usage, !spec.usages.contains(usage) {
             throw VaultError(.unprocessable, "usage: a \(spec.rawValue) key is for \(spec.usages.map(\.rawValue).joined(separator: " or ")), not \(usage.rawValue)")
         }
@@ -77,7 +90,8 @@ extension VaultCore {
         let record = KeyRecord(
             id: UUIDText.random(), createdAt: Date(), vaultID: vaultID, type: request.spec.type, usage: request.usage,
             spec: request.spec, name: request.name, description: request.description, publicKey: info.publicKey,
-            address: info.address, fingerprint: info.fingerprint, hdDerivationPath: info.hdDerivationPath
+            address: info.address, fingerprint: info.fingerprint, hdDerivationPath: info.hdDerivationPath,
+            allowCallerNonce: request.allowCallerNonce ? true : nil
         )
         if request.ephemeral {
             return try VaultError.from { () throws(KeyKitError) -> CreatedKey in

@@ -52,7 +52,10 @@ extension VaultAPI {
             let nonce = try body.hex("nonce")
             let ciphertext = try await core.withKeyMaterial(vaultID: vault.id, keyID: parameters["key"]!, for: .encryptDecrypt, operation: "encrypt") {
                 record, material throws(KeyKitError) in
-                try KeyOperations.encrypt(record.spec, material: material, plaintext: plaintext, nonce: nonce)
+                if nonce != nil && record.allowCallerNonce != true {
+                    throw KeyKitError(.invalidInput, "nonce: this key chooses its own nonces; create it with allow_caller_nonce = true to pass one (a nonce used twice under one key reveals the XOR of the plaintexts and lets GCM tags be forged)")
+                }
+                return try KeyOperations.encrypt(record.spec, material: material, plaintext: plaintext, nonce: nonce)
             }
             return JSONResponse.ok(["data": Hex.encode(ciphertext)])
         }
@@ -144,7 +147,8 @@ extension VaultAPI {
         }
         return try KeyRequest(
             spec: spec, usage: usage, name: try body.requiredString("name"), description: try body.string("description") ?? "",
-            mnemonic: try body.string("mnemonic"), ephemeral: try body.bool("ephemeral") ?? false
+            mnemonic: try body.string("mnemonic"), ephemeral: try body.bool("ephemeral") ?? false,
+            allowCallerNonce: try body.bool("allow_caller_nonce") ?? false
         )
     }
 

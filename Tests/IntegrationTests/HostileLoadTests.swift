@@ -133,6 +133,29 @@ struct HostileLoadTests {
         #expect((try await vaultd.client().sealStatus())["initialized"] as? Bool == false)
     }
 
+    @Test("a vault that stops answering (SIGSTOP) turns the agent's /readyz to 503 within a bounded time, and back to 200 when it resumes")
+    func frozenVault() async throws {
+        let vaultd = try VaultdHarness()
+        defer { vaultd.remove() }
+        try await vaultd.start()
+        let port = freePort()
+        let config = try AgentTests.writeAgentConfig(vaultd.directory, vault: vaultd.address, keyFile: vaultd.directory.appendingPathComponent("k").path,
+                                                     extra: "init { enabled = true }\ntelemetry { address = \"127.0.0.1:\(port)\" }")
+        let agent = try AgentTests.startAgent(config, in: vaultd.directory)
+        defer { kill(agent.pid, SIGKILL) }
+        func readyz() async -> Int? { try? await HTTPClient.send(HTTPClientRequest(method: "GET", url: "http://127.0.0.1:\(port)/readyz")).status }
+        try #require(await eventually { await readyz() == 200 }, "\(agent.log)")
+        let pid = vaultd.process!.processIdentifier
+        kill(pid, SIGSTOP)
+        let stopped = ContinuousClock.now
+        let turned = await eventually { await readyz() == 503 }
+        let after = ContinuousClock.now - stopped
+        kill(pid, SIGCONT)
+        #expect(turned)
+        print("/readyz turned 503 \(after) after vaultd stopped answering (bound: 10 s watch + 5 s deadline)")
+        #expect(await eventually { await readyz() == 200 }, "\(agent.log.suffix(800))")
+    }
+
     @Test("seal operations answer on the unix socket only, unless the TCP listener sets allow_seal_operations")
     func sealDoor() async throws {
         let closed = freePort(), open = freePort()

@@ -62,9 +62,17 @@ struct VaultdKeysTests {
                 #expect(hex.count == 2 * (12 + 14 + 16))
                 let (_, opened) = try await fixture.post("\(path)/decrypt", ["data": hex])
                 #expect(opened["data"] as? String == "attack at dawn")
-                // A caller's nonce is used as given.
-                let (_, withNonce) = try await fixture.post("\(path)/encrypt", ["data": "x", "nonce": String(repeating: "ab", count: 12)])
+                // A caller's nonce is refused by a key that chooses its own (the default): the
+                // same nonce twice would hand out plaintext₁ ⊕ plaintext₂.
+                let (refused, refusal) = try await fixture.post("\(path)/encrypt", ["data": "x", "nonce": String(repeating: "ab", count: 12)])
+                #expect(refused == 422 || refused == 400, "\(refused)")
+                #expect(Self.errors(refusal).contains("allow_caller_nonce"))
+                // A key created to take them uses it as given.
+                let permissive = try await fixture.create(input, ["allow_caller_nonce": true])
+                #expect(permissive["allow_caller_nonce"] as? Bool == true)
+                let (_, withNonce) = try await fixture.post("\(fixture.keys)/\(permissive["id"] as! String)/encrypt", ["data": "x", "nonce": String(repeating: "ab", count: 12)])
                 #expect((withNonce["data"] as? String)?.hasPrefix(String(repeating: "ab", count: 12)) == true)
+                _ = try await fixture.root.call("DELETE", "\(fixture.keys)/\(permissive["id"] as! String)")
             } else {
                 #expect(key["usage"] as? String == "sign/verify" && (key["public_key"] as? String)?.isEmpty == false)
                 #expect(key["type"] as? String == (canonical == "BIP39" ? "hdwallet" : "asymmetric"))
