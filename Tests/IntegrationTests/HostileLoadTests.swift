@@ -33,7 +33,7 @@ struct HostileLoadTests {
         let started = ContinuousClock.now
         let vaultFlood = TCPFlood(port: port, count: 2500), agentFlood = TCPFlood(port: telemetryPort, count: 1500)
         let vaultOpened = await vaultFlood.open()
-        let vaultHeld = vaultFlood.held()
+        let vaultHeld = await vaultFlood.heldNow()
         let agentOpened = await agentFlood.open()
         print("flood: 2,500 TCP connects to vaultd, \(vaultOpened) connected, \(vaultHeld) held (the rest closed at once: over the TCP budget); 1,500 to the agent's telemetry, \(agentOpened) connected, \(agentFlood.held()) held")
 
@@ -80,10 +80,10 @@ struct HostileLoadTests {
         let baseline = residentKilobytes(pid)
         let refill = TCPFlood(port: port, count: 2500)
         await refill.open()
-        let heldAfterRestart = refill.held()
+        let heldAfterRestart = await refill.heldNow()
         // Idle connections are closed by http_read_header_timeout (8 s here).
         try await Task.sleep(for: .seconds(9))
-        print("after a restart in the flood vaultd held \(heldAfterRestart) idle connections, \(refill.held()) after http_read_header_timeout")
+        print("after a restart in the flood vaultd held \(heldAfterRestart) idle connections, \(await refill.heldNow()) after http_read_header_timeout")
 
         let (answered, refused) = await pollers.value
         print("pollers over 60 s: \(answered) answered, \(refused) refused or timed out")
@@ -111,7 +111,7 @@ struct HostileLoadTests {
         // Half a request head, never finished; and a 2 MiB body announced and never sent.
         let loris = TCPFlood(port: port, count: 200, partialHeader: true)
         await loris.open()
-        let heldAtFirst = loris.held()
+        let heldAtFirst = await loris.heldNow()
         let body = try await TestEnvironment.offThePool { () -> Int32 in
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             var address = sockaddr_in()
@@ -124,7 +124,7 @@ struct HostileLoadTests {
             return fd
         }
         defer { close(body) }
-        #expect(await eventually { loris.held() == 0 }, "slowloris connections still held")
+        #expect(await eventually { await loris.heldNow() == 0 }, "slowloris connections still held")
         #expect(await eventually {
             var pfd = pollfd(fd: body, events: Int16(POLLIN), revents: 0)
             return poll(&pfd, 1, 0) == 1   // closed by the server (EOF readable)
