@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTransport
+import SealKit
 import TestSupport
 import Testing
 import VaultClient
@@ -78,5 +79,29 @@ struct StorageLossTests {
         } else {
             print("truncated WAL: the init had reached the main file; vaultd still initialised")
         }
+    }
+}
+
+@Suite("storage damaged")
+struct StorageDamageTests {
+    @Test("a database with corrupted pages is refused at start, naming the file — never served as empty (its records would answer 404)")
+    func corruptedPages() async throws {
+        let vaultd = try VaultdHarness()
+        defer { vaultd.remove() }
+        try await vaultd.start()
+        let phrase = try SealKey.generate().phrase()
+        let answer = try await vaultd.client().initializeRecorded(["seal_key": phrase])
+        _ = try await vaultd.client().unseal(key: phrase)
+        let root = try vaultd.client(token: try #require(answer["root_token"] as? String))
+        for index in 0..<40 { _ = try await root.call("POST", "/api/v1/vaults", body: ["name": "vault-\(index)", "description": String(repeating: "d", count: 200)]) }
+        try await vaultd.stop()   // SIGTERM: checkpointed into the main file
+        // Garbage over the second page (the table's b-tree: SQLite's pages are 4 KiB here).
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: vaultd.databasePath))
+        try handle.seek(toOffset: 4096)
+        try handle.write(contentsOf: Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 13) }))
+        try handle.close()
+        let error = await #expect(throws: TestSupportError.self) { try await vaultd.start() }
+        #expect(error?.description.contains("integrity check") == true, "\(error?.description ?? "")")
+        print("corrupted database: vaultd refused to start — \(vaultd.log(tail: 1).suffix(200))")
     }
 }
