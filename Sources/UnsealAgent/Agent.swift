@@ -1,4 +1,5 @@
 import CVaultSystem
+import DurableFile
 import LeanFoundation
 import HTTPServerKit
 import HTTPTransport
@@ -29,9 +30,15 @@ public enum UnsealAgentRunner {
             "RLIMIT_NOFILE": "\(files.after)\(files.after > files.before ? " (raised from \(files.before))" : "")",
             "telemetry_connections": "\(ConnectionBudget.shared.capacity - ConnectionBudget.shared.reservedForUnix)",
         ])
+        // What a writer killed mid-write left: temporaries beside the material, the init record
+        // and the root token file (the first and last may hold secrets).
         for case let store as any StoringSealSource in configuration.sources {
-            let removed = store.removeStaleTemporaries()
+            var removed = store.removeStaleTemporaries()
+            if let local = store.localPath { removed += AtomicFile.removeStaleTemporaries(of: InitRecord.path(beside: local)) }
             if removed > 0 { logger.info("removed \(removed) temporary file(s) a killed writer left beside \(store.name)") }
+        }
+        if let path = configuration.initSettings.rootTokenPath, AtomicFile.removeStaleTemporaries(of: path) > 0 {
+            logger.info("removed a temporary root-token file a killed writer left", metadata: ["path": "\(path)"])
         }
         let metrics = AgentMetrics()
         let readiness = Readiness(targets: configuration.targets.count)
