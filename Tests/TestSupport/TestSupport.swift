@@ -207,17 +207,45 @@ extension Array where Element: Equatable {
     }
 }
 
-/// A free TCP port on 127.0.0.1 (bound, read, released).
+/// A free TCP port on 127.0.0.1 for a server a test starts.
+///
+/// Taken in turn from 20000–32767, below the kernel's ephemeral range (32768–60999), and checked
+/// free by binding it. Port 0's answer (the old way) came from the ephemeral range, where every
+/// outbound connection of every test also takes its local port: a flood of 2,500 client
+/// connections made a port handed to an OpenBao node busy before the node bound it ("address
+/// already in use", seen once in a clean-clone run).
 public func freePort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-    return Int(UInt16(bigEndian: address.sin_port))
+    PortAllocator.shared.next()
+}
+
+final class PortAllocator: @unchecked Sendable {
+    static let shared = PortAllocator()
+    private let lock = NSLock()
+    private var cursor = Int.random(in: 0..<12768)
+
+    func next() -> Int {
+        lock.withLock {
+            for _ in 0..<12768 {
+                let port = 20000 + cursor
+                cursor = (cursor + 1) % 12768
+                if Self.isFree(port) { return port }
+            }
+            return 0
+        }
+    }
+
+    static func isFree(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
 }
 
 /// A helper server written in Python (a fake or a proxy under `Tests/…/Oracle/`), started under
