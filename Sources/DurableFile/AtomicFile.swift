@@ -36,6 +36,13 @@ public enum AtomicFile {
         return removed
     }
 
+    /// `.NAME<suffix>` in `path`'s directory: where the lock, the init record and temporaries of
+    /// the file at `path` are kept.
+    public static func hiddenSibling(of path: String, suffix: String) -> String {
+        let (directory, name) = split(path)
+        return directory + "/.\(name)\(suffix)"
+    }
+
     /// Writes `bytes` to `path` durably. With `replacing: false` an existing file is kept and
     /// the call fails (`EEXIST`): the new file is published with `link`, which never overwrites.
     public static func write(_ bytes: [UInt8], to path: String, mode: mode_t, replacing: Bool = true) throws {

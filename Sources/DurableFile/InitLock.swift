@@ -19,8 +19,7 @@ public final class InitLock: Sendable {
     /// The lock file for material kept at `path`: `.NAME.init-lock` in the same directory
     /// (which the store can write, since it keeps the material there).
     public static func path(beside path: String) -> String {
-        let (directory, name) = AtomicFile.split(path)
-        return directory + "/.\(name).init-lock"
+        AtomicFile.hiddenSibling(of: path, suffix: ".init-lock")
     }
 
     private init(descriptor: Int32) { self.descriptor = descriptor }

@@ -65,9 +65,6 @@ public final class ConnectionBudget: Sendable {
         if drained { _ = csystem_malloc_trim() }
     }
 
-    /// Open client connections now: (TCP, Unix).
-    public var open: (tcp: Int, unix: Int) { counts.withLock { ($0.tcp, $0.unix) } }
-
     /// The soft `RLIMIT_NOFILE` now.
     public static func currentOpenFileLimit() -> Int {
         var limit = rlimit()

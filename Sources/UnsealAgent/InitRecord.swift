@@ -11,10 +11,7 @@ import LeanFoundation
 /// vault initialised again removes its line (or the file).
 public enum InitRecord {
     public static func path(beside material: String) -> String {
-        let slash = material.lastIndex(of: "/")
-        let directory = slash.map { String(material[..<$0]) } ?? "."
-        let name = slash.map { String(material[material.index(after: $0)...]) } ?? material
-        return (directory.isEmpty ? "" : directory) + "/.\(name).initialised"
+        AtomicFile.hiddenSibling(of: material, suffix: ".initialised")
     }
 
     /// The addresses recorded beside `material` (empty when there is no record).

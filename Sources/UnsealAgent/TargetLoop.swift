@@ -34,22 +34,9 @@ actor TargetLoop {
     /// 10 s: with the 5 s seal-status deadline, /readyz turns 503 within 15 s of a vault that
     /// stops answering while holding its connections open (SIGSTOP, a hung process).
     static let watchInterval: Duration = .seconds(10)
-    /// While the vault is unreachable after having been seen, retry this often for this long
-    /// (a restart usually takes well under a second), then back off.
+    /// How often the socket of an unreachable vault is probed during the fast window
+    /// (``TargetMachine/Policy/fastRetryWindow``; the other paces are the policy's too).
     static let fastRetryInterval: Duration = .milliseconds(1)
-    static let fastRetryWindow: Duration = .seconds(10)
-    /// An uninitialised vault the agent may not initialise is asked again this often (one
-    /// seal-status request), so an operator's `vaultctl operator init` is followed by an unseal
-    /// within a second rather than after retry.max.
-    static let initPollInterval: Duration = .seconds(1)
-    /// A cluster node that is joining (uninitialised while its cluster's material is stored), or
-    /// that has all its shares and is still finishing its unseal (a raft follower completing
-    /// its join), is asked again this often: it is about to need, or have, the material, and
-    /// a follower restart should be unsealed as fast as a single node.
-    static let joinPollInterval: Duration = .milliseconds(50)
-    /// After this many consecutive "still finishing" answers the loop falls back to backoff
-    /// (a node that never completes must not be polled every 50 ms for ever).
-    static let pendingLimit = 200
 
     init(target: AgentConfiguration.Target, sources: [any SealSource], initSettings: AgentConfiguration.InitSettings,
          retry: RetryPolicy, metrics: AgentMetrics, logger: Logger, custodian: InitCustodian? = nil,
@@ -73,12 +60,7 @@ actor TargetLoop {
 
     /// The decisions' settings (``TargetMachine``).
     var policy: TargetMachine.Policy {
-        var policy = TargetMachine.Policy(name: name, retry: retry, initEnabled: initSettings.enabled, cluster: target.cluster)
-        policy.fastRetryWindow = Self.fastRetryWindow
-        policy.initPollInterval = Self.initPollInterval
-        policy.joinPollInterval = Self.joinPollInterval
-        policy.pendingLimit = Self.pendingLimit
-        return policy
+        TargetMachine.Policy(name: name, retry: retry, initEnabled: initSettings.enabled, cluster: target.cluster)
     }
 
     /// Runs the target's ``TargetMachine``: performs each command and feeds back what it saw.

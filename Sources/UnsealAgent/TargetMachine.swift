@@ -14,9 +14,11 @@ public enum TargetMachine {
         public var initEnabled: Bool
         /// The target's `cluster`, if it has one.
         public var cluster: String?
-        /// While unreachable after having been seen, probe fast this long, then back off.
+        /// While unreachable after having been seen, probe fast this long (a restart usually
+        /// takes well under a second), then back off.
         public var fastRetryWindow: Duration = .seconds(10)
-        /// An uninitialised vault the agent may not initialise is asked again this often.
+        /// An uninitialised vault the agent may not initialise is asked again this often, so an
+        /// operator's `vaultctl operator init` is followed by an unseal within a second.
         public var initPollInterval: Duration = .seconds(1)
         /// A joining node, or one finishing its unseal, is asked again this often.
         public var joinPollInterval: Duration = .milliseconds(50)
