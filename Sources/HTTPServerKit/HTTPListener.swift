@@ -200,9 +200,14 @@ public final class HTTPListener: Sendable {
         _ address: Address, responder: any HTTPResponder, maxRequestSize: Int, limits: Limits = Limits(),
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
     ) async throws -> HTTPListener {
-        // Accept errors (EMFILE, ENFILE) back off inside NIO's ServerBootstrap rather than spin;
-        // the budget keeps them from happening in the first place.
+        // Accept errors (EMFILE, ENFILE) pause accepting for a second rather than spin
+        // (AcceptFailureHandler), and are logged; the budget keeps them from happening at all.
         let bootstrap = ServerBootstrap(group: group)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(AcceptFailureHandler(listener: "\(address)", logger: logger))
+                }
+            }
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: false)

@@ -16,7 +16,7 @@ public protocol StorageBackend: Sendable {
     /// Applies every operation in one transaction.
     func apply(_ operations: [StorageOperation]) async throws
 
-    /// Why the storage cannot be trusted now (its file deleted or replaced), or nil.
+    /// Why the storage cannot be trusted now (its file deleted, replaced or found damaged), or nil.
     var problem: String? { get }
 }
 

@@ -33,7 +33,7 @@ public struct VaultError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let notInitialized = Code("notInitialized", 400)
         /// Storage failed or stored data is corrupt.
         public static let internalError = Code("internalError", 500)
-        /// The storage cannot be trusted (its file deleted or replaced): nothing is written.
+        /// The storage cannot be trusted (its file deleted, replaced or damaged): nothing is written.
         public static let storageUnavailable = Code("storageUnavailable", 503)
     }
 

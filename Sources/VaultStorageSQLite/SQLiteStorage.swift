@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import VaultCore
 
 /// ``StorageBackend`` on one SQLite file through GRDB: WAL journal (readers never wait for the
@@ -12,6 +13,9 @@ public final class SQLiteStorage: StorageBackend {
     /// The database file's identity at open: a path that no longer names this file (deleted,
     /// or replaced by another) means every write would go to a file nobody will ever open again.
     private let identity: (device: UInt64, inode: UInt64)
+    /// Set the first time SQLite reports the file damaged while running: from then on every
+    /// write is refused (writing into a damaged b-tree spreads the damage) and health says why.
+    private let damage = Mutex<String?>(nil)
 
     /// Opens (creating if needed) the database at `path`. The file is created mode 0600.
     public init(path: String) throws {
@@ -65,6 +69,7 @@ public final class SQLiteStorage: StorageBackend {
     /// Why storage cannot be trusted now, or nil: the database file was deleted or replaced
     /// under the running vault.
     public var problem: String? {
+        if let damage = damage.withLock({ $0 }) { return damage }
         guard let now = Self.identity(of: path) else {
             return "the database file \(path) was deleted while vaultd ran: writes are refused (they would be lost); restore the file and restart vaultd"
         }
@@ -75,23 +80,43 @@ public final class SQLiteStorage: StorageBackend {
     }
 
     public func get(_ key: String) async throws -> [UInt8]? {
-        try await pool.read { db in
-            try Data.fetchOne(db, sql: "SELECT value FROM kv WHERE key = ?", arguments: [key]).map { Array($0) }
+        try await reportingDamage {
+            try await pool.read { db in
+                try Data.fetchOne(db, sql: "SELECT value FROM kv WHERE key = ?", arguments: [key]).map { Array($0) }
+            }
         }
     }
 
     public func list(prefix: String) async throws -> [String] {
-        try await pool.read { db in
-            try String.fetchAll(
-                db, sql: "SELECT key FROM kv WHERE key >= ? AND key < ? ORDER BY key",
-                arguments: [prefix, Self.upperBound(prefix)]
-            )
+        try await reportingDamage {
+            try await pool.read { db in
+                try String.fetchAll(
+                    db, sql: "SELECT key FROM kv WHERE key >= ? AND key < ? ORDER BY key",
+                    arguments: [prefix, Self.upperBound(prefix)]
+                )
+            }
+        }
+    }
+
+    /// Runs `work`; SQLite's "damaged" answers become a 503 naming the file, and stick (see
+    /// ``damage``). A record on a page that cannot be read is an error, never "not found".
+    private func reportingDamage<T>(_ work: () async throws -> T) async throws -> T {
+        do {
+            return try await work()
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CORRUPT || error.resultCode == .SQLITE_NOTADB {
+            let reason = "the SQLite database at \(path) is damaged (\(Self.describe(error))): writes are refused; stop vaultd and restore the file from a backup"
+            damage.withLock { if $0 == nil { $0 = reason } }
+            throw VaultError(.storageUnavailable, reason)
         }
     }
 
     public func apply(_ operations: [StorageOperation]) async throws {
         // Checked before every write: a write into an unlinked file would be acknowledged and lost.
         if let problem { throw VaultError(.storageUnavailable, problem) }
+        try await reportingDamage { try await write(operations) }
+    }
+
+    private func write(_ operations: [StorageOperation]) async throws {
         try await pool.write { db in
             for operation in operations {
                 switch operation {

@@ -191,4 +191,55 @@ struct HostileLoadTests {
         #expect(try await tcp.send("PUT", "/v1/sys/unseal", body: ["key": phrase]).status == 403)
         #expect(try await vaultd.client().unseal(key: phrase)["sealed"] as? Bool == false)
     }
+
+    @Test("accept() failing with EMFILE on the TCP listener: no spinning, logged once with a count, the unix socket still answers, the waiting clients are served when it clears")
+    func acceptEMFILE() async throws {
+        let faults = FaultInjection(directory: FileManager.default.temporaryDirectory.appendingPathComponent("faults-\(UUID().uuidString)"))
+        try FileManager.default.createDirectory(at: faults.directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: faults.directory) }
+        let port = freePort()
+        let vaultd = try VaultdHarness(extra: "listener \"tcp\" {\n  address = \"127.0.0.1:\(port)\"\n  tls_disable = true\n}")
+        defer { vaultd.remove() }
+        try await vaultd.start(environment: try faults.environment)
+        try faults.setAcceptFails(true)
+        // Five clients whose connections the kernel completes but vaultd cannot accept yet.
+        let clients = try await TestEnvironment.offThePool { () -> [Int32] in
+            (0..<5).map { _ in
+                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                var address = sockaddr_in()
+                address.sin_family = sa_family_t(AF_INET)
+                address.sin_port = in_port_t(UInt16(port).bigEndian)
+                address.sin_addr.s_addr = inet_addr("127.0.0.1")
+                _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+                _ = "GET /v1/sys/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+                return fd
+            }
+        }
+        defer { clients.forEach { close($0) } }
+        try #require(await eventually { faults.acceptFailures >= 2 })
+        // Three seconds of a failing accept: NIO's backoff tries about once a second; a spinning
+        // loop would try hundreds of thousands of times. Load only makes the count smaller.
+        let before = faults.acceptFailures
+        try await Task.sleep(for: .seconds(3))
+        let during = faults.acceptFailures - before
+        #expect(during <= 30, "accept retried \(during) times in 3 s: spinning")
+        // The unix socket is a listener of its own: still served.
+        #expect((try await vaultd.client().sealStatus())["initialized"] as? Bool == false)
+        let lines = vaultd.log().split(separator: "\n").filter { $0.contains("cannot accept connections") }
+        #expect(lines.count == 1, "\(lines.prefix(3))")
+        #expect(lines.first?.contains("Too many open files") == true, "\(lines.first ?? "")")
+
+        try faults.setAcceptFails(false)
+        let answers = try await TestEnvironment.offThePool { () -> [String] in
+            clients.map { fd in
+                var timeout = timeval(tv_sec: Int(TestEnvironment.hangGuard.components.seconds), tv_usec: 0)
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                var buffer = [UInt8](repeating: 0, count: 12)
+                let count = recv(fd, &buffer, buffer.count, Int32(MSG_WAITALL))
+                return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : "no answer"
+            }
+        }
+        print("accept failing with EMFILE: \(during) accept attempts in 3 s, \(lines.count) log line; afterwards \(answers.filter { $0.hasPrefix("HTTP/1.1 ") }.count) of 5 waiting clients answered")
+        #expect(answers.allSatisfy { $0.hasPrefix("HTTP/1.1 ") }, "\(answers)")
+    }
 }

@@ -104,4 +104,63 @@ struct StorageDamageTests {
         #expect(error?.description.contains("integrity check") == true, "\(error?.description ?? "")")
         print("corrupted database: vaultd refused to start — \(vaultd.log(tail: 1).suffix(200))")
     }
+
+    @Test("pages corrupted under a running vaultd: a secret whose page cannot be read answers 503 naming the file, never 404, never another value; then writes are refused and health says why")
+    func corruptedWhileRunning() async throws {
+        let vaultd = try VaultdHarness()
+        defer { vaultd.remove() }
+        try await vaultd.start()
+        let phrase = try SealKey.generate().phrase()
+        let answer = try await vaultd.client().initializeRecorded(["seal_key": phrase])
+        _ = try await vaultd.client().unseal(key: phrase)
+        let root = try vaultd.client(token: try #require(answer["root_token"] as? String))
+        let vault = try await root.call("POST", "/api/v1/vaults", body: ["name": "damaged"])
+        let vaultID = try #require((vault as? [String: Any])?["id"] as? String)
+        var secrets = [(id: String, value: String)]()
+        for index in 0..<60 {
+            let value = "value-\(index)-" + String(repeating: "v", count: 300)
+            let created = try await root.call("POST", "/api/v1/vaults/\(vaultID)/secrets", body: ["name": "s\(index)", "value": value])
+            secrets.append((try #require((created as? [String: Any])?["id"] as? String), value))
+        }
+        try await vaultd.stop()   // checkpointed into the main file
+        try await vaultd.start()
+        _ = try await vaultd.client().unseal(key: phrase)
+        // Garbage over every page but the first two (the schema and the table's root), in place:
+        // the same file, so only the reads can notice.
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: vaultd.databasePath)[.size] as? Int)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: vaultd.databasePath))
+        for page in stride(from: 8192, to: size, by: 4096) {
+            try handle.seek(toOffset: UInt64(page))
+            try handle.write(contentsOf: Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 13 &+ page) }))
+        }
+        try handle.close()
+        // Read at once, as clients do: the pool opens new connections, which read from the file.
+        let answers = try await withThrowingTaskGroup(of: (Int, String?, String).self) { group in
+            for secret in secrets {
+                group.addTask {
+                    let (status, body) = try await root.send("GET", "/api/v1/vaults/\(vaultID)/secrets/\(secret.id)")
+                    return (status, (body as? [String: Any])?["value"] as? String, secret.value)
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        var statuses = [Int: Int]()
+        for (status, value, expected) in answers {
+            statuses[status, default: 0] += 1
+            if status == 200 { #expect(value == expected) }
+        }
+        print("60 secrets read after their pages were overwritten under a running vaultd: \(statuses.sorted { $0.key < $1.key })")
+        #expect(statuses[404] == nil, "a record storage could not read answered 404")
+        #expect(Set(statuses.keys).isSubset(of: [200, 503]), "\(statuses)")
+        // Once SQLite has said "damaged", writes are refused and health says why.
+        if statuses[503] != nil {
+            let (write, _) = try await root.send("POST", "/api/v1/vaults", body: ["name": "after-damage"])
+            #expect(write == 503)
+            let (health, body) = try await vaultd.client().send("GET", "/v1/sys/health")
+            #expect(health == 503)
+            let reason = ((body as? [String: Any])?["errors"] as? [String])?.first ?? ""
+            #expect(reason.contains("is damaged") && reason.contains(vaultd.databasePath), "\(reason)")
+            #expect(await eventually { vaultd.log().contains("storage cannot be trusted") })
+        }
+    }
 }

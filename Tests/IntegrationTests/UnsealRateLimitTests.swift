@@ -78,4 +78,47 @@ struct UnsealRateLimitTests {
         print("log lines for a refused peer connecting \(flood.connected) times: \(lines.count)")
         #expect(lines.count == 1, "\(lines.prefix(3))")
     }
+
+    @Test("the wall clock stepped back an hour while the agent's uid waits out its own wrong keys: the right key is taken once the wait (1 s, monotonic) is over, never 'retry in 3601 s'")
+    func wallClockStep() async throws {
+        let faults = FaultInjection(directory: FileManager.default.temporaryDirectory.appendingPathComponent("faults-\(UUID().uuidString)"))
+        try FileManager.default.createDirectory(at: faults.directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: faults.directory) }
+        try faults.setWallClockOffset(seconds: 0)
+        let vaultd = try VaultdHarness()
+        defer { vaultd.remove() }
+        try await vaultd.start(environment: try faults.environment)
+        let phrase = try SealKey.generate().phrase(), wrong = try SealKey.generate().phrase()
+        SecretLedger.record([phrase, wrong])
+        _ = try await vaultd.client().initializeRecorded(["seal_key": phrase])
+        try await vaultd.stop()
+        try await vaultd.start(environment: try faults.environment)
+
+        let client = try vaultd.client()
+        for _ in 0..<5 {   // UnsealGuard.freeFailures: the fifth starts a 1 s wait
+            let (status, _) = try await client.send("PUT", "/v1/sys/unseal", body: ["key": wrong])
+            #expect(status == 400)
+        }
+        try faults.setWallClockOffset(seconds: -3600)
+        var waits = [Int]()
+        var unsealed = false
+        for _ in 0..<200 where !unsealed {
+            let (status, body) = try await client.send("PUT", "/v1/sys/unseal", body: ["key": phrase])
+            if status == 429 {
+                let message = ((body as? [String: Any])?["errors"] as? [String])?.first ?? ""
+                waits.append(Int(message.split(separator: " ").dropLast().last ?? "") ?? -1)
+                try await Task.sleep(for: .milliseconds(100))
+            } else {
+                #expect(status == 200)
+                unsealed = (try await client.sealStatus())["sealed"] as? Bool == false
+            }
+        }
+        print("wall clock stepped back 1 h during a 1 s wait: \(waits.count) answers of 429, longest wait announced \(waits.max() ?? 0) s; unsealed: \(unsealed)")
+        #expect(unsealed)
+        #expect(waits.allSatisfy { (1...2).contains($0) }, "\(waits)")
+        // The step reached vaultd: its log lines after it are stamped an hour back.
+        let stamp = ISO8601DateFormatter()
+        let stamped = vaultd.log().split(separator: "\n").compactMap { stamp.date(from: String($0.prefix(20))) }
+        #expect(stamped.contains { $0 < Date().addingTimeInterval(-3000) }, "vaultd's clock was not stepped")
+    }
 }
