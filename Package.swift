@@ -214,7 +214,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["SealKit", "KeyKit", "VaultClient", "HTTPTransport", "AWSAuth", "TestSupport"],
-            exclude: ["Oracle"]
+            exclude: ["Oracle", "Golden"]
         ),
     ]
 )
