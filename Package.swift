@@ -105,7 +105,7 @@ let package = Package(
         .target(
             name: "VaultServer",
             dependencies: [
-                "VaultCore", "VaultStorageSQLite", "HCL", "SealKit", "CVaultSystem", "HTTPServerKit",
+                "VaultCore", "VaultStorageSQLite", "HCL", "SealKit", "KeyKit", "CVaultSystem", "HTTPServerKit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -168,7 +168,7 @@ let package = Package(
         .executableTarget(
             name: "vaultctl",
             dependencies: [
-                "VaultCLI", "VaultClient", "SealKit", "HCL", "DurableFile",
+                "VaultCLI", "VaultClient", "HTTPTransport", "SealKit", "HCL", "DurableFile",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             linkerSettings: noExportedSymbols
@@ -176,7 +176,7 @@ let package = Package(
         .executableTarget(
             name: "vaultd",
             dependencies: [
-                "VaultCLI", "VaultServer",
+                "VaultCLI", "VaultServer", "HCL",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             linkerSettings: noExportedSymbols
@@ -184,8 +184,9 @@ let package = Package(
         .executableTarget(
             name: "unseal-agent",
             dependencies: [
-                "LeanFoundation", "VaultCLI", "UnsealAgent", "HCL", "AWSAuth", "AzureAuth", "SealSources", "SealKit",
+                "LeanFoundation", "VaultCLI", "UnsealAgent", "HCL", "AWSAuth", "SealSources", "SealKit", "HTTPTransport", "VaultClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             linkerSettings: noExportedSymbols
         ),
@@ -195,7 +196,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["HTTPTransport"], path: "Tests/TestSupport"),
         .testTarget(
             name: "SealKitTests",
-            dependencies: ["SealKit", "TestSupport"],
+            dependencies: ["SealKit", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Vectors"]
         ),
         .testTarget(
@@ -204,7 +205,7 @@ let package = Package(
             exclude: ["Corpus", "Oracle"]
         ),
         .testTarget(name: "KeyKitTests", dependencies: ["KeyKit", "SealKit", "TestSupport"]),
-        .testTarget(name: "VaultCoreTests", dependencies: ["VaultCore", "VaultStorageSQLite", "SealKit", "KeyKit", "TestSupport"]),
+        .testTarget(name: "VaultCoreTests", dependencies: ["VaultCore", "VaultStorageSQLite", "SealKit", "KeyKit"]),
         .testTarget(name: "LeanFoundationTests", dependencies: ["LeanFoundation"]),
         .testTarget(name: "UnsealAgentTests", dependencies: ["UnsealAgent", "SealSources", "DurableFile", "HCL", "TestSupport"]),
         .testTarget(name: "VaultServerTests", dependencies: ["VaultServer", "HTTPServerKit"]),
@@ -213,7 +214,7 @@ let package = Package(
         .testTarget(name: "AzureAuthTests", dependencies: ["AzureAuth", "TestSupport"], exclude: ["Oracle"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["SealKit", "KeyKit", "VaultClient", "HTTPTransport", "AWSAuth", "TestSupport"],
+            dependencies: ["SealKit", "KeyKit", "VaultClient", "HTTPTransport", "AWSAuth", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Oracle", "Golden"]
         ),
     ]
