@@ -52,6 +52,12 @@ let package = Package(
             ]
         ),
 
+        // The wire contract between the vault and its clients: Vault's sys API (seal status,
+        // init, unseal, health, leader, errors) and vaultd's resource answers as Codable types,
+        // and the request-body reader the server validates them with. vaultd encodes them;
+        // VaultClient, the agent and vaultctl decode them. FoundationEssentials only.
+        .target(name: "VaultWire", dependencies: ["LeanFoundation", "SealKit"]),
+
         // Durable replacement of small files (key files, envelopes, tokens): write, fsync,
         // rename or link, fsync the directory.
         .target(name: "DurableFile", dependencies: ["LeanFoundation"]),
@@ -105,7 +111,7 @@ let package = Package(
         .target(
             name: "VaultServer",
             dependencies: [
-                "VaultCore", "VaultStorageSQLite", "HCL", "SealKit", "KeyKit", "CVaultSystem", "HTTPServerKit",
+                "VaultCore", "VaultWire", "VaultStorageSQLite", "HCL", "SealKit", "KeyKit", "CVaultSystem", "HTTPServerKit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -127,7 +133,7 @@ let package = Package(
         ),
 
         // A client for Vault's sys API (vaultd, OpenBao, Vault) and vaultd's resource API.
-        .target(name: "VaultClient", dependencies: ["HTTPTransport", "LeanFoundation"]),
+        .target(name: "VaultClient", dependencies: ["HTTPTransport", "LeanFoundation", "VaultWire"]),
 
         // AWS without an SDK: SigV4, credential providers, IMDS, KMS.
         .target(
@@ -149,7 +155,7 @@ let package = Package(
         .target(
             name: "UnsealAgent",
             dependencies: [
-                "LeanFoundation", "SealSources", "DurableFile", "AWSAuth", "AzureAuth", "VaultClient", "HTTPTransport", "HTTPServerKit", "HCL", "SealKit", "CVaultSystem",
+                "LeanFoundation", "SealSources", "DurableFile", "AWSAuth", "AzureAuth", "VaultClient", "VaultWire", "HTTPTransport", "HTTPServerKit", "HCL", "SealKit", "CVaultSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
@@ -168,7 +174,7 @@ let package = Package(
         .executableTarget(
             name: "vaultctl",
             dependencies: [
-                "VaultCLI", "VaultClient", "HTTPTransport", "SealKit", "HCL", "DurableFile",
+                "VaultCLI", "VaultClient", "VaultWire", "HTTPTransport", "SealKit", "HCL", "DurableFile",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             linkerSettings: noExportedSymbols
@@ -184,7 +190,7 @@ let package = Package(
         .executableTarget(
             name: "unseal-agent",
             dependencies: [
-                "LeanFoundation", "VaultCLI", "UnsealAgent", "HCL", "AWSAuth", "SealSources", "SealKit", "HTTPTransport", "VaultClient",
+                "LeanFoundation", "VaultCLI", "UnsealAgent", "HCL", "AWSAuth", "SealSources", "SealKit", "HTTPTransport", "VaultClient", "VaultWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -207,14 +213,14 @@ let package = Package(
         .testTarget(name: "KeyKitTests", dependencies: ["KeyKit", "SealKit", "TestSupport"]),
         .testTarget(name: "VaultCoreTests", dependencies: ["VaultCore", "VaultStorageSQLite", "SealKit", "KeyKit"]),
         .testTarget(name: "LeanFoundationTests", dependencies: ["LeanFoundation"]),
-        .testTarget(name: "UnsealAgentTests", dependencies: ["UnsealAgent", "SealSources", "DurableFile", "HCL", "TestSupport"]),
+        .testTarget(name: "UnsealAgentTests", dependencies: ["UnsealAgent", "SealSources", "SealKit", "DurableFile", "HCL", "TestSupport"]),
         .testTarget(name: "VaultServerTests", dependencies: ["VaultServer", "HTTPServerKit"]),
         .testTarget(name: "HTTPTransportTests", dependencies: ["HTTPTransport", "TestSupport"], exclude: ["Oracle"]),
         .testTarget(name: "AWSAuthTests", dependencies: ["AWSAuth", "TestSupport"], exclude: ["Oracle", "Vectors"]),
         .testTarget(name: "AzureAuthTests", dependencies: ["AzureAuth", "TestSupport"], exclude: ["Oracle"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["SealKit", "KeyKit", "VaultClient", "HTTPTransport", "AWSAuth", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["SealKit", "KeyKit", "VaultClient", "VaultWire", "HTTPTransport", "AWSAuth", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Oracle", "Golden"]
         ),
     ]
@@ -225,8 +231,9 @@ let package = Package(
 // scripts/fuzz builds and runs them; corpora are in Fuzz/Corpus/<target>.
 if ProcessInfo.processInfo.environment["VAULTD_FUZZ"] != nil {
     package.targets.append(.target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"))
-    for (name, dependency) in [("FuzzHCL", "HCL"), ("FuzzSealKey", "SealKit"), ("FuzzSigV4", "AWSAuth"), ("FuzzSysAPI", "VaultCore")] {
-        package.targets.append(.executableTarget(name: name, dependencies: [.target(name: dependency), "FuzzSupport"], path: "Fuzz/\(name)"))
+    for (name, dependency) in [("FuzzHCL", "HCL"), ("FuzzSealKey", "SealKit"), ("FuzzSigV4", "AWSAuth"), ("FuzzSysAPI", "VaultWire")] {
+        let extra: [Target.Dependency] = name == "FuzzSysAPI" ? ["VaultCore"] : []
+        package.targets.append(.executableTarget(name: name, dependencies: [.target(name: dependency), "FuzzSupport"] + extra, path: "Fuzz/\(name)"))
         package.products.append(.executable(name: name, targets: [name]))
     }
 }

@@ -2,10 +2,11 @@ import Dispatch
 import FuzzSupport
 import Foundation
 import VaultCore
+import VaultWire
 
 /// libFuzzer entry: any bytes as the body of `sys/init` (on a fresh vault) and of `sys/unseal`
-/// (on an initialised, sealed one), parsed as vaultd's handlers parse them (``RequestBody``,
-/// ``InitRequest/init(body:)``) and handed to the vault core. Errors are answers; a crash, a
+/// (on an initialised, sealed one), parsed as vaultd's handlers parse them (VaultWire's
+/// ``RequestBody``, ``InitRequest/init(body:)``, ``UnsealRequest/intent(of:)``) and handed to the vault core. Errors are answers; a crash, a
 /// hang or a sanitizer report is a bug.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzSysAPI(_ data: UnsafePointer<UInt8>, _ count: Int) -> CInt {
@@ -14,15 +15,20 @@ public func fuzzSysAPI(_ data: UnsafePointer<UInt8>, _ count: Int) -> CInt {
         // sys/init on a vault that has never been initialised.
         if let request = try? InitRequest(body: RequestBody(bytes)) {
             let fresh = VaultCore(storage: MemoryStorage())
-            _ = try? await fresh.initialize(request)
+            _ = try? await fresh.initialize(InitParameters(secretShares: request.secretShares, secretThreshold: request.secretThreshold,
+                                                           recoveryShares: request.recoveryShares ?? 0, recoveryThreshold: request.recoveryThreshold ?? 0,
+                                                           sealKey: request.sealKey))
         }
         // sys/unseal on the shared sealed vault: {key} or {reset: true}.
         guard let body = try? RequestBody(bytes, allowEmpty: false) else { return }
-        if (try? body.bool("reset")) == true {
+        switch try? UnsealRequest.intent(of: body) {
+        case .reset:
             _ = await Sealed.core.resetUnseal()
-        } else if let key = try? body.string("key") {
+        case .key(let key):
             _ = try? await Sealed.core.submitUnsealKey(key)
             if await !Sealed.core.isSealed { await Sealed.core.seal() }
+        case nil:
+            break
         }
     }
     return 0
@@ -32,7 +38,7 @@ public func fuzzSysAPI(_ data: UnsafePointer<UInt8>, _ count: Int) -> CInt {
 enum Sealed {
     static let core: VaultCore = {
         let core = VaultCore(storage: MemoryStorage())
-        blocking { _ = try? await core.initialize(InitRequest(secretShares: 3, secretThreshold: 2)) }
+        blocking { _ = try? await core.initialize(InitParameters(secretShares: 3, secretThreshold: 2)) }
         return core
     }()
 }

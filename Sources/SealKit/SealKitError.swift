@@ -25,6 +25,8 @@ public struct SealKitError: Error, Hashable, CustomStringConvertible, Sendable {
         public static let invalidValidationHash = Code("invalidValidationHash")
         /// Shamir parameters out of range.
         public static let invalidShamirParameters = Code("invalidShamirParameters")
+        /// Stored key material that is empty, or a share list that is not a JSON list of strings.
+        public static let invalidMaterial = Code("invalidMaterial")
         /// A share that is too short, of a different length, or has x = 0.
         public static let malformedShare = Code("malformedShare")
         /// Two shares with the same x coordinate.

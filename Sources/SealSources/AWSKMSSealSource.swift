@@ -1,4 +1,5 @@
 import AWSAuth
+import SealKit
 import DurableFile
 import LeanFoundation
 
@@ -47,7 +48,7 @@ public struct AWSKMSSealSource: StoringSealSource {
         }
     }
 
-    public func fetch() async throws(SealSourceError) -> KeyMaterial {
+    public func fetch() async throws(SealSourceError) -> SealMaterial {
         let data = try EnvelopeFile.read(ciphertextPath, seal: kind)
         guard let envelope = try? JSONDecoder().decode(Envelope.self, from: data), envelope.version == 1, envelope.mechanism == "awskms",
               let blob = Data(base64Encoded: envelope.ciphertext) else {
@@ -65,25 +66,25 @@ public struct AWSKMSSealSource: StoringSealSource {
         }
         var plaintext = result.plaintext
         defer { for index in plaintext.indices { plaintext[index] = 0 } }
-        return try KeyMaterialText.parse(Data(plaintext), origin: "seal \"awskms\" (\(ciphertextPath))")
+        return try SealMaterial(stored: Data(plaintext), origin: "seal \"awskms\" (\(ciphertextPath))")
     }
 
     public var localPath: String? { ciphertextPath }
 
-    public func storeIfAbsent(_ material: KeyMaterial) async throws(SealSourceError) -> StoreOutcome {
+    public func storeIfAbsent(_ material: SealMaterial) async throws(SealSourceError) -> StoreOutcome {
         // An envelope already in place is kept (and no KMS call is spent on a new one).
         if FileManager.default.fileExists(atPath: ciphertextPath) { return .alreadyHeld(try await fetch()) }
         if try EnvelopeFile.write(try await seal(material), to: ciphertextPath, seal: kind, replacing: false) { return .stored }
         return .alreadyHeld(try await fetch())
     }
 
-    public func replace(with material: KeyMaterial) async throws(SealSourceError) {
+    public func replace(with material: SealMaterial) async throws(SealSourceError) {
         _ = try EnvelopeFile.write(try await seal(material), to: ciphertextPath, seal: kind, replacing: true)
     }
 
     /// `material` encrypted by KMS, as the envelope that records how.
-    private func seal(_ material: KeyMaterial) async throws(SealSourceError) -> Envelope {
-        var plaintext = Array(KeyMaterialText.render(material).utf8)
+    private func seal(_ material: SealMaterial) async throws(SealSourceError) -> Envelope {
+        var plaintext = Array(material.storedText.utf8)
         defer { for index in plaintext.indices { plaintext[index] = 0 } }
         let encrypted: (ciphertext: [UInt8], keyID: String)
         do {

@@ -71,12 +71,12 @@ public struct AzureKeyVaultSealSource: StoringSealSource {
         return SealSourceError(errorClass, "seal \"azurekeyvault\": \(error.message)", setting: setting)
     }
 
-    public func fetch() async throws(SealSourceError) -> KeyMaterial {
+    public func fetch() async throws(SealSourceError) -> SealMaterial {
         switch mode {
         case .fetch(let secretName):
             let value: String
             do { value = try await client.getSecret(secretName) } catch { throw Self.sourceError(error, setting: "secret_name") }
-            return try KeyMaterialText.parse(Data(value.utf8), origin: "seal \"azurekeyvault\" secret '\(secretName)'")
+            return try SealMaterial(stored: Data(value.utf8), origin: "seal \"azurekeyvault\" secret '\(secretName)'")
         case .unwrap(_, let path):
             let data = try EnvelopeFile.read(path, seal: kind)
             guard let envelope = try? JSONDecoder().decode(Envelope.self, from: data), envelope.version == 1, envelope.mechanism == "azurekeyvault",
@@ -91,7 +91,7 @@ public struct AzureKeyVaultSealSource: StoringSealSource {
                 throw SealSourceError(.needsFix, "seal \"azurekeyvault\": \(path) does not decrypt with the data key Key Vault unwrapped (the file is corrupt or was made for another key)", setting: "ciphertext_path")
             }
             defer { for index in plaintext.indices { plaintext[index] = 0 } }
-            return try KeyMaterialText.parse(Data(plaintext), origin: "seal \"azurekeyvault\" (\(path))")
+            return try SealMaterial(stored: Data(plaintext), origin: "seal \"azurekeyvault\" (\(path))")
         }
     }
 
@@ -102,7 +102,7 @@ public struct AzureKeyVaultSealSource: StoringSealSource {
         }
     }
 
-    public func storeIfAbsent(_ material: KeyMaterial) async throws(SealSourceError) -> StoreOutcome {
+    public func storeIfAbsent(_ material: SealMaterial) async throws(SealSourceError) -> StoreOutcome {
         switch mode {
         case .fetch(let secretName):
             // Key Vault has no create-if-absent: create only after the read said SecretNotFound
@@ -111,7 +111,7 @@ public struct AzureKeyVaultSealSource: StoringSealSource {
             do {
                 return .alreadyHeld(try await fetch())
             } catch where error.errorClass == .notFound {}
-            let text = KeyMaterialText.render(material)
+            let text = material.storedText
             do { try await client.setSecret(secretName, value: text) } catch { throw Self.sourceError(error, setting: "secret_name") }
             let held = try await fetch()
             return held == material ? .stored : .alreadyHeld(held)
@@ -122,20 +122,20 @@ public struct AzureKeyVaultSealSource: StoringSealSource {
         }
     }
 
-    public func replace(with material: KeyMaterial) async throws(SealSourceError) {
+    public func replace(with material: SealMaterial) async throws(SealSourceError) {
         switch mode {
         case .fetch(let secretName):
-            do { try await client.setSecret(secretName, value: KeyMaterialText.render(material)) } catch { throw Self.sourceError(error, setting: "secret_name") }
+            do { try await client.setSecret(secretName, value: material.storedText) } catch { throw Self.sourceError(error, setting: "secret_name") }
         case .unwrap(_, let path):
             _ = try EnvelopeFile.write(try await seal(material), to: path, seal: kind, replacing: true)
         }
     }
 
     /// `material` under a fresh AES-256-GCM data key wrapped by Key Vault (unwrap mode).
-    private func seal(_ material: KeyMaterial) async throws(SealSourceError) -> Envelope {
+    private func seal(_ material: SealMaterial) async throws(SealSourceError) -> Envelope {
         guard case .unwrap(let keyName, _) = mode else { preconditionFailure("seal(_:) is for unwrap mode") }
         var dataKey = [UInt8](repeating: 0, count: 32)
-        var plaintext = Array(KeyMaterialText.render(material).utf8)
+        var plaintext = Array(material.storedText.utf8)
         defer {
             for index in dataKey.indices { dataKey[index] = 0 }
             for index in plaintext.indices { plaintext[index] = 0 }

@@ -1,4 +1,5 @@
 import LeanFoundation
+import SealKit
 
 /// `seal "env"`: the key in `SEAL_UNSEAL_KEY` (or the variable named by `variable`). For
 /// development: environment variables leak into child processes, `/proc/PID/environ` and crash
@@ -17,10 +18,10 @@ public struct EnvSealSource: SealSource {
         self.value = environment[variable]
     }
 
-    public func fetch() async throws(SealSourceError) -> KeyMaterial {
+    public func fetch() async throws(SealSourceError) -> SealMaterial {
         guard let value, !value.isEmpty else {
             throw SealSourceError(.needsFix, "seal \"env\": \(variable) is not set", setting: variable)
         }
-        return try KeyMaterialText.parse(Data(value.utf8), origin: "seal \"env\" (\(variable))")
+        return try SealMaterial(stored: Data(value.utf8), origin: "seal \"env\" (\(variable))")
     }
 }

@@ -1,4 +1,5 @@
 import LeanFoundation
+import SealKit
 import DurableFile
 #if canImport(Glibc)
 import Glibc
@@ -27,7 +28,7 @@ public struct FileSealSource: StoringSealSource {
         self.allowInsecurePermissions = allowInsecurePermissions
     }
 
-    public func fetch() async throws(SealSourceError) -> KeyMaterial {
+    public func fetch() async throws(SealSourceError) -> SealMaterial {
         var info = stat()
         guard stat(path, &info) == 0 else {
             if errno == ENOENT {
@@ -46,24 +47,24 @@ public struct FileSealSource: StoringSealSource {
             throw SealSourceError(.needsFix, "seal \"file\": cannot read \(path): permission denied", setting: "path")
         }
         defer { data.resetBytes(in: 0..<data.count) }
-        return try KeyMaterialText.parse(data, origin: "seal \"file\" (\(path))")
+        return try SealMaterial(stored: data, origin: "seal \"file\" (\(path))")
     }
 
     public var localPath: String? { path }
 
-    public func storeIfAbsent(_ material: KeyMaterial) async throws(SealSourceError) -> StoreOutcome {
+    public func storeIfAbsent(_ material: SealMaterial) async throws(SealSourceError) -> StoreOutcome {
         if try write(material, replacing: false) { return .stored }
         // Someone else's material is in place (another node's init, an operator): keep it.
         return .alreadyHeld(try await fetch())
     }
 
-    public func replace(with material: KeyMaterial) async throws(SealSourceError) {
+    public func replace(with material: SealMaterial) async throws(SealSourceError) {
         _ = try write(material, replacing: true)
     }
 
     /// Writes the file durably; `false` when `replacing` is off and the file exists (untouched).
-    private func write(_ material: KeyMaterial, replacing: Bool) throws(SealSourceError) -> Bool {
-        var bytes = Array(KeyMaterialText.render(material).utf8)
+    private func write(_ material: SealMaterial, replacing: Bool) throws(SealSourceError) -> Bool {
+        var bytes = Array(material.storedText.utf8)
         defer { for index in bytes.indices { bytes[index] = 0 } }
         do {
             try AtomicFile.write(bytes, to: path, mode: 0o600, replacing: replacing)
@@ -76,30 +77,14 @@ public struct FileSealSource: StoringSealSource {
     }
 }
 
-/// The text forms of key material in files and variables.
-public enum KeyMaterialText {
-    public static func parse(_ data: Data, origin: String) throws(SealSourceError) -> KeyMaterial {
-        var text = String(decoding: data, as: UTF8.self)
-        if text.hasSuffix("\r\n") { text.removeLast(2) } else if text.hasSuffix("\n") { text.removeLast() }
-        let trimmed = text.trimmed
-        guard !trimmed.isEmpty else {
-            throw SealSourceError(.needsFix, "\(origin) is empty")
-        }
-        if trimmed.hasPrefix("[") {
-            guard let list = AnyJSON.parse(trimmed.utf8) as? [String], !list.isEmpty else {
-                throw SealSourceError(.needsFix, "\(origin) starts with '[' but is not a JSON list of share strings")
-            }
-            return .shares(list)
-        }
-        return .key(trimmed)
-    }
-
-    public static func render(_ material: KeyMaterial) -> String {
-        switch material {
-        case .key(let key): return key + "\n"
-        case .shares(let shares):
-            let data = Data((try? AnyJSON.encode(shares)) ?? Array("[]".utf8))
-            return String(decoding: data, as: UTF8.self) + "\n"
+extension SealMaterial {
+    /// Material as a source stored it (``SealMaterial/init(storedText:)``), with errors that
+    /// name where it came from.
+    init(stored data: Data, origin: String) throws(SealSourceError) {
+        do {
+            self = try SealMaterial(storedText: String(decoding: data, as: UTF8.self))
+        } catch {
+            throw SealSourceError(.needsFix, "\(origin) \(error.reason)")
         }
     }
 }

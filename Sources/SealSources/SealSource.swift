@@ -1,27 +1,5 @@
 import DurableFile
-
-/// Key material as the agent pushes it: one whole seal key, or the shares of a Shamir split.
-/// Strings, because they travel as `{"key": "…"}` and are stored as text.
-public enum KeyMaterial: Sendable, Equatable {
-    case key(String)
-    case shares([String])
-
-    /// What a wrapped envelope's `content` field records: `key` or `shares`.
-    public var envelopeContent: String {
-        switch self {
-        case .key: "key"
-        case .shares: "shares"
-        }
-    }
-
-    /// The strings to push, in order.
-    public var unsealKeys: [String] {
-        switch self {
-        case .key(let key): [key]
-        case .shares(let shares): shares
-        }
-    }
-}
+import SealKit
 
 /// Where key material comes from: a file (Docker/Kubernetes secret, systemd credential), the
 /// environment, a KMS… In the spirit of go-kms-wrapping's `Wrapper`: a kind, a name for logs
@@ -34,7 +12,7 @@ public protocol SealSource: Sendable {
     /// Lower is tried first.
     var priority: Int { get }
     /// Fetches (or unwraps) the key material.
-    func fetch() async throws(SealSourceError) -> KeyMaterial
+    func fetch() async throws(SealSourceError) -> SealMaterial
 }
 
 /// A source that can also keep material: used by autonomous init, which stores the key
@@ -48,10 +26,10 @@ public protocol StoringSealSource: SealSource {
     /// Stores `material` durably unless the source already holds material (for files: write,
     /// fsync, `link(2)` into place — which never overwrites — and fsync the directory). Returns
     /// `.stored`, or `.alreadyHeld` with what is there; losing the race is not an error.
-    func storeIfAbsent(_ material: KeyMaterial) async throws(SealSourceError) -> StoreOutcome
+    func storeIfAbsent(_ material: SealMaterial) async throws(SealSourceError) -> StoreOutcome
 
     /// Replaces whatever the source holds, durably. For explicit operator commands only.
-    func replace(with material: KeyMaterial) async throws(SealSourceError)
+    func replace(with material: SealMaterial) async throws(SealSourceError)
 
     /// The file on this host that holds the material (a key file, an envelope); `nil` where the
     /// source keeps nothing here (an Azure Key Vault secret).
@@ -75,7 +53,7 @@ public enum StoreOutcome: Sendable, Equatable {
     /// The material given was stored: the source held nothing before.
     case stored
     /// The source already held this material, which was kept; use it instead.
-    case alreadyHeld(KeyMaterial)
+    case alreadyHeld(SealMaterial)
 }
 
 /// Why a source gave no key, and whether waiting can help.

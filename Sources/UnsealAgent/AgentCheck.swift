@@ -2,6 +2,7 @@ import LeanFoundation
 import HTTPTransport
 import SealSources
 import VaultClient
+import VaultWire
 
 /// `unseal-agent check`: the configuration parses, each vault answers, each source yields key
 /// material — without pushing anything.
@@ -17,7 +18,7 @@ public enum AgentCheck {
             do {
                 let client = VaultClient(address: try VaultAddress(target.address), timeout: .seconds(5), caBundlePath: target.caCert)
                 let status = try await client.sealStatus()
-                let state = (status["initialized"] as? Bool ?? false) ? ((status["sealed"] as? Bool ?? true) ? "sealed" : "unsealed") : "not initialized"
+                let state = status.initialized ? (status.sealed ? "sealed" : "unsealed") : "not initialized"
                 lines.append(Line(ok: true, text: "vault \(target.address): reachable, \(state)"))
             } catch {
                 lines.append(Line(ok: false, text: "vault \(target.address): \(error)"))

@@ -1,4 +1,5 @@
 import SealSources
+import SealKit
 
 /// What autonomous init does about one uninitialised vault, decided from facts alone — so the
 /// races behind it are unit-tested without processes (`InitDecisionTests`).
@@ -33,13 +34,13 @@ public enum InitDecision: Equatable, Sendable {
         /// The store's name, for messages.
         public var store: String
         /// What the store holds; `nil` when it holds nothing.
-        public var stored: KeyMaterial?
+        public var stored: SealMaterial?
         /// Other nodes of the cluster that report themselves initialised.
         public var initialisedPeers: [String]
         /// When the target was initialised with the stored material before (``InitRecord``).
         public var initialisedBefore: String?
 
-        public init(target: String, isVaultd: Bool, inCluster: Bool, store: String, stored: KeyMaterial?, initialisedPeers: [String], initialisedBefore: String? = nil) {
+        public init(target: String, isVaultd: Bool, inCluster: Bool, store: String, stored: SealMaterial?, initialisedPeers: [String], initialisedBefore: String? = nil) {
             self.initialisedBefore = initialisedBefore
             self.target = target
             self.isVaultd = isVaultd

@@ -1,8 +1,10 @@
 import LeanFoundation
+import SealKit
 import Logging
 import DurableFile
 import SealSources
 import VaultClient
+import VaultWire
 
 /// The irreversible step of initialising OpenBao/Vault: `sys/init` answers with the only copy
 /// of the unseal shares, so whoever sends it must live until they are stored.
@@ -40,11 +42,11 @@ public struct ShareCustody: Sendable {
     }
 
     /// Decides, under the init lock, whether the target may be initialised at all; if so sends
-    /// `sys/init` with `body` (JSON), stores the shares, then the root token.
+    /// `sys/init` with `request`, stores the shares, then the root token.
     ///
     /// The lock is held from the decision until the shares are stored, so an agent restarted
     /// meanwhile (whose own custodian waits here) finds the shares instead of an empty store.
-    public func initialize(_ body: Data) async throws -> Outcome {
+    public func initialize(_ request: InitRequest) async throws -> Outcome {
         let lock = try await Self.initLock(for: store)
         defer { withExtendedLifetime(lock) {} }
 
@@ -62,16 +64,16 @@ public struct ShareCustody: Sendable {
         }
         // Under the lock, the target itself may have moved on (joined, or been initialised by an
         // operator) since the agent looked.
-        if (try? await client.sealStatus())?["initialized"] as? Bool == true { return .joining }
+        if (try? await client.sealStatus())?.initialized == true { return .joining }
 
-        let request = AnyJSON.object(body) ?? [:]
         let result = try await client.initialize(request)
-        guard let shares = result["keys_base64"] as? [String], !shares.isEmpty else {
+        let shares = result.keysBase64
+        guard !shares.isEmpty else {
             throw SealSourceError(.needsFix, "\(target) answered init without keys_base64 (is it using an auto-unseal seal?)")
         }
         // The shares exist only in this process now: store them before anything else, and
         // never give up.
-        var conflict: KeyMaterial?
+        var conflict: SealMaterial?
         await Self.untilStored(retry: retry) {
             do throws(SealSourceError) {
                 if case .alreadyHeld(let held) = try await store.storeIfAbsent(.shares(shares)) { conflict = held }
@@ -87,7 +89,7 @@ public struct ShareCustody: Sendable {
             throw SealSourceError(.needsFix, "\(target) was initialised, but \(store.name) was filled meanwhile by another writer and was left as it is; the new shares were kept in \(aside ?? "nowhere (the store has no local file)") — decide which cluster to keep")
         }
         Self.recordInitialised(target, store: store, logger: logger)
-        await Self.keepRootToken(result["root_token"] as? String, at: rootTokenPath, retry: retry, logger: logger)
+        await Self.keepRootToken(result.rootToken, at: rootTokenPath, retry: retry, logger: logger)
         return .initialised(shares: shares.count)
     }
 
@@ -114,7 +116,7 @@ public struct ShareCustody: Sendable {
     }
 
     /// What `store` holds, or nil when it holds nothing yet.
-    static func stored(in store: any StoringSealSource) async throws(SealSourceError) -> KeyMaterial? {
+    static func stored(in store: any StoringSealSource) async throws(SealSourceError) -> SealMaterial? {
         do { return try await store.fetch() } catch where error.errorClass == .notFound { return nil }
     }
 
@@ -123,17 +125,17 @@ public struct ShareCustody: Sendable {
         var found = [String]()
         for var peer in peers {
             peer.timeout = .seconds(2)
-            if (try? await peer.sealStatus())?["initialized"] as? Bool == true { found.append(peer.address.description) }
+            if (try? await peer.sealStatus())?.initialized == true { found.append(peer.address.description) }
         }
         return found
     }
 
     /// Writes `material` to a new file beside the store's own (mode 0600), for the operator.
-    static func keepAside(_ material: KeyMaterial, beside store: any StoringSealSource, retry: RetryPolicy, logger: Logger) async throws -> String? {
+    static func keepAside(_ material: SealMaterial, beside store: any StoringSealSource, retry: RetryPolicy, logger: Logger) async throws -> String? {
         guard let local = store.localPath else { return nil }
         let path = local + ".conflict-\(UTCTime.compact(Date()))"
         await untilStored(retry: retry) {
-            do { try AtomicFile.write(Array(KeyMaterialText.render(material).utf8), to: path, mode: 0o600, replacing: false) } catch {
+            do { try AtomicFile.write(Array(material.storedText.utf8), to: path, mode: 0o600, replacing: false) } catch {
                 logger.error("cannot keep the new shares aside; retrying", metadata: ["path": "\(path)", "error": "\(error)"])
                 throw error
             }
@@ -164,8 +166,8 @@ public struct ShareCustody: Sendable {
 }
 
 /// How the agent starts its init custodian: this executable with `init-custodian` and the
-/// agent's own configuration arguments. The request body goes in on standard input; the
-/// custodian answers one JSON line, `{"shares": N}` or `{"error": "…", "class": "…"}`.
+/// agent's own configuration arguments. The `sys/init` request goes in on standard input as
+/// JSON; the custodian answers one JSON line, an ``InitCustodianAnswer``.
 public struct InitCustodian: Sendable {
     public var executable: String
     public var arguments: [String]
@@ -176,16 +178,36 @@ public struct InitCustodian: Sendable {
     }
 
     /// Runs the custodian for `target` and waits for its answer.
-    func initialize(target: String, body: Data) async throws -> ShareCustody.Outcome {
+    func initialize(target: String, request: InitRequest) async throws -> ShareCustody.Outcome {
         // No deadline: the custodian holds the only copy of the shares until it has stored
         // them, and must never be killed for taking long (OpenBao's init alone may take minutes).
-        let outcome = try await ProcessRunner.run(executable, arguments + ["--target", target], input: Array(body), timeout: nil)
+        let outcome = try await ProcessRunner.run(executable, arguments + ["--target", target], input: try WireJSON.encode(request), timeout: nil)
         let status = outcome.status
-        let answer = AnyJSON.object(outcome.output)
-        if status == 0, let shares = answer?["shares"] as? Int { return .initialised(shares: shares) }
-        if status == 0, answer?["joining"] as? Bool == true { return .joining }
-        let message = answer?["error"] as? String ?? "the init custodian exited with status \(status)"
-        let errorClass = (answer?["class"] as? String).flatMap(SealSourceError.Class.init(rawValue:)) ?? .retryable
+        let answer = WireJSON.decode(InitCustodianAnswer.self, from: outcome.output)
+        if status == 0, let shares = answer?.shares { return .initialised(shares: shares) }
+        if status == 0, answer?.joining == true { return .joining }
+        let message = answer?.error ?? "the init custodian exited with status \(status)"
+        let errorClass = answer?.errorClass.flatMap(SealSourceError.Class.init(rawValue:)) ?? .retryable
         throw SealSourceError(errorClass, message)
+    }
+}
+
+/// The init custodian's one line on standard output: the shares stored, a join, or an error with
+/// its class (``SealSourceError/Class``).
+public struct InitCustodianAnswer: Codable, Sendable, Equatable {
+    public var shares: Int?
+    public var joining: Bool?
+    public var error: String?
+    public var errorClass: String?
+
+    public init(shares: Int? = nil, joining: Bool? = nil, error: String? = nil, errorClass: String? = nil) {
+        self.shares = shares
+        self.joining = joining
+        self.error = error
+        self.errorClass = errorClass
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case shares, joining, error, errorClass = "class"
     }
 }

@@ -5,6 +5,7 @@ import Logging
 import SealKit
 import SealSources
 import VaultClient
+import VaultWire
 
 /// Keeps one vault unsealed: check, unseal (or initialise), then watch for the next restart.
 /// One loop per `vault { address }` block.
@@ -123,20 +124,18 @@ actor TargetLoop {
     }
 
     /// The last seal-status answer (the unseal needs its progress).
-    private var lastStatus: [String: Any]?
+    private var lastStatus: SealStatusResponse?
 
     private func checkStatus() async -> TargetMachine.Observation {
         var quick = client
         quick.timeout = .seconds(5)
-        let status: [String: Any]
+        let status: SealStatusResponse
         do { status = try await quick.sealStatus() } catch {
             return .unreachable("cannot reach \(name): \(error)")
         }
         lastStatus = status
-        guard status["initialized"] as? Bool ?? false else {
-            return .uninitialised(isVaultd: status["implementation"] as? String == "vaultd")
-        }
-        return status["sealed"] as? Bool ?? true ? .sealed : .unsealed
+        guard status.initialized else { return .uninitialised(isVaultd: status.isVaultd) }
+        return status.sealed ? .sealed : .unsealed
     }
 
     private func apply(_ effect: TargetMachine.Effect) {
@@ -186,11 +185,11 @@ actor TargetLoop {
     // MARK: - Unseal
 
     /// Tries the sources in priority order; returns the name of the one that unsealed.
-    private func unseal(_ status: [String: Any]) async throws -> String {
+    private func unseal(_ status: SealStatusResponse?) async throws -> String {
         var errors = [SealSourceError]()
         for source in sources {
             let fetched = ContinuousClock.now
-            let material: KeyMaterial
+            let material: SealMaterial
             do {
                 material = try await source.fetch()
                 metrics.sourceLatency(source: source.name, seconds: (ContinuousClock.now - fetched).seconds)
@@ -200,19 +199,19 @@ actor TargetLoop {
                 continue
             }
             do {
-                if case .shares = material, (status["progress"] as? Int ?? 0) > 0 {
+                if case .shares = material, (status?.progress ?? 0) > 0 {
                     _ = try await client.resetUnseal()
                 }
-                var answer: [String: Any] = [:]
+                var answer: SealStatusResponse?
                 for key in material.unsealKeys {
                     answer = try await client.unseal(key: key)
-                    if answer["sealed"] as? Bool == false { break }
+                    if answer?.sealed == false { break }
                 }
-                if answer["sealed"] as? Bool == false {
+                if answer?.sealed == false {
                     metrics.attempt(target: name, source: source.name, outcome: "success")
                     return source.name
                 }
-                if let threshold = answer["t"] as? Int, threshold > 0, material.unsealKeys.count >= threshold {
+                if let threshold = answer?.threshold, threshold > 0, material.unsealKeys.count >= threshold {
                     // The vault took at least its threshold of shares and has not finished
                     // unsealing: an OpenBao/Vault raft follower completes its join (and a standby
                     // comes up) after it answers — still "sealed", progress where it stood. Not
@@ -221,7 +220,7 @@ actor TargetLoop {
                     throw UnsealPending(source: source.name)
                 }
                 metrics.attempt(target: name, source: source.name, outcome: "insufficient_shares")
-                errors.append(SealSourceError(.needsFix, "the \(material.unsealKeys.count) share(s) from \(source.name) do not reach \(name)'s threshold of \(answer["t"] as? Int ?? 0)"))
+                errors.append(SealSourceError(.needsFix, "the \(material.unsealKeys.count) share(s) from \(source.name) do not reach \(name)'s threshold of \(answer?.threshold ?? 0)"))
             } catch let error as VaultClient.APIError where error.status == 400 {
                 metrics.attempt(target: name, source: source.name, outcome: "wrong_key")
                 errors.append(SealSourceError(.needsFix, "\(name) refused the key from \(source.name): \(error) — fix the key in \(source.name)", setting: source.name))
@@ -253,18 +252,17 @@ actor TargetLoop {
         guard let store = sources.first(where: { $0 is any StoringSealSource }) as? any StoringSealSource else {
             throw SealSourceError(.needsFix, "autonomous init needs a seal source that can store (seal \"file\")")
         }
-        var body: [String: Any] = ["secret_shares": initSettings.secretShares, "secret_threshold": initSettings.secretThreshold]
+        var request = InitRequest(secretShares: initSettings.secretShares, secretThreshold: initSettings.secretThreshold)
         if initSettings.recoveryShares > 0 {
-            body["recovery_shares"] = initSettings.recoveryShares
-            body["recovery_threshold"] = initSettings.recoveryThreshold
+            request.recoveryShares = initSettings.recoveryShares
+            request.recoveryThreshold = initSettings.recoveryThreshold
         }
         guard isVaultd else {
             // Material already stored: a joining node, decided here without starting a process.
             if try await ShareCustody.stored(in: store) != nil, target.cluster != nil { return .joining }
-            let request = Data(try AnyJSON.encode(body))
             let outcome: ShareCustody.Outcome
             if let custodian {
-                outcome = try await custodian.initialize(target: name, body: request)
+                outcome = try await custodian.initialize(target: name, request: request)
             } else {
                 outcome = try await ShareCustody(client: client, store: store, rootTokenPath: initSettings.rootTokenPath,
                                                  retry: retry, logger: logger, target: name, peers: peers).initialize(request)
@@ -313,11 +311,11 @@ actor TargetLoop {
         case .storageLost(let message):
             throw SealSourceError(.storageLost, message)
         }
-        body["seal_key"] = keyText
-        let result = try await client.initialize(body)
+        request.sealKey = keyText
+        let result = try await client.initialize(request)
         ShareCustody.recordInitialised(name, store: store, logger: logger)
         metrics.initialized(target: name, outcome: "success")
-        await ShareCustody.keepRootToken(result["root_token"] as? String, at: initSettings.rootTokenPath, retry: retry, logger: logger)
+        await ShareCustody.keepRootToken(result.rootToken, at: initSettings.rootTokenPath, retry: retry, logger: logger)
         logger.info("initialized", metadata: ["target": "\(name)", "kind": "vaultd"])
         return .initialised
     }

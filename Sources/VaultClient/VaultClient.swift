@@ -1,5 +1,6 @@
 import HTTPTransport
 import LeanFoundation
+import VaultWire
 
 /// A client for a vault's HTTP API — Vault's `sys` endpoints (vaultd, OpenBao and Vault alike)
 /// and vaultd's resource API.
@@ -25,57 +26,81 @@ public struct VaultClient: Sendable {
         }
     }
 
-    /// Sends a request and returns the status and the decoded JSON body (if any).
+    /// Sends a request and returns the status and the raw body.
     /// - Parameter timeout: this request's deadline, when it differs from ``timeout``.
-    public func send(_ method: String, _ path: String, body: [String: Any]? = nil, timeout: Duration? = nil) async throws -> (status: Int, json: Any?) {
+    public func exchange(_ method: String, _ path: String, body: [UInt8]? = nil, timeout: Duration? = nil) async throws -> (status: Int, body: [UInt8]) {
         var headers = [("Accept", "application/json")]
         if let token { headers.append(("X-Vault-Token", token)) }
-        var data: [UInt8]?
-        if let body {
-            data = try AnyJSON.encode(body)
-            headers.append(("Content-Type", "application/json"))
-        }
+        if body != nil { headers.append(("Content-Type", "application/json")) }
         let response = try await HTTPClient.send(HTTPClientRequest(
-            method: method, url: address.baseURL + path, headers: headers, body: data,
+            method: method, url: address.baseURL + path, headers: headers, body: body,
             unixSocketPath: address.unixSocketPath, timeout: timeout ?? self.timeout, caBundlePath: caBundlePath
         ))
-        let json = response.body.isEmpty ? nil : AnyJSON.parse(response.body)
-        return (response.status, json)
+        return (response.status, response.body)
+    }
+
+    /// Sends a wire request and decodes the answer as `T`; throws ``APIError`` for any status
+    /// outside `accepted`, or an answer that is not `T`.
+    public func call<T: Decodable>(_ method: String, _ path: String, body: (some Encodable)? = nil as Never?, as type: T.Type,
+                                   accepted: Set<Int> = [200, 201, 204], timeout: Duration? = nil) async throws -> T {
+        let (status, answer) = try await exchange(method, path, body: try body.map { try WireJSON.encode($0) }, timeout: timeout)
+        guard accepted.contains(status) else { throw APIError(status: status, body: answer) }
+        guard let value = WireJSON.decode(type, from: answer) else {
+            throw APIError(status: status, messages: ["the answer to \(method) \(path) is not what Vault's API defines"])
+        }
+        return value
+    }
+
+    /// Sends a request and returns the status and the decoded JSON body (if any). For vaultd's
+    /// resource API, read a field at a time; the sys API has typed calls below.
+    public func send(_ method: String, _ path: String, body: [String: Any]? = nil, timeout: Duration? = nil) async throws -> (status: Int, json: Any?) {
+        let (status, answer) = try await exchange(method, path, body: try body.map { try AnyJSON.encode($0) }, timeout: timeout)
+        return (status, answer.isEmpty ? nil : AnyJSON.parse(answer))
     }
 
     /// Sends a request and throws ``APIError`` for any status outside `accepted`.
     public func call(_ method: String, _ path: String, body: [String: Any]? = nil, accepted: Set<Int> = [200, 201, 204], timeout: Duration? = nil) async throws -> Any? {
-        let (status, json) = try await send(method, path, body: body, timeout: timeout)
-        guard accepted.contains(status) else {
-            let messages = ((json as? [String: Any])?["errors"] as? [String]) ?? []
-            throw APIError(status: status, messages: messages)
-        }
-        return json
+        let (status, answer) = try await exchange(method, path, body: try body.map { try AnyJSON.encode($0) }, timeout: timeout)
+        guard accepted.contains(status) else { throw APIError(status: status, body: answer) }
+        return answer.isEmpty ? nil : AnyJSON.parse(answer)
     }
 
     // MARK: sys
 
-    public func sealStatus() async throws -> [String: Any] {
-        try await call("GET", "/v1/sys/seal-status") as? [String: Any] ?? [:]
+    public func sealStatus() async throws -> SealStatusResponse {
+        try await call("GET", "/v1/sys/seal-status", as: SealStatusResponse.self)
     }
 
     /// `PUT /v1/sys/init`. Its deadline is long (10 minutes) on purpose: OpenBao/Vault generate
     /// the shares and return them only in this response — a client that gives up while the
     /// server is still working (raft set-up on a slow disk takes seconds) leaves an initialised
     /// vault whose keys nobody will ever see.
-    public func initialize(_ body: [String: Any], timeout: Duration = .seconds(600)) async throws -> [String: Any] {
-        try await call("PUT", "/v1/sys/init", body: body, timeout: timeout) as? [String: Any] ?? [:]
+    public func initialize(_ request: InitRequest, timeout: Duration = .seconds(600)) async throws -> InitResponse {
+        try await call("PUT", "/v1/sys/init", body: request, as: InitResponse.self, timeout: timeout)
     }
 
-    public func unseal(key: String) async throws -> [String: Any] {
-        try await call("PUT", "/v1/sys/unseal", body: ["key": key]) as? [String: Any] ?? [:]
+    public func unseal(key: String) async throws -> SealStatusResponse {
+        try await call("PUT", "/v1/sys/unseal", body: UnsealRequest(key: key), as: SealStatusResponse.self)
     }
 
-    public func resetUnseal() async throws -> [String: Any] {
-        try await call("PUT", "/v1/sys/unseal", body: ["reset": true]) as? [String: Any] ?? [:]
+    public func resetUnseal() async throws -> SealStatusResponse {
+        try await call("PUT", "/v1/sys/unseal", body: UnsealRequest(reset: true), as: SealStatusResponse.self)
+    }
+
+    public func health() async throws -> (status: Int, health: HealthResponse?) {
+        let (status, answer) = try await exchange("GET", "/v1/sys/health")
+        return (status, WireJSON.decode(HealthResponse.self, from: answer))
     }
 
     public func seal() async throws {
-        _ = try await call("PUT", "/v1/sys/seal")
+        let (status, answer) = try await exchange("PUT", "/v1/sys/seal")
+        guard (200..<300).contains(status) else { throw APIError(status: status, body: answer) }
+    }
+}
+
+extension VaultClient.APIError {
+    /// The error a vault answered: Vault's `{"errors": […]}` messages, if the body has them.
+    init(status: Int, body: [UInt8]) {
+        self.init(status: status, messages: WireJSON.decode(ErrorResponse.self, from: body)?.errors ?? [])
     }
 }

@@ -29,7 +29,7 @@ struct SealConfiguration: Codable, Sendable {
     }
 }
 
-/// `GET /v1/sys/seal-status`, in Vault's shape.
+/// The seal state, as `sys/seal-status` reports it (VaultServer writes it in Vault's shape).
 public struct SealStatus: Sendable, Equatable {
     public var type: String
     public var initialized: Bool
@@ -44,36 +44,10 @@ public struct SealStatus: Sendable, Equatable {
     public var clusterName: String?
     public var clusterID: String?
     public var recoverySeal: Bool
-
-    /// The JSON object Vault clients expect.
-    public var json: [String: Any] {
-        var object: [String: Any] = [
-            "type": type,
-            "initialized": initialized,
-            "sealed": sealed,
-            "t": threshold,
-            "n": shares,
-            "progress": progress,
-            "nonce": nonce,
-            "version": version,
-            "build_date": buildDate,
-            "migration": false,
-            "recovery_seal": recoverySeal,
-            "storage_type": storageType,
-            // An addition to Vault's shape: lets clients (unseal-agent) know that this server
-            // accepts the `seal_key` init extension.
-            "implementation": "vaultd",
-        ]
-        if !sealed, let clusterName, let clusterID {
-            object["cluster_name"] = clusterName
-            object["cluster_id"] = clusterID
-        }
-        return object
-    }
 }
 
-/// The body of `PUT /v1/sys/init`.
-public struct InitRequest: Sendable {
+/// What init is asked to do (VaultServer reads it from the wire's `InitRequest`).
+public struct InitParameters: Sendable {
     public var secretShares: Int
     public var secretThreshold: Int
     public var recoveryShares: Int
@@ -101,40 +75,10 @@ public struct InitResult: Sendable {
     public var validationHash: String
     /// The phrase, only when the vault generated the key and `secret_shares` is 1.
     public var phrase: String?
-
-    public var json: [String: Any] {
-        var object: [String: Any] = [
-            "keys": keys,
-            "keys_base64": keysBase64,
-            "root_token": rootToken,
-            "validation_hash": validationHash,
-        ]
-        if !recoveryKeys.isEmpty {
-            object["recovery_keys"] = recoveryKeys
-            object["recovery_keys_base64"] = recoveryKeysBase64
-        }
-        return object
-    }
 }
 
 /// Build facts reported by seal-status.
 public enum VaultBuild {
     public static let version = "0.1.0-dev"
     public static let buildDate = "2026-11-23T00:00:00Z"
-}
-
-extension InitRequest {
-    /// The `sys/init` body as Vault defines it, plus vaultd's `seal_key`.
-    public init(body: RequestBody) throws(VaultError) {
-        if let pgp = body.object["pgp_keys"] as? [Any], !pgp.isEmpty {
-            throw VaultError(.badRequest, "pgp_keys are not supported by vaultd")
-        }
-        self.init(
-            secretShares: try body.int("secret_shares") ?? 1,
-            secretThreshold: try body.int("secret_threshold") ?? 1,
-            recoveryShares: try body.int("recovery_shares") ?? 0,
-            recoveryThreshold: try body.int("recovery_threshold") ?? 0,
-            sealKey: try body.string("seal_key")
-        )
-    }
 }

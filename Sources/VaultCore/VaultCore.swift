@@ -86,7 +86,7 @@ public actor VaultCore {
 
     /// Initialises the vault: stores its seal configuration, system key and root token in one
     /// transaction. The vault stays sealed afterwards, as Vault's does.
-    public func initialize(_ request: InitRequest) async throws -> InitResult {
+    public func initialize(_ request: InitParameters) async throws -> InitResult {
         guard configuration == nil else { throw VaultError(.conflict, "vault is already initialized") }
         guard !initializing else { throw VaultError(.conflict, "vault is being initialized by another request") }
         initializing = true
@@ -194,12 +194,10 @@ public actor VaultCore {
         guard let configuration else {
             throw VaultError(.notInitialized, "vault is not initialized")
         }
-        let material = try UnsealMaterial(parsing: text)
-        switch material {
-        case .key(let bytes):
-            let key = try SealKey(bytes: SecretBytes(copying: bytes))
-            var copy = bytes
-            copy.wipe()
+        let material: UnsealKeyText
+        do { material = try UnsealKeyText(parsing: text) } catch { throw VaultError(.badRequest, error.reason) }
+        switch consume material {
+        case .key(let key):
             try await unseal(with: key, alreadyUnsealedCheck: keyRing != nil)
         case .share(let share):
             if keyRing != nil { return status() }  // a lone share cannot be checked; Vault answers with the status
@@ -277,44 +275,6 @@ public actor VaultCore {
     func requireUnsealed() throws -> KeyRing {
         guard let keyRing else { throw VaultError.sealedVault }
         return keyRing
-    }
-}
-
-/// What `sys/unseal` was given.
-enum UnsealMaterial {
-    case key([UInt8])
-    case share([UInt8])
-
-    init(parsing text: String) throws {
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !trimmed.isEmpty else { throw VaultError(.badRequest, "no key given: send {\"key\": \"…\"}") }
-        if trimmed.contains(where: \.isWhitespace) {
-            do {
-                let key = try SealKey(parsing: trimmed)
-                self = .key(key.withUnsafeBytes { Array($0) })
-                return
-            } catch {
-                throw VaultError(.badRequest, "the key is not a valid seal key phrase: \(error.reason)")
-            }
-        }
-        var digits = Substring(trimmed)
-        if digits.hasPrefix("0x") || digits.hasPrefix("0X") { digits = digits.dropFirst(2) }
-        let bytes: [UInt8]
-        if let hex = Hex.decode(digits), digits.count >= 2 {
-            bytes = hex
-        } else if let data = Data(base64Encoded: trimmed) {
-            bytes = Array(data)
-        } else {
-            throw VaultError(.badRequest, "the key is neither a 24-word phrase, hex nor base64")
-        }
-        switch bytes.count {
-        case SealKey.byteCount: self = .key(bytes)
-        case SealKey.byteCount + 1:
-            guard bytes.last != 0 else { throw VaultError(.badRequest, "this share is malformed (x coordinate 0)") }
-            self = .share(bytes)
-        default:
-            throw VaultError(.badRequest, "the key is \(bytes.count) bytes: a seal key is 32 bytes and a share 33")
-        }
     }
 }
 

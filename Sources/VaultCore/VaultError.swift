@@ -1,40 +1,36 @@
-/// An error the vault reports to its caller: a ``Code`` that decides the HTTP status, and a
-/// message safe to return and to log (it never contains key material, tokens or secret values).
+/// An error the vault reports to its caller: a ``Code`` (VaultServer maps it to an HTTP status),
+/// and a message safe to return and to log (it never contains key material, tokens or secret
+/// values).
 public struct VaultError: Error, Hashable, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         public let name: String
-        /// The HTTP status this code maps to.
-        public let httpStatus: Int
-        private init(_ name: String, _ httpStatus: Int) {
-            self.name = name
-            self.httpStatus = httpStatus
-        }
+        private init(_ name: String) { self.name = name }
         public var description: String { name }
 
         /// The request is malformed or its values are out of range.
-        public static let badRequest = Code("badRequest", 400)
+        public static let badRequest = Code("badRequest")
         /// A pushed key or share is not the vault's (validation hash or decryption failed).
-        public static let wrongKey = Code("wrongKey", 400)
+        public static let wrongKey = Code("wrongKey")
         /// No token, or a token the vault does not know.
-        public static let permissionDenied = Code("permissionDenied", 403)
+        public static let permissionDenied = Code("permissionDenied")
         /// The named vault or secret does not exist.
-        public static let notFound = Code("notFound", 404)
+        public static let notFound = Code("notFound")
         /// The vault is already initialised, or another init is running.
-        public static let conflict = Code("conflict", 400)
+        public static let conflict = Code("conflict")
         /// The body is larger than allowed.
-        public static let tooLarge = Code("tooLarge", 413)
+        public static let tooLarge = Code("tooLarge")
         /// The request is well formed but a field is missing or invalid.
-        public static let unprocessable = Code("unprocessable", 422)
+        public static let unprocessable = Code("unprocessable")
         /// Too many wrong keys from this peer: wait.
-        public static let rateLimited = Code("rateLimited", 429)
+        public static let rateLimited = Code("rateLimited")
         /// The vault is sealed (or not initialised) and cannot serve data.
-        public static let sealed = Code("sealed", 503)
+        public static let sealed = Code("sealed")
         /// The vault is not initialised.
-        public static let notInitialized = Code("notInitialized", 400)
+        public static let notInitialized = Code("notInitialized")
         /// Storage failed or stored data is corrupt.
-        public static let internalError = Code("internalError", 500)
+        public static let internalError = Code("internalError")
         /// The storage cannot be trusted (its file deleted, replaced or damaged): nothing is written.
-        public static let storageUnavailable = Code("storageUnavailable", 503)
+        public static let storageUnavailable = Code("storageUnavailable")
     }
 
     public let code: Code

@@ -4,6 +4,7 @@ import KeyKit
 import NIOHTTP1
 import SealKit
 import VaultCore
+import VaultWire
 
 extension VaultAPI {
     /// Keys and what they do: `/api/v1/vaults/{id}/keys…` and the detached `/api/v1/verify`.
@@ -18,11 +19,7 @@ extension VaultAPI {
             guard created.privateKey != nil || created.mnemonic != nil else {
                 return JSONResponse.encode(created.record, status: .created)
             }
-            var object = try Self.jsonObject(created.record)
-            object["private_key"] = created.privateKey
-            object["mnemonic"] = created.mnemonic
-            object["ephemeral"] = true
-            return JSONResponse.ok(object, status: .created)
+            return JSONResponse.encode(KeyCreatedResponse(record: created.record, privateKey: created.privateKey, mnemonic: created.mnemonic), status: .created)
         }
         route([.GET], "/api/v1/vaults/:id/keys") { request, parameters in
             let vault = try await api.authorize(request, vault: parameters["id"]!, .read)
@@ -57,7 +54,7 @@ extension VaultAPI {
                 }
                 return try KeyOperations.encrypt(record.spec, material: material, plaintext: plaintext, nonce: nonce)
             }
-            return JSONResponse.ok(["data": Hex.encode(ciphertext)])
+            return JSONResponse.encode(DataResponse(data: Hex.encode(ciphertext)))
         }
         route([.POST], "/api/v1/vaults/:id/keys/:key/decrypt") { request, parameters in
             let vault = try await api.authorize(request, vault: parameters["id"]!, .encrypt)
@@ -69,7 +66,7 @@ extension VaultAPI {
                 try KeyOperations.decrypt(record.spec, material: material, ciphertext: ciphertext)
             }
             defer { plaintext.wipe() }
-            return JSONResponse.ok(["data": try Self.encodeData(plaintext, encoding: encoding)])
+            return JSONResponse.encode(DataResponse(data: try Self.encodeData(plaintext, encoding: encoding)))
         }
         route([.POST], "/api/v1/vaults/:id/keys/:key/sign") { request, parameters in
             let vault = try await api.authorize(request, vault: parameters["id"]!, .sign)
@@ -80,10 +77,7 @@ extension VaultAPI {
                 record, material throws(KeyKitError) in
                 try KeyOperations.sign(record.spec, material: material, message: message, options: options)
             }
-            var answer: [String: Any] = ["signature": Hex.encode(signed.signature)]
-            answer["address"] = signed.address
-            answer["hd_derivation_path"] = signed.hdDerivationPath
-            return JSONResponse.ok(answer)
+            return JSONResponse.encode(SignResponse(signature: Hex.encode(signed.signature), address: signed.address, hdDerivationPath: signed.hdDerivationPath))
         }
         route([.POST], "/api/v1/vaults/:id/keys/:key/verify") { request, parameters in
             let vault = try await api.authorize(request, vault: parameters["id"]!, .sign)
@@ -95,7 +89,7 @@ extension VaultAPI {
                 record, material throws(KeyKitError) in
                 try KeyOperations.verify(record.spec, material: material, message: message, signature: signature, options: options)
             }
-            return JSONResponse.ok(["verified": verified])
+            return JSONResponse.encode(VerifyResponse(verified: verified))
         }
         route([.POST], "/api/v1/vaults/:id/keys/:key/derive") { request, parameters in
             let vault = try await api.authorize(request, vault: parameters["id"]!, .read)
@@ -108,10 +102,7 @@ extension VaultAPI {
                 derived.privateKey.wipe()
                 return derived
             }
-            return JSONResponse.ok([
-                "address": derived.address, "public_key": "0x" + Hex.encode(derived.publicKey),
-                "hd_derivation_path": derived.path.description,
-            ])
+            return JSONResponse.encode(DeriveResponse(address: derived.address, publicKey: "0x" + Hex.encode(derived.publicKey), hdDerivationPath: derived.path.description))
         }
         route([.POST], "/api/v1/verify") { request, _ in
             _ = try await api.authorize(request)
@@ -125,7 +116,7 @@ extension VaultAPI {
             let verified = try VaultError.from { () throws(KeyKitError) in
                 try KeyOperations.verify(spec, publicKey: publicKey, message: message, signature: signature, options: options)
             }
-            return JSONResponse.ok(["verified": verified])
+            return JSONResponse.encode(VerifyResponse(verified: verified))
         }
     }
 
@@ -199,9 +190,5 @@ extension VaultAPI {
         case "base64": return Data(bytes).base64EncodedString()
         case let other: throw VaultError(.unprocessable, "encoding: '\(other)' is not utf8 or base64")
         }
-    }
-
-    static func jsonObject<T: Encodable>(_ value: T) throws -> [String: Any] {
-        try JSONSerialization.jsonObject(with: try JSONResponse.encoder.encode(value)) as? [String: Any] ?? [:]
     }
 }

@@ -3,6 +3,7 @@ import HTTPServerKit
 import NIOHTTP1
 import SealKit
 import VaultCore
+import VaultWire
 
 extension VaultAPI {
     /// The Provide vault's seal endpoints.
@@ -15,7 +16,7 @@ extension VaultAPI {
         route([.POST], "/api/v1/unseal") { request, _ in
             try await Self.unseal(request, core: core, guardian: guardian, logger: logger)
             // 204 once unsealed; a share that leaves it sealed is accepted with 202 and the status.
-            if await core.isSealed { return JSONResponse.ok(await core.status().json, status: .accepted) }
+            if await core.isSealed { return JSONResponse.encode(SealStatusResponse(await core.status()), status: .accepted) }
             return JSONResponse.noContent()
         }
         route([.POST], "/api/v1/seal") { request, _ in
@@ -29,7 +30,7 @@ extension VaultAPI {
                 throw VaultError(.permissionDenied, "unsealer keys are handed out only in dev mode or with SEAL_UNSEAL_PROVIDER=environment")
             }
             let key = try SealKey.generate()
-            return JSONResponse.ok(["key": key.phrase(), "validation_hash": key.validationHash().description], status: .created)
+            return JSONResponse.encode(UnsealerKeyResponse(key: key.phrase(), validationHash: key.validationHash().description), status: .created)
         }
     }
 
@@ -122,12 +123,10 @@ extension VaultAPI {
                 createdAt: Date(), displayName: try body.string("display_name") ?? "token"
             )
             let created = try await core.createToken(record)
-            var answer: [String: Any] = [
-                "token": created, "accessor": record.accessor ?? "", "capabilities": capabilities.map(\.rawValue),
-                "display_name": record.displayName,
-            ]
-            answer["vault_ids"] = vaultIDs
-            return JSONResponse.ok(answer, status: .created)
+            return JSONResponse.encode(TokenCreatedResponse(
+                token: created, accessor: record.accessor ?? "", capabilities: capabilities.map(\.rawValue),
+                displayName: record.displayName, vaultIDs: vaultIDs
+            ), status: .created)
         }
     }
 }

@@ -4,6 +4,7 @@ import Logging
 import NIOHTTP1
 import SealKit
 import VaultCore
+import VaultWire
 
 /// vaultd's HTTP API: Vault's `sys` endpoints, the Provide vault's seal endpoints, and the
 /// resource API under `/api/v1`. One instance serves every listener.
@@ -40,6 +41,8 @@ public struct VaultAPI: HTTPResponder {
         case .found(let handler, let parameters):
             do {
                 response = try await handler(request, parameters)
+            } catch let error as WireError {
+                response = JSONResponse.error(error)
             } catch let error as VaultError {
                 if error.code == .storageUnavailable, let count = storageWarnings.shouldLog(error.message) {
                     logger.error("storage cannot be trusted", metadata: ["problem": "\(error.message)", "refused_in_last_minute": "\(count)"])
@@ -110,20 +113,20 @@ public struct VaultAPI: HTTPResponder {
         let metrics = self.metrics
 
         route([.GET], "/v1/sys/seal-status") { _, _ in
-            JSONResponse.ok(await core.status().json)
+            JSONResponse.encode(SealStatusResponse(await core.status()))
         }
         route([.GET], "/v1/sys/init") { _, _ in
-            JSONResponse.ok(["initialized": await core.isInitialized])
+            JSONResponse.encode(InitStatusResponse(initialized: await core.isInitialized))
         }
         route([.PUT, .POST], "/v1/sys/init") { request, _ in
             try Self.requireSealDoor(request, "sys/init")
             let initRequest = try InitRequest(body: RequestBody(request.body))
-            let result = try await core.initialize(initRequest)
-            return JSONResponse.ok(result.json)
+            let result = try await core.initialize(InitParameters(initRequest))
+            return JSONResponse.encode(InitResponse(result))
         }
         route([.PUT, .POST], "/v1/sys/unseal") { request, _ in
             try await Self.unseal(request, core: core, guardian: guardian, logger: logger)
-            return JSONResponse.ok(await core.status().json)
+            return JSONResponse.encode(SealStatusResponse(await core.status()))
         }
         route([.PUT, .POST], "/v1/sys/seal") { request, _ in
             let token = try await core.authenticate(Self.token(of: request))
@@ -145,19 +148,17 @@ public struct VaultAPI: HTTPResponder {
                 code = Int(request.query["activecode"] ?? "") ?? 200
             }
             if !(100...599).contains(code) { code = 400 }
-            return JSONResponse.ok([
-                "initialized": status.initialized, "sealed": status.sealed, "standby": false,
-                "performance_standby": false, "replication_performance_mode": "disabled",
-                "replication_dr_mode": "disabled", "server_time_utc": Int(Date().timeIntervalSince1970),
-                "version": status.version, "cluster_name": status.clusterName ?? "", "cluster_id": status.clusterID ?? "",
-            ], status: HTTPResponseStatus(statusCode: code))
+            return JSONResponse.encode(HealthResponse(
+                initialized: status.initialized, sealed: status.sealed, standby: false, performanceStandby: false,
+                replicationPerformanceMode: "disabled", replicationDRMode: "disabled", serverTimeUTC: Int(Date().timeIntervalSince1970),
+                version: status.version, clusterName: status.clusterName ?? "", clusterID: status.clusterID ?? ""
+            ), status: HTTPResponseStatus(statusCode: code))
         }
         route([.GET], "/v1/sys/leader") { _, _ in
-            JSONResponse.ok([
-                "ha_enabled": false, "is_self": false, "active_time": "0001-01-01T00:00:00Z",
-                "leader_address": "", "leader_cluster_address": "", "performance_standby": false,
-                "performance_standby_last_remote_wal": 0,
-            ])
+            JSONResponse.encode(LeaderResponse(
+                haEnabled: false, isSelf: false, activeTime: "0001-01-01T00:00:00Z", leaderAddress: "",
+                leaderClusterAddress: "", performanceStandby: false, performanceStandbyLastRemoteWAL: 0
+            ))
         }
         route([.GET], "/v1/sys/metrics") { _, _ in
             let text = metrics.prometheus(unsealFailures: guardian.failuresTotal.load(ordering: .relaxed),
@@ -167,7 +168,7 @@ public struct VaultAPI: HTTPResponder {
         }
         route([.GET], "/v1/auth/token/lookup-self") { request, _ in
             let record = try await core.authenticate(Self.token(of: request))
-            return JSONResponse.ok(["data": ["policies": record.policies, "display_name": record.displayName]])
+            return JSONResponse.encode(TokenLookupResponse(data: .init(policies: record.policies, displayName: record.displayName)))
         }
         route([.PUT, .POST], "/v1/auth/token/revoke") { request, _ in
             let caller = try await core.authenticate(Self.token(of: request))
@@ -204,13 +205,13 @@ public struct VaultAPI: HTTPResponder {
         if let wait = guardian.retryAfter(peer) {
             throw VaultError(.rateLimited, "too many wrong unseal keys from this client\(peer.isTCP ? " or over TCP in all" : ""): retry in \(wait) s")
         }
-        let body = try RequestBody(request.body, allowEmpty: false)
-        if try body.bool("reset") == true {
+        let key: String
+        switch try UnsealRequest.intent(of: RequestBody(request.body, allowEmpty: false)) {
+        case .reset:
             _ = await core.resetUnseal()
             return
-        }
-        guard let key = try body.string("key") else {
-            throw VaultError(.badRequest, "missing 'key': send {\"key\": \"…\"} or {\"reset\": true}")
+        case .key(let text):
+            key = text
         }
         do {
             // Key received → unsealed, inside vaultd (parse, validation hash, keyring), for

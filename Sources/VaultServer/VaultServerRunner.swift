@@ -109,7 +109,7 @@ public enum VaultServerRunner {
         if await core.isInitialized {
             throw VaultServerError("--dev needs a fresh storage directory")
         }
-        result = try await core.initialize(InitRequest())
+        result = try await core.initialize(InitParameters())
         _ = try await core.submitUnsealKey(result.keysBase64[0])
         var lines = [
             "",

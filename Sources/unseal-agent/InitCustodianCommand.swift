@@ -5,6 +5,7 @@ import Logging
 import SealSources
 import UnsealAgent
 import VaultClient
+import VaultWire
 import VaultCLI
 
 /// `unseal-agent init-custodian` (internal): OpenBao/Vault's `sys/init` and the storing of the
@@ -27,8 +28,11 @@ struct InitCustodianCommand: AsyncParsableCommand {
         let configuration = try await loadConfiguration(config)
         LineLogHandler.bootstrap(level: configuration.logLevel, json: configuration.logFormat == "json")
         let logger = Logger(label: "unseal-agent.init-custodian")
-        let request = Data((try? StandardStreams.readAll(0)) ?? [])
+        let input = (try? StandardStreams.readAll(0)) ?? []
         do {
+            guard let request = WireJSON.decode(InitRequest.self, from: input) else {
+                throw SealSourceError(.needsFix, "the init custodian was given no sys/init request on standard input")
+            }
             guard let entry = configuration.targets.first(where: { $0.address == target }) else {
                 throw SealSourceError(.needsFix, "no vault \(target) in the configuration")
             }
@@ -40,20 +44,20 @@ struct InitCustodianCommand: AsyncParsableCommand {
             let custody = ShareCustody(client: client, store: store, rootTokenPath: configuration.initSettings.rootTokenPath,
                                        retry: configuration.retry, logger: logger, target: entry.address, peers: peers)
             switch try await custody.initialize(request) {
-            case .initialised(let shares): answer(["shares": shares])
-            case .joining: answer(["joining": true])
+            case .initialised(let shares): answer(InitCustodianAnswer(shares: shares))
+            case .joining: answer(InitCustodianAnswer(joining: true))
             }
         } catch let error as SealSourceError {
-            answer(["error": error.message, "class": error.errorClass.rawValue])
+            answer(InitCustodianAnswer(error: error.message, errorClass: error.errorClass.rawValue))
             throw ExitCode(1)
         } catch {
-            answer(["error": "initialising \(target) failed: \(error)", "class": SealSourceError.Class.retryable.rawValue])
+            answer(InitCustodianAnswer(error: "initialising \(target) failed: \(error)", errorClass: SealSourceError.Class.retryable.rawValue))
             throw ExitCode(1)
         }
     }
 
-    private func answer(_ object: [String: Any]) {
-        guard let data = try? AnyJSON.encode(object) else { return }
+    private func answer(_ answer: InitCustodianAnswer) {
+        guard let data = try? WireJSON.encode(answer) else { return }
         // The agent may be gone (kill -9) and its end of the pipe with it: SIGPIPE is ignored,
         // the shares are stored by now, and the failed write is let go.
         StandardStreams.write(data + Array("\n".utf8), to: 1)

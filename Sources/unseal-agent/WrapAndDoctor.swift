@@ -30,7 +30,7 @@ struct Wrap: AsyncParsableCommand {
         guard let source = configuration.sources.first(where: { $0.kind == seal }) as? any StoringSealSource, source.kind != "file" || seal == "file" else {
             throw CommandFailure("no seal \"\(seal)\" block that can wrap in \(config)", exitCode: 1)
         }
-        var material: KeyMaterial
+        var material: SealMaterial
         var hash: String?
         if generate {
             let key = try SealKey.generate()
@@ -40,16 +40,8 @@ struct Wrap: AsyncParsableCommand {
             guard let input = SecretInput.readStandardInput(), !input.isEmpty else {
                 throw CommandFailure("give the key material on standard input, or --generate")
             }
-            let trimmed = input.trimmed
-            if trimmed.hasPrefix("[") {
-                guard let shares = AnyJSON.parse(trimmed.utf8) as? [String], !shares.isEmpty else {
-                    throw CommandFailure("standard input starts with '[' but is not a JSON list of shares")
-                }
-                material = .shares(shares)
-            } else {
-                if let key = try? SealKey(parsing: trimmed) { hash = key.validationHash().description }
-                material = .key(trimmed)
-            }
+            do { material = try SealMaterial(storedText: input) } catch { throw CommandFailure("standard input \(error.reason)") }
+            if case .key(let text) = material, let key = try? SealKey(parsing: text) { hash = key.validationHash().description }
         }
         do {
             if replace {

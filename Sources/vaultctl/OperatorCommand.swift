@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VaultCLI
+import VaultWire
 
 /// `vaultctl operator …`: init, unseal, seal.
 struct OperatorCommand: AsyncParsableCommand {
@@ -35,27 +36,25 @@ struct OperatorCommand: AsyncParsableCommand {
 
         func run() async throws {
             let client = try server.client()
-            var body: [String: Any] = [
-                "secret_shares": keyShares, "secret_threshold": keyThreshold,
-                "recovery_shares": recoveryShares, "recovery_threshold": recoveryThreshold,
-            ]
+            var request = InitRequest(secretShares: keyShares, secretThreshold: keyThreshold,
+                                      recoveryShares: recoveryShares, recoveryThreshold: recoveryThreshold)
             if let sealKey {
-                body["seal_key"] = sealKey == "-" ? try promptSecret("Seal key: ") : sealKey
+                request.sealKey = sealKey == "-" ? try promptSecret("Seal key: ") : sealKey
             }
-            let result = try await perform { try await client.initialize(body) }
+            let result = try await perform { [request] in try await client.initialize(request) }
             if json {
                 try printJSON(result)
                 return
             }
-            for (index, key) in (result["keys_base64"] as? [String] ?? []).enumerated() {
+            for (index, key) in result.keysBase64.enumerated() {
                 print("Unseal Key \(index + 1): \(key)")
             }
-            for (index, key) in (result["recovery_keys_base64"] as? [String] ?? []).enumerated() {
+            for (index, key) in (result.recoveryKeysBase64 ?? []).enumerated() {
                 print("Recovery Key \(index + 1): \(key)")
             }
             print("")
-            print("Initial Root Token: \(result["root_token"] as? String ?? "")")
-            if let hash = result["validation_hash"] as? String {
+            print("Initial Root Token: \(result.rootToken)")
+            if let hash = result.validationHash {
                 print("Validation Hash: \(hash)")
             }
             print("")
@@ -76,17 +75,16 @@ struct OperatorCommand: AsyncParsableCommand {
 
         func run() async throws {
             let client = try server.client()
-            let status: [String: Any]
+            let status: SealStatusResponse
             if reset {
                 status = try await perform { try await client.resetUnseal() }
             } else {
                 let text = try key ?? promptSecret("Unseal key (will be hidden): ")
                 status = try await perform { try await client.unseal(key: text) }
             }
-            let sealed = status["sealed"] as? Bool ?? true
-            print("Sealed: \(sealed)")
-            if sealed {
-                print("Unseal Progress: \(status["progress"] as? Int ?? 0)/\(status["t"] as? Int ?? 0)")
+            print("Sealed: \(status.sealed)")
+            if status.sealed {
+                print("Unseal Progress: \(status.progress)/\(status.threshold)")
                 throw ExitCode(2)
             }
         }

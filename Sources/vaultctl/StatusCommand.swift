@@ -1,6 +1,7 @@
 import ArgumentParser
 import HCL
 import VaultCLI
+import VaultWire
 
 /// `vaultctl status`: the seal status, with Vault's exit codes.
 struct StatusCommand: AsyncParsableCommand {
@@ -30,7 +31,7 @@ struct StatusCommand: AsyncParsableCommand {
         let client = try server.client()
         let deadline = ContinuousClock.now + (wait.flatMap { Duration(configText: $0) } ?? .zero)
         var answer = try? await client.sealStatus()
-        while (answer?["sealed"] as? Bool ?? true), ContinuousClock.now < deadline {
+        while answer?.sealed ?? true, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(100))
             answer = try? await client.sealStatus()
         }
@@ -39,21 +40,21 @@ struct StatusCommand: AsyncParsableCommand {
         if json {
             try printJSON(status)
         } else {
-            let sealed = status["sealed"] as? Bool ?? true
-            let rows: [(String, String)] = [
-                ("Seal Type", status["type"] as? String ?? "?"),
-                ("Initialized", "\(status["initialized"] as? Bool ?? false)"),
-                ("Sealed", "\(sealed)"),
-                ("Total Shares", "\(status["n"] as? Int ?? 0)"),
-                ("Threshold", "\(status["t"] as? Int ?? 0)"),
-                ("Unseal Progress", "\(status["progress"] as? Int ?? 0)/\(status["t"] as? Int ?? 0)"),
-                ("Version", status["version"] as? String ?? "?"),
-                ("Storage Type", status["storage_type"] as? String ?? "?"),
-            ] + (sealed ? [] : [("Cluster Name", status["cluster_name"] as? String ?? ""), ("Cluster ID", status["cluster_id"] as? String ?? "")])
+            var rows: [(String, String)] = [
+                ("Seal Type", status.type),
+                ("Initialized", "\(status.initialized)"),
+                ("Sealed", "\(status.sealed)"),
+                ("Total Shares", "\(status.shares)"),
+                ("Threshold", "\(status.threshold)"),
+                ("Unseal Progress", "\(status.progress)/\(status.threshold)"),
+                ("Version", status.version),
+                ("Storage Type", status.storageType ?? "?"),
+            ]
+            if !status.sealed { rows += [("Cluster Name", status.clusterName ?? ""), ("Cluster ID", status.clusterID ?? "")] }
             for (key, value) in rows {
                 print(key.padding(toLength: 17, withPad: " ", startingAt: 0) + value)
             }
         }
-        if (status["sealed"] as? Bool ?? true) { throw ExitCode(2) }
+        if status.sealed { throw ExitCode(2) }
     }
 }

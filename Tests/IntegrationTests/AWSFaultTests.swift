@@ -4,6 +4,7 @@ import SealKit
 import TestSupport
 import Testing
 import VaultClient
+import VaultWire
 
 /// The agent on the paths where AWS misbehaves: a KMS endpoint that throttles, fails and
 /// stalls (a proxy in front of moto), and an instance whose metadata service drops the IMDSv2
@@ -17,7 +18,7 @@ struct AWSFaultTests {
         let vaultd = try VaultdHarness()
         try await vaultd.start()
         let phrase = try SealKey.generate().phrase()
-        _ = try await vaultd.client().initializeRecorded(["seal_key": phrase])
+        _ = try await vaultd.client().initializeRecorded(InitRequest(sealKey: phrase))
         let ciphertext = vaultd.directory.appendingPathComponent("seal.enc").path
         let direct = try moto.agentConfig(vault: vaultd.address, ciphertext: ciphertext, keys: moto.agentKeys)
         let wrap = try await AWSKMSTests.agent(["wrap", "--config", direct], input: phrase + "\n")
@@ -38,7 +39,7 @@ struct AWSFaultTests {
         let agent = try ChildProcess(TestEnvironment.executable("unseal-agent"), ["run", "--config", config],
                                      logPath: vaultd.directory.appendingPathComponent("agent.log").path, environment: AWSKMSTests.baseEnvironment)
         let client = try vaultd.client()
-        #expect(await eventually { (try? await client.sealStatus())?["sealed"] as? Bool == false }, "\(agent.log)")
+        #expect(await eventually { (try? await client.sealStatus())?.sealed == false }, "\(agent.log)")
         await agent.stop()
 
         let log = try await HTTPClient.send(HTTPClientRequest(method: "GET", url: proxy.url + "/fault/log"))
@@ -79,10 +80,10 @@ struct AWSFaultTests {
         let agent = try ChildProcess(TestEnvironment.executable("unseal-agent"), ["run", "--config", config],
                                      logPath: vaultd.directory.appendingPathComponent("agent.log").path, environment: environment)
         let client = try vaultd.client()
-        #expect(await eventually { (try? await client.sealStatus())?["sealed"] as? Bool == false }, "\(agent.log)")
+        #expect(await eventually { (try? await client.sealStatus())?.sealed == false }, "\(agent.log)")
         try await vaultd.stop(signal: SIGKILL)
         try await vaultd.start()
-        #expect(await eventually { (try? await client.sealStatus())?["sealed"] as? Bool == false }, "\(agent.log)")
+        #expect(await eventually { (try? await client.sealStatus())?.sealed == false }, "\(agent.log)")
         await agent.stop()
         let fixLines = agent.log.split(separator: "\n").filter { $0.contains("http-put-response-hop-limit 2") }
         #expect(fixLines.count == 1, "\(agent.log)")

@@ -5,6 +5,7 @@ import SealKit
 import TestSupport
 import Testing
 import VaultClient
+import VaultWire
 
 /// A moto server with KMS, IAM and STS, its signature checking on (moto_setup.py).
 final class MotoServer: @unchecked Sendable {
@@ -95,7 +96,7 @@ struct AWSKMSTests {
         defer { vaultd.remove() }
         try await vaultd.start()
         let phrase = try SealKey.generate().phrase()
-        _ = try await vaultd.client().initializeRecorded(["seal_key": phrase])
+        _ = try await vaultd.client().initializeRecorded(InitRequest(sealKey: phrase))
         let ciphertext = vaultd.directory.appendingPathComponent("seal.enc").path
         let config = try moto.agentConfig(vault: vaultd.address, ciphertext: ciphertext, keys: moto.agentKeys)
 
@@ -113,10 +114,10 @@ struct AWSKMSTests {
         let agent = try ChildProcess(TestEnvironment.executable("unseal-agent"), ["run", "--config", config],
                                      logPath: vaultd.directory.appendingPathComponent("agent.log").path, environment: Self.baseEnvironment)
         let client = try vaultd.client()
-        #expect(await eventually { (try? await client.sealStatus())?["sealed"] as? Bool == false }, "\(agent.log)")
+        #expect(await eventually { (try? await client.sealStatus())?.sealed == false }, "\(agent.log)")
         try await vaultd.stop(signal: SIGKILL)
         try await vaultd.start()
-        #expect(await eventually { (try? await client.sealStatus())?["sealed"] as? Bool == false }, "\(agent.log)")
+        #expect(await eventually { (try? await client.sealStatus())?.sealed == false }, "\(agent.log)")
         #expect(!agent.log.contains(phrase))
         #expect(!agent.log.contains(moto.agentKeys.secret))
         await agent.stop()
@@ -165,7 +166,7 @@ struct AWSKMSTests {
         let vaultd = try VaultdHarness()
         defer { vaultd.remove() }
         try await vaultd.start()
-        _ = try await vaultd.client().initializeRecorded([:])
+        _ = try await vaultd.client().initializeRecorded()
         let ciphertext = vaultd.directory.appendingPathComponent("seal.enc").path
         let good = try moto.agentConfig(vault: vaultd.address, ciphertext: ciphertext, keys: moto.agentKeys)
         #expect(try await Self.agent(["wrap", "--config", good, "--generate"]).status == 0)
@@ -177,7 +178,7 @@ struct AWSKMSTests {
         let lines = agent.log.split(separator: "\n").filter { $0.contains("AccessDenied") }
         #expect(lines.count == 1, "\(agent.log)")
         #expect(lines.first?.contains("grant kms:Decrypt") == true)
-        #expect(try await vaultd.client().sealStatus()["sealed"] as? Bool == true)
+        #expect(try await vaultd.client().sealStatus().sealed == true)
         await agent.stop()
     }
 

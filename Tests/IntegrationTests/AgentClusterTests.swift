@@ -3,6 +3,7 @@ import SealKit
 import TestSupport
 import Testing
 import VaultClient
+import VaultWire
 
 /// One agent in front of several vaults and a real OpenBao raft cluster: stored material is
 /// never replaced, a cluster is initialised once, joining nodes are unsealed at the fast pace.
@@ -62,7 +63,7 @@ struct AgentClusterTests {
         }
         for client in [clientA, clientB] {
             let answer = try await client.unseal(key: key.phrase())
-            #expect(answer["sealed"] as? Bool == false)
+            #expect(answer.sealed == false)
         }
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: a.directory.path).filter { $0.contains("conflict") || $0.contains(".tmp-") }
         #expect(leftovers.isEmpty, "\(leftovers)")
@@ -140,7 +141,7 @@ struct AgentClusterTests {
         switch order {
         case .allAtOnce: break
         case .leaderFirst:
-            try #require(await eventually { await cluster.status(0)?["sealed"] as? Bool == false }, "\(agent.log.suffix(1500))")
+            try #require(await eventually { await cluster.status(0)?.sealed == false }, "\(agent.log.suffix(1500))")
             try cluster.start(1); try cluster.start(2)
         case .followersFirst:
             try #require(await eventually { agent.log.contains("initialized") }, "\(agent.log.suffix(1500))")

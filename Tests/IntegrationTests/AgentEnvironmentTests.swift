@@ -3,6 +3,7 @@ import SealKit
 import TestSupport
 import Testing
 import VaultClient
+import VaultWire
 
 /// The agent without a configuration file: the Provide vault's conventions.
 @Suite("unseal-agent environment conventions")
@@ -12,7 +13,7 @@ struct AgentEnvironmentTests {
         let vaultd = try VaultdHarness()
         try await vaultd.start()
         let phrase = try SealKey.generate().phrase()
-        _ = try await vaultd.client().initializeRecorded(["seal_key": phrase])
+        _ = try await vaultd.client().initializeRecorded(InitRequest(sealKey: phrase))
         return (vaultd, phrase)
     }
 
@@ -34,7 +35,7 @@ struct AgentEnvironmentTests {
                                      environment: ["SEAL_UNSEAL_PROVIDER": "docker", "SEAL_UNSEAL_KEY_SECRET_PATH": secret,
                                                    "VAULT_ADDR": vaultd.address, "NOTIFY_SOCKET": notify])
         let client = try vaultd.client()
-        #expect(await eventually { (try? await client.sealStatus())?["sealed"] as? Bool == false }, "\(agent.log)")
+        #expect(await eventually { (try? await client.sealStatus())?.sealed == false }, "\(agent.log)")
         #expect(await eventually { receiver.log.contains("READY=1") }, "systemd readiness not sent")
         #expect(!agent.log.contains(phrase))
         await agent.stop()
@@ -54,7 +55,7 @@ struct AgentEnvironmentTests {
         let agent = try ChildProcess(TestEnvironment.executable("unseal-agent"), ["run"],
                                      logPath: vaultd.directory.appendingPathComponent("agent.log").path, environment: environment)
         let client = try vaultd.client()
-        #expect(await eventually { (try? await client.sealStatus())?["sealed"] as? Bool == false }, "\(agent.log)")
+        #expect(await eventually { (try? await client.sealStatus())?.sealed == false }, "\(agent.log)")
         #expect(agent.log.contains("for development only"))
         #expect(!agent.log.contains(base64))
         await agent.stop()

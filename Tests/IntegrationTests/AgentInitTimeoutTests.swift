@@ -3,6 +3,7 @@ import HTTPTransport
 import TestSupport
 import Testing
 import VaultClient
+import VaultWire
 
 /// OpenBao/Vault return the new shares only in the init response. Under load raft's set-up can
 /// take longer than any ordinary request deadline (seen in CI: 10 s); an agent that gave up then
@@ -31,7 +32,7 @@ struct AgentInitTimeoutTests {
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let agent = try ChildProcess(TestEnvironment.executable("unseal-agent"), ["run", "--config", config], logPath: directory.appendingPathComponent("agent.log").path)
         let client = VaultClient(address: try VaultAddress("unix://\(socket)"), timeout: .seconds(5))
-        #expect(await eventually { (try? await client.sealStatus())?["sealed"] as? Bool == false }, "\(agent.log)")
+        #expect(await eventually { (try? await client.sealStatus())?.sealed == false }, "\(agent.log)")
         await agent.stop()
         let state = try await client.send("GET", "/fake/state").json as? [String: Any]
         let stored = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: shares))) as? [String]

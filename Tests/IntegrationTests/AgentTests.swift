@@ -4,6 +4,7 @@ import SealKit
 import TestSupport
 import Testing
 import VaultClient
+import VaultWire
 
 /// unseal-agent against real vaults: vaultd and the real OpenBao server.
 @Suite("unseal-agent")
@@ -26,7 +27,7 @@ struct AgentTests {
     }
 
     static func isUnsealed(_ client: VaultClient) async -> Bool {
-        (try? await client.sealStatus())?["sealed"] as? Bool == false
+        (try? await client.sealStatus())?.sealed == false
     }
 
     @Test("vaultd from nothing: the agent initialises and unseals it, then 20 restarts are each unsealed")
@@ -84,7 +85,7 @@ struct AgentTests {
         defer { vaultd.remove() }
         try await vaultd.start()
         let right = try SealKey.generate()
-        _ = try await vaultd.client().initializeRecorded(["seal_key": right.phrase()])
+        _ = try await vaultd.client().initializeRecorded(InitRequest(sealKey: right.phrase()))
         let keyFile = vaultd.directory.appendingPathComponent("unseal-key").path
         let wrong = try SealKey.generate().phrase()
         _ = FileManager.default.createFile(atPath: keyFile, contents: Data((wrong + "\n").utf8), attributes: [.posixPermissions: 0o600])
@@ -99,7 +100,7 @@ struct AgentTests {
         print("agent CPU over 3 s with a wrong key: \(cpu) s")
         #expect(cpu < 0.3, "busy loop? \(cpu) s of CPU in 3 s")
 
-        #expect(try await vaultd.client().sealStatus()["sealed"] as? Bool == true)
+        #expect(try await vaultd.client().sealStatus().sealed == true)
         let errors = agent.log.split(separator: "\n").filter { $0.contains("refused the key") }
         #expect(errors.count == 1, "logged \(errors.count) times")
         #expect(errors.first?.contains(keyFile) == true)
@@ -174,7 +175,7 @@ struct AgentTests {
         // kill -9 and restart: unsealed again by the agent.
         await server.stop(signal: SIGKILL)
         server = try openBao.start()
-        #expect(await eventually { (try? await client.sealStatus())?["initialized"] as? Bool == true })
+        #expect(await eventually { (try? await client.sealStatus())?.initialized == true })
         #expect(await eventually { await Self.isUnsealed(client) }, "\(agent.log.suffix(800))")
         let status = try await baoStatus()
         #expect(status.status == 0, "\(status.stdout)")

@@ -3,6 +3,7 @@ import SealKit
 import TestSupport
 import Testing
 import VaultClient
+import VaultWire
 
 /// unseal-agent with seal "azurekeyvault" against the Azure fake (proven in AzureAuthTests
 /// against Microsoft's clients), unsealing a real vaultd.
@@ -34,7 +35,7 @@ struct AzureAgentTests {
 
     static func unsealed(_ vaultd: VaultdHarness) async throws -> Bool {
         let client = try vaultd.client()
-        return await eventually { (try? await client.sealStatus())?["sealed"] as? Bool == false }
+        return await eventually { (try? await client.sealStatus())?.sealed == false }
     }
 
     @Test("fetch mode, first boot with an empty Key Vault: the secret is created, vaultd initialised and unsealed; after a restart the same secret unseals it", arguments: AzureFake.credentialKinds)
@@ -64,7 +65,7 @@ struct AzureAgentTests {
         defer { vaultd.remove() }
         try await vaultd.start()
         let phrase = try SealKey.generate().phrase()
-        _ = try await vaultd.client().initializeRecorded(["seal_key": phrase])
+        _ = try await vaultd.client().initializeRecorded(InitRequest(sealKey: phrase))
         let ciphertext = vaultd.directory.appendingPathComponent("seal-azure.enc").path
         let config = try Self.config(fake, vault: vaultd.address, directory: vaultd.directory, seal: """
               key_name        = "unseal-wrap"
@@ -92,7 +93,7 @@ struct AzureAgentTests {
         defer { vaultd.remove() }
         try await vaultd.start()
         let phrase = try SealKey.generate().phrase()
-        _ = try await vaultd.client().initializeRecorded(["seal_key": phrase])
+        _ = try await vaultd.client().initializeRecorded(InitRequest(sealKey: phrase))
         try await vaultd.stop(signal: SIGKILL)
         let config = try Self.config(fake, vault: vaultd.address, directory: vaultd.directory, seal: #"  secret_name = "vaultd-unseal""#, initEnabled: true)
         // Store the secret through the agent's own path (wrap), then inject failures on reads.
@@ -116,7 +117,7 @@ struct AzureAgentTests {
         let vaultd = try VaultdHarness()
         defer { vaultd.remove() }
         try await vaultd.start()
-        _ = try await vaultd.client().initializeRecorded([:])
+        _ = try await vaultd.client().initializeRecorded()
         try await fake.control(["forbid": ["secrets/get"]])
         let config = try Self.config(fake, vault: vaultd.address, directory: vaultd.directory, seal: #"  secret_name = "vaultd-unseal""#)
         let agent = try Self.startAgent(config, fake, kind: "client_secret", log: vaultd.directory.appendingPathComponent("agent.log"))
@@ -126,7 +127,7 @@ struct AzureAgentTests {
         let lines = agent.log.split(separator: "\n").filter { $0.contains("denied") }
         #expect(lines.count == 1, "\(agent.log)")
         #expect(lines.first?.contains("secrets get") == true)
-        #expect(try await vaultd.client().sealStatus()["sealed"] as? Bool == true)
+        #expect(try await vaultd.client().sealStatus().sealed == true)
     }
 
     @Test("environment activation: a missing setting is named by its variable; http:// is refused off loopback")

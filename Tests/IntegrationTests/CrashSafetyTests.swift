@@ -4,6 +4,7 @@ import SealKit
 import TestSupport
 import Testing
 import VaultClient
+import VaultWire
 
 /// `kill -9` at random instants (issue 8): autonomous init never leaves a vault initialised
 /// with a lost key, and vaultd never loses an acknowledged write. Every loop is bounded.
@@ -39,7 +40,7 @@ struct CrashSafetyTests {
             // it is meant to outlive the agent. Classify only once it is done.
             #expect(await eventually { Self.custodians(of: config).isEmpty }, "an init custodian did not finish")
             let status = try await client.sealStatus()
-            let initialised = status["initialized"] as? Bool ?? false
+            let initialised = status.initialized
             let stored = FileManager.default.contents(atPath: keyFile)
             let outcome: Outcome = initialised ? .initialised : (stored == nil ? .untouched : .keyStoredFirst)
             if initialised && stored == nil {
@@ -99,7 +100,7 @@ struct CrashSafetyTests {
             let started = ContinuousClock.now
             let agent = try AgentTests.startAgent(config, in: directory)
             defer { kill(agent.pid, SIGKILL) }
-            while (try? await client.sealStatus())?["initialized"] as? Bool != true, ContinuousClock.now - started < TestEnvironment.hangGuard {
+            while (try? await client.sealStatus())?.initialized != true, ContinuousClock.now - started < TestEnvironment.hangGuard {
                 try await Task.sleep(for: .milliseconds(1))
             }
             let elapsed = ContinuousClock.now - started

@@ -3,6 +3,7 @@ import HTTPTransport
 import TestSupport
 import Testing
 import VaultClient
+import VaultWire
 
 /// The systemd units in `systemd/`: valid, tightly sandboxed, and the daemons really work under
 /// equivalent restrictions.
@@ -79,11 +80,11 @@ struct DeploymentTests {
                                    [TestEnvironment.executable("unseal-agent"), "run", "--config", root.appendingPathComponent("agent.hcl").path],
                                    log: root.appendingPathComponent("agent.log").path)
         let client = VaultClient(address: try VaultAddress("unix://\(socket)"), token: nil, timeout: .seconds(5))
-        #expect(await eventually { (try? await client.sealStatus())?["sealed"] as? Bool == false }, "vaultd: \(vaultd.log)\nagent: \(agent.log)")
+        #expect(await eventually { (try? await client.sealStatus())?.sealed == false }, "vaultd: \(vaultd.log)\nagent: \(agent.log)")
 
         await vaultd.stop(signal: SIGKILL)
         vaultd = try restricted(4242, 4242, "4242", writable: [state, run], vaultdCommand, log: root.appendingPathComponent("vaultd.log").path)
-        #expect(await eventually { (try? await client.sealStatus())?["sealed"] as? Bool == false }, "vaultd: \(vaultd.log)\nagent: \(agent.log)")
+        #expect(await eventually { (try? await client.sealStatus())?.sealed == false }, "vaultd: \(vaultd.log)\nagent: \(agent.log)")
 
         // The sandbox is real: outside the writable directories nothing can be written.
         let probe = try await TestEnvironment.run("/usr/bin/unshare", ["--mount", "--propagation", "private", "sh", wrapper, "4242", "4242", "4242",

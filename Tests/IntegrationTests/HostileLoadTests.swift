@@ -4,6 +4,7 @@ import SealKit
 import TestSupport
 import Testing
 import VaultClient
+import VaultWire
 
 /// The loads that killed vaultd and the agent (SIGILL from libdispatch once descriptors ran
 /// out), slowloris, unfinished bodies, and seal operations over TCP. Loopback only; every loop
@@ -65,7 +66,7 @@ struct HostileLoadTests {
             let before = ContinuousClock.now
             let answer = try await client.unseal(key: key)
             unseals.append((ContinuousClock.now - before) / .milliseconds(1))
-            #expect(answer["sealed"] as? Bool == false)
+            #expect(answer.sealed == false)
         }
         unseals.sort()
         print("unix-socket unseal during a 2,500-connection TCP flood: median \(unseals[5]) ms, max \(unseals.last!) ms (goal < 100 ms)")
@@ -130,7 +131,7 @@ struct HostileLoadTests {
             return poll(&pfd, 1, 0) == 1   // closed by the server (EOF readable)
         }, "the unfinished body was not closed")
         print("slowloris: \(heldAtFirst) connections held at first, 0 after http_read_header_timeout; the unfinished body closed after http_read_timeout")
-        #expect((try await vaultd.client().sealStatus())["initialized"] as? Bool == false)
+        #expect((try await vaultd.client().sealStatus()).initialized == false)
     }
 
     @Test("a vault that stops answering (SIGSTOP) turns the agent's /readyz to 503 within a bounded time, and back to 200 when it resumes")
@@ -182,14 +183,14 @@ struct HostileLoadTests {
         }
         let (provide, _) = try await tcp.send("POST", "/api/v1/unseal", body: ["key": phrase])
         #expect(provide == 403)
-        #expect((try await tcp.sealStatus())["initialized"] as? Bool == false)
+        #expect((try await tcp.sealStatus()).initialized == false)
         // The opted-in listener takes them, as does the unix socket.
         let allowed = VaultClient(address: try VaultAddress("http://127.0.0.1:\(open)"), timeout: .seconds(30))
-        _ = try await allowed.initializeRecorded(["seal_key": phrase])
+        _ = try await allowed.initializeRecorded(InitRequest(sealKey: phrase))
         try await vaultd.stop()
         try await vaultd.start()
         #expect(try await tcp.send("PUT", "/v1/sys/unseal", body: ["key": phrase]).status == 403)
-        #expect(try await vaultd.client().unseal(key: phrase)["sealed"] as? Bool == false)
+        #expect(try await vaultd.client().unseal(key: phrase).sealed == false)
     }
 
     @Test("accept() failing with EMFILE on the TCP listener: no spinning, logged once with a count, the unix socket still answers, the waiting clients are served when it clears")
@@ -224,7 +225,7 @@ struct HostileLoadTests {
         let during = faults.acceptFailures - before
         #expect(during <= 30, "accept retried \(during) times in 3 s: spinning")
         // The unix socket is a listener of its own: still served.
-        #expect((try await vaultd.client().sealStatus())["initialized"] as? Bool == false)
+        #expect((try await vaultd.client().sealStatus()).initialized == false)
         let lines = vaultd.log().split(separator: "\n").filter { $0.contains("cannot accept connections") }
         #expect(lines.count == 1, "\(lines.prefix(3))")
         #expect(lines.first?.contains("Too many open files") == true, "\(lines.first ?? "")")

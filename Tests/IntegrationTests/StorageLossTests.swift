@@ -4,6 +4,7 @@ import SealKit
 import TestSupport
 import Testing
 import VaultClient
+import VaultWire
 
 /// vaultd's storage vanishing under it: no write is acknowledged into a deleted file, health
 /// says why, and the agent never answers a vault that lost its storage with a fresh init.
@@ -60,7 +61,7 @@ struct StorageLossTests {
         try await setup.vaultd.start()
         #expect(await eventually { await Self.storageLostAlert(setup) }, "\(setup.agent.log.suffix(1500))")
         #expect(setup.agent.log.contains("storage was lost"))
-        #expect((try await setup.vaultd.client().sealStatus())["initialized"] as? Bool == false, "the agent initialised a vault that lost its storage")
+        #expect((try await setup.vaultd.client().sealStatus()).initialized == false, "the agent initialised a vault that lost its storage")
     }
 
     @Test("WAL truncated to its header after a kill: the agent raises storage_lost and does not initialise")
@@ -72,9 +73,9 @@ struct StorageLossTests {
         truncate(setup.vaultd.databasePath + "-wal", 32)
         try await setup.vaultd.start()
         let status = try await setup.vaultd.client().sealStatus()
-        if status["initialized"] as? Bool == false {
+        if status.initialized == false {
             #expect(await eventually { await Self.storageLostAlert(setup) }, "\(setup.agent.log.suffix(1500))")
-            #expect((try await setup.vaultd.client().sealStatus())["initialized"] as? Bool == false)
+            #expect((try await setup.vaultd.client().sealStatus()).initialized == false)
             print("truncated WAL: vaultd reports uninitialised; the agent raised storage_lost and did not initialise")
         } else {
             print("truncated WAL: the init had reached the main file; vaultd still initialised")
@@ -90,9 +91,9 @@ struct StorageDamageTests {
         defer { vaultd.remove() }
         try await vaultd.start()
         let phrase = try SealKey.generate().phrase()
-        let answer = try await vaultd.client().initializeRecorded(["seal_key": phrase])
+        let answer = try await vaultd.client().initializeRecorded(InitRequest(sealKey: phrase))
         _ = try await vaultd.client().unseal(key: phrase)
-        let root = try vaultd.client(token: try #require(answer["root_token"] as? String))
+        let root = try vaultd.client(token: answer.rootToken)
         for index in 0..<40 { _ = try await root.call("POST", "/api/v1/vaults", body: ["name": "vault-\(index)", "description": String(repeating: "d", count: 200)]) }
         try await vaultd.stop()   // SIGTERM: checkpointed into the main file
         // Garbage over the second page (the table's b-tree: SQLite's pages are 4 KiB here).
@@ -111,9 +112,9 @@ struct StorageDamageTests {
         defer { vaultd.remove() }
         try await vaultd.start()
         let phrase = try SealKey.generate().phrase()
-        let answer = try await vaultd.client().initializeRecorded(["seal_key": phrase])
+        let answer = try await vaultd.client().initializeRecorded(InitRequest(sealKey: phrase))
         _ = try await vaultd.client().unseal(key: phrase)
-        let root = try vaultd.client(token: try #require(answer["root_token"] as? String))
+        let root = try vaultd.client(token: answer.rootToken)
         let vault = try await root.call("POST", "/api/v1/vaults", body: ["name": "damaged"])
         let vaultID = try #require((vault as? [String: Any])?["id"] as? String)
         var secrets = [(id: String, value: String)]()

@@ -4,6 +4,7 @@ import SealKit
 import TestSupport
 import Testing
 import VaultClient
+import VaultWire
 
 /// Guessing seal keys: limited per peer and across every TCP peer, on the monotonic clock; the
 /// agent's uid on the unix socket is limited by nothing but its own keys; refused peers do not
@@ -41,7 +42,7 @@ struct UnsealRateLimitTests {
         try await vaultd.start()
         let phrase = try SealKey.generate().phrase(), wrong = try SealKey.generate().phrase()
         SecretLedger.record([phrase, wrong])
-        _ = try await vaultd.client().initializeRecorded(["seal_key": phrase])
+        _ = try await vaultd.client().initializeRecorded(InitRequest(sealKey: phrase))
         try await vaultd.stop()
         try await vaultd.start()
 
@@ -60,7 +61,7 @@ struct UnsealRateLimitTests {
         #expect(Double(evaluated) <= 30 + seconds / 2 + 1, "the TCP-wide budget is 30 a minute")
         // The agent's door: a right key over the unix socket is not charged for any of that.
         let answer = try await vaultd.client().unseal(key: phrase)
-        #expect(answer["sealed"] as? Bool == false)
+        #expect(answer.sealed == false)
     }
 
     @Test("a refused unix-socket peer reconnecting 2,000 times is logged once a minute, with a count")
@@ -90,7 +91,7 @@ struct UnsealRateLimitTests {
         try await vaultd.start(environment: try faults.environment)
         let phrase = try SealKey.generate().phrase(), wrong = try SealKey.generate().phrase()
         SecretLedger.record([phrase, wrong])
-        _ = try await vaultd.client().initializeRecorded(["seal_key": phrase])
+        _ = try await vaultd.client().initializeRecorded(InitRequest(sealKey: phrase))
         try await vaultd.stop()
         try await vaultd.start(environment: try faults.environment)
 
@@ -110,7 +111,7 @@ struct UnsealRateLimitTests {
                 try await Task.sleep(for: .milliseconds(100))
             } else {
                 #expect(status == 200)
-                unsealed = (try await client.sealStatus())["sealed"] as? Bool == false
+                unsealed = (try await client.sealStatus()).sealed == false
             }
         }
         print("wall clock stepped back 1 h during a 1 s wait: \(waits.count) answers of 429, longest wait announced \(waits.max() ?? 0) s; unsealed: \(unsealed)")

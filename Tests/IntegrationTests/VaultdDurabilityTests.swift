@@ -3,16 +3,17 @@ import SealKit
 import TestSupport
 import Testing
 import VaultClient
+import VaultWire
 
 /// vaultd across restarts and crashes: what was acknowledged is kept, what is secret never
 /// reaches the disk in the clear.
 @Suite("vaultd durability and secrecy")
 struct VaultdDurabilityTests {
     /// Initialises with a generated key (one share), unseals, returns the key and root token.
-    static func initialize(_ vaultd: VaultdHarness) async throws -> (key: String, token: String, result: [String: Any]) {
-        let result = try await vaultd.client().initializeRecorded(["secret_shares": 1, "secret_threshold": 1, "recovery_shares": 3, "recovery_threshold": 2])
-        let key = try #require((result["keys_base64"] as? [String])?.first)
-        let token = try #require(result["root_token"] as? String)
+    static func initialize(_ vaultd: VaultdHarness) async throws -> (key: String, token: String, result: InitResponse) {
+        let result = try await vaultd.client().initializeRecorded(InitRequest(secretShares: 1, secretThreshold: 1, recoveryShares: 3, recoveryThreshold: 2))
+        let key = try #require(result.keysBase64.first)
+        let token = result.rootToken
         _ = try await vaultd.client().unseal(key: key)
         return (key, token, result)
     }
@@ -39,8 +40,8 @@ struct VaultdDurabilityTests {
         #expect(vaultd.log().contains("keys wiped"))
         try await vaultd.start()
         let status = try await vaultd.client().sealStatus()
-        #expect(status["sealed"] as? Bool == true)
-        #expect(status["initialized"] as? Bool == true)
+        #expect(status.sealed == true)
+        #expect(status.initialized == true)
         let sealedRead = try await client.send("GET", "/api/v1/vaults/\(vaultID)/secrets")
         #expect(sealedRead.status == 503)
         #expect(((sealedRead.json as? [String: Any])?["errors"] as? [String]) == ["vault is sealed"])
@@ -55,8 +56,8 @@ struct VaultdDurabilityTests {
         let sealKey = try SealKey(parsing: key)
         var needles = samples.map { String($0.prefix(20)) }
         needles += [key, sealKey.encoded(as: .hex), sealKey.phrase(), token, String(token.dropFirst(3))]
-        needles += (result["recovery_keys_base64"] as? [String]) ?? []
-        needles += (result["recovery_keys"] as? [String]) ?? []
+        needles += result.recoveryKeysBase64 ?? []
+        needles += result.recoveryKeys ?? []
         let stored = vaultd.storedBytes()
         #expect(stored.count > 4096)
         for needle in needles {

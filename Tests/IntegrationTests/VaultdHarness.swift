@@ -2,6 +2,7 @@ import Foundation
 import HTTPTransport
 import TestSupport
 import VaultClient
+import VaultWire
 
 /// A vaultd process in its own temporary directory, started from a generated configuration,
 /// its output captured to `vaultd.log` there.
@@ -128,10 +129,10 @@ func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
 extension VaultClient {
     /// `initialize`, recording the key it was given and every secret of its answer in the
     /// ``SecretLedger`` (the suite-wide scan looks for them in every log).
-    func initializeRecorded(_ body: [String: Any]) async throws -> [String: Any] {
-        if let key = body["seal_key"] as? String { SecretLedger.record([key]) }
-        let answer = try await initialize(body)
-        SecretLedger.recordInit(answer)
+    func initializeRecorded(_ request: InitRequest = InitRequest()) async throws -> InitResponse {
+        if let key = request.sealKey { SecretLedger.record([key]) }
+        let answer = try await initialize(request)
+        SecretLedger.record(answer.keys + answer.keysBase64 + (answer.recoveryKeys ?? []) + (answer.recoveryKeysBase64 ?? []) + [answer.rootToken])
         return answer
     }
 }

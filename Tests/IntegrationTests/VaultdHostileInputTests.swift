@@ -4,6 +4,7 @@ import SealKit
 import TestSupport
 import Testing
 import VaultClient
+import VaultWire
 
 /// Wrong keys, broken bodies and strangers on the socket: each refused with a clear 4xx,
 /// nothing changed, nothing secret logged.
@@ -30,11 +31,11 @@ struct VaultdHostileInputTests {
         let mismatch = try SealKey.generate()
         let refusedInit = try await client.send("PUT", "/v1/sys/init", body: ["seal_key": mismatch.phrase()])
         #expect(refusedInit.status == 400)
-        #expect(try await client.sealStatus()["initialized"] as? Bool == false)
+        #expect(try await client.sealStatus().initialized == false)
 
-        let initialized = try await client.initializeRecorded(["seal_key": right.phrase(), "secret_shares": 3, "secret_threshold": 2])
-        let shares = try #require(initialized["keys_base64"] as? [String])
-        #expect(initialized["validation_hash"] as? String == right.validationHash().description)
+        let initialized = try await client.initializeRecorded(InitRequest(secretShares: 3, secretThreshold: 2, sealKey: right.phrase()))
+        let shares = initialized.keysBase64
+        #expect(initialized.validationHash == right.validationHash().description)
 
         let wrongPhrase = try SealKey.generate().phrase()
         var corruptShare = Array(Data(base64Encoded: shares[0])!)
@@ -67,14 +68,14 @@ struct VaultdHostileInputTests {
 
         // Nothing changed: still sealed, no progress.
         let status = try await client.sealStatus()
-        #expect(status["sealed"] as? Bool == true)
-        #expect(status["progress"] as? Int == 0)
-        #expect(status["initialized"] as? Bool == true)
+        #expect(status.sealed == true)
+        #expect(status.progress == 0)
+        #expect(status.initialized == true)
         // The right shares still unseal it (from a different peer identity, the limiter is per uid:
         // it has seen 3 failures here, below the 5 allowed).
         _ = try await client.unseal(key: shares[2])
         let unsealed = try await client.unseal(key: shares[0])
-        #expect(unsealed["sealed"] as? Bool == false)
+        #expect(unsealed.sealed == false)
 
         // Already unsealed: a wrong whole key is still an error (not a silent 200/204).
         let (afterStatus, _) = try await Self.raw(vaultd, "POST", "/api/v1/unseal", body: Array("{\"key\": \"\(wrongPhrase)\"}".utf8))
@@ -101,7 +102,7 @@ struct VaultdHostileInputTests {
         let vaultd = try VaultdHarness()
         defer { vaultd.remove() }
         try await vaultd.start()
-        _ = try await vaultd.client().initializeRecorded([:])
+        _ = try await vaultd.client().initializeRecorded()
         var statuses = [Int]()
         var refusal = ""
         // After 5 failures the peer must wait 1 s, doubling after each further failure. A busy

@@ -4,6 +4,7 @@ import SealKit
 import TestSupport
 import Testing
 import VaultClient
+import VaultWire
 
 /// vaultd as a process: dev mode, readiness notification, memory locking, core dumps.
 @Suite("vaultd process")
@@ -36,7 +37,7 @@ struct VaultdProcessTests {
 
         for address in [String(socket), String(tcp)] {
             let client = VaultClient(address: try VaultAddress(address), token: token)
-            #expect(try await client.sealStatus()["sealed"] as? Bool == false)
+            #expect(try await client.sealStatus().sealed == false)
             let created = try await client.call("POST", "/api/v1/unsealerkey") as? [String: Any]
             let key = try #require(created?["key"] as? String)
             #expect(try SealKey(parsing: key).validationHash().description == created?["validation_hash"] as? String)
@@ -83,8 +84,8 @@ struct VaultdProcessTests {
         let message = collector.text
         #expect(message.contains("READY=1"))
 
-        let result = try await vaultd.client().initializeRecorded([:])
-        _ = try await vaultd.client().unseal(key: (result["keys"] as? [String])?.first ?? "")
+        let result = try await vaultd.client().initializeRecorded()
+        _ = try await vaultd.client().unseal(key: result.keys.first ?? "")
         let pid = try #require(vaultd.process?.processIdentifier)
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
         let locked = status.split(separator: "\n").first { $0.hasPrefix("VmLck:") }.flatMap { Int($0.split(whereSeparator: \.isWhitespace)[1]) }

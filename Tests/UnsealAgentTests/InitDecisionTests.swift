@@ -1,4 +1,5 @@
 import Foundation
+import SealKit
 import SealSources
 import Testing
 @testable import UnsealAgent
@@ -7,7 +8,7 @@ import Testing
 /// vault the target is, whether it is in a cluster and whether a peer is initialised.
 @Suite("autonomous init: the decision")
 struct InitDecisionTests {
-    static func facts(vaultd: Bool, cluster: Bool, stored: KeyMaterial?, peers: [String] = []) -> InitDecision.Facts {
+    static func facts(vaultd: Bool, cluster: Bool, stored: SealMaterial?, peers: [String] = []) -> InitDecision.Facts {
         InitDecision.Facts(target: "unix:///n2.sock", isVaultd: vaultd, inCluster: cluster, store: "file:/k", stored: stored, initialisedPeers: peers)
     }
 

@@ -42,7 +42,7 @@ struct CacheRaceTests {
     static func unsealedCore(_ storage: GatedStorage) async throws -> (VaultCore, String) {
         let core = VaultCore(storage: storage, validationHash: nil)
         try await core.load()
-        let phrase = try #require(try await core.initialize(InitRequest()).phrase)
+        let phrase = try #require(try await core.initialize(InitParameters()).phrase)
         _ = try await core.submitUnsealKey(phrase)
         return (core, phrase)
     }

@@ -27,11 +27,11 @@ struct SealStateTests {
         let core = try await Self.core()
         #expect(await core.status().initialized == false)
         #expect(await Self.code { _ = try await core.submitUnsealKey("x") } == .notInitialized)
-        let result = try await core.initialize(InitRequest())
+        let result = try await core.initialize(InitParameters())
         #expect(result.keys.count == 1 && result.keys[0].count == 64)
         #expect(result.phrase?.split(separator: " ").count == 24)
         #expect(await core.isSealed)
-        #expect(await Self.code { _ = try await core.initialize(InitRequest()) } == .conflict)
+        #expect(await Self.code { _ = try await core.initialize(InitParameters()) } == .conflict)
         let status = try await core.submitUnsealKey(result.phrase!)
         #expect(status.sealed == false)
         #expect(status.clusterID != nil)
@@ -44,7 +44,7 @@ struct SealStateTests {
     @Test("shares: progress, nonce, duplicates, reset, threshold")
     func shares() async throws {
         let core = try await Self.core()
-        let result = try await core.initialize(InitRequest(secretShares: 5, secretThreshold: 3))
+        let result = try await core.initialize(InitParameters(secretShares: 5, secretThreshold: 3))
         #expect(result.keys.count == 5 && result.keys.allSatisfy { $0.count == 66 })
         var status = try await core.submitUnsealKey(result.keys[0])
         #expect(status.progress == 1 && status.sealed && !status.nonce.isEmpty)
@@ -63,7 +63,7 @@ struct SealStateTests {
     func wholeKeyWithShares() async throws {
         let key = try SealKey.generate()
         let core = try await Self.core()
-        _ = try await core.initialize(InitRequest(secretShares: 3, secretThreshold: 2, sealKey: key.encoded(as: .hex)))
+        _ = try await core.initialize(InitParameters(secretShares: 3, secretThreshold: 2, sealKey: key.encoded(as: .hex)))
         let status = try await core.submitUnsealKey(key.phrase())
         #expect(!status.sealed)
     }
@@ -71,7 +71,7 @@ struct SealStateTests {
     @Test("wrong keys are refused, reset progress, and change nothing")
     func wrongKeys() async throws {
         let core = try await Self.core()
-        let result = try await core.initialize(InitRequest(secretShares: 3, secretThreshold: 2))
+        let result = try await core.initialize(InitParameters(secretShares: 3, secretThreshold: 2))
         _ = try await core.submitUnsealKey(result.keys[0])
         #expect(await Self.code { _ = try await core.submitUnsealKey(try SealKey.generate().phrase()) } == .wrongKey)
         #expect(await core.status().progress == 0, "a wrong key resets progress")
@@ -93,8 +93,8 @@ struct SealStateTests {
     func validationHash() async throws {
         let key = try SealKey.generate()
         let core = try await Self.core(hash: key.validationHash())
-        #expect(await Self.code { _ = try await core.initialize(InitRequest(sealKey: try SealKey.generate().phrase())) } == .wrongKey)
-        _ = try await core.initialize(InitRequest(sealKey: key.encoded(as: .base64)))
+        #expect(await Self.code { _ = try await core.initialize(InitParameters(sealKey: try SealKey.generate().phrase())) } == .wrongKey)
+        _ = try await core.initialize(InitParameters(sealKey: key.encoded(as: .base64)))
         #expect(await Self.code { _ = try await core.submitUnsealKey(try SealKey.generate().phrase()) } == .wrongKey)
         #expect(!(await core.status().sealed == false))
         _ = try await core.submitUnsealKey(key.phrase())
@@ -107,14 +107,14 @@ struct SealStateTests {
     @Test("init parameters are checked like Vault's", arguments: [(0, 0), (3, 1), (2, 3), (256, 2), (3, 0)])
     func initParameters(shares: Int, threshold: Int) async throws {
         let core = try await Self.core()
-        #expect(await Self.code { _ = try await core.initialize(InitRequest(secretShares: shares, secretThreshold: threshold)) } == .badRequest)
+        #expect(await Self.code { _ = try await core.initialize(InitParameters(secretShares: shares, secretThreshold: threshold)) } == .badRequest)
         #expect(await core.isInitialized == false)
     }
 
     @Test("recovery shares recombine to the seal key")
     func recoveryShares() async throws {
         let core = try await Self.core()
-        let result = try await core.initialize(InitRequest(recoveryShares: 5, recoveryThreshold: 3))
+        let result = try await core.initialize(InitParameters(recoveryShares: 5, recoveryThreshold: 3))
         #expect(result.recoveryKeys.count == 5)
         let parts = result.recoveryKeysBase64.prefix(3).map { Array(Data(base64Encoded: $0)!) }
         let key = try SealKey(bytes: try Shamir.combine(Array(parts)))
@@ -128,7 +128,7 @@ struct VaultDataTests {
     static func unsealed() async throws -> (VaultCore, MemoryStorage, String) {
         let storage = MemoryStorage()
         let core = VaultCore(storage: storage)
-        let result = try await core.initialize(InitRequest())
+        let result = try await core.initialize(InitParameters())
         _ = try await core.submitUnsealKey(result.keys[0])
         return (core, storage, result.rootToken)
     }

@@ -1,0 +1,177 @@
+/// The answers of Vault's `sys` API as vaultd, OpenBao and Vault give them. Decoding ignores
+/// fields a server adds; a field only some servers send is optional.
+
+/// `GET /v1/sys/seal-status`, and the answer to `PUT /v1/sys/unseal`.
+public struct SealStatusResponse: Codable, Sendable, Equatable {
+    public var type: String
+    public var initialized: Bool
+    public var sealed: Bool
+    /// The threshold of shares (`t`) and their number (`n`).
+    public var threshold: Int
+    public var shares: Int
+    public var progress: Int
+    public var nonce: String
+    public var version: String
+    public var buildDate: String?
+    public var migration: Bool?
+    public var recoverySeal: Bool?
+    public var storageType: String?
+    /// Only while unsealed.
+    public var clusterName: String?
+    public var clusterID: String?
+    /// vaultd's addition: `"vaultd"` tells a client (the agent) that `sys/init` takes `seal_key`.
+    public var implementation: String?
+
+    public init(type: String, initialized: Bool, sealed: Bool, threshold: Int, shares: Int, progress: Int, nonce: String,
+                version: String, buildDate: String? = nil, migration: Bool? = nil, recoverySeal: Bool? = nil, storageType: String? = nil,
+                clusterName: String? = nil, clusterID: String? = nil, implementation: String? = nil) {
+        self.type = type
+        self.initialized = initialized
+        self.sealed = sealed
+        self.threshold = threshold
+        self.shares = shares
+        self.progress = progress
+        self.nonce = nonce
+        self.version = version
+        self.buildDate = buildDate
+        self.migration = migration
+        self.recoverySeal = recoverySeal
+        self.storageType = storageType
+        self.clusterName = clusterName
+        self.clusterID = clusterID
+        self.implementation = implementation
+    }
+
+    /// Whether this server is a vaultd (it takes the `seal_key` init extension).
+    public var isVaultd: Bool { implementation == "vaultd" }
+
+    enum CodingKeys: String, CodingKey {
+        case type, initialized, sealed, progress, nonce, version, migration, implementation
+        case threshold = "t", shares = "n"
+        case buildDate = "build_date", recoverySeal = "recovery_seal", storageType = "storage_type"
+        case clusterName = "cluster_name", clusterID = "cluster_id"
+    }
+}
+
+/// `GET /v1/sys/init`.
+public struct InitStatusResponse: Codable, Sendable, Equatable {
+    public var initialized: Bool
+    public init(initialized: Bool) { self.initialized = initialized }
+}
+
+/// The answer to `PUT /v1/sys/init`: the shares (hex and base64), recovery shares, the root
+/// token and, from vaultd, the seal key's validation hash. Secrets: never log it.
+public struct InitResponse: Codable, Sendable, Equatable {
+    public var keys: [String]
+    public var keysBase64: [String]
+    public var recoveryKeys: [String]?
+    public var recoveryKeysBase64: [String]?
+    public var rootToken: String
+    public var validationHash: String?
+
+    public init(keys: [String], keysBase64: [String], recoveryKeys: [String]? = nil, recoveryKeysBase64: [String]? = nil,
+                rootToken: String, validationHash: String? = nil) {
+        self.keys = keys
+        self.keysBase64 = keysBase64
+        self.recoveryKeys = recoveryKeys
+        self.recoveryKeysBase64 = recoveryKeysBase64
+        self.rootToken = rootToken
+        self.validationHash = validationHash
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case keys
+        case keysBase64 = "keys_base64", recoveryKeys = "recovery_keys", recoveryKeysBase64 = "recovery_keys_base64"
+        case rootToken = "root_token", validationHash = "validation_hash"
+    }
+}
+
+/// `GET /v1/sys/health`.
+public struct HealthResponse: Codable, Sendable, Equatable {
+    public var initialized: Bool
+    public var sealed: Bool
+    public var standby: Bool
+    public var performanceStandby: Bool?
+    public var replicationPerformanceMode: String?
+    public var replicationDRMode: String?
+    public var serverTimeUTC: Int
+    public var version: String
+    public var clusterName: String?
+    public var clusterID: String?
+
+    public init(initialized: Bool, sealed: Bool, standby: Bool, performanceStandby: Bool? = nil, replicationPerformanceMode: String? = nil,
+                replicationDRMode: String? = nil, serverTimeUTC: Int, version: String, clusterName: String? = nil, clusterID: String? = nil) {
+        self.initialized = initialized
+        self.sealed = sealed
+        self.standby = standby
+        self.performanceStandby = performanceStandby
+        self.replicationPerformanceMode = replicationPerformanceMode
+        self.replicationDRMode = replicationDRMode
+        self.serverTimeUTC = serverTimeUTC
+        self.version = version
+        self.clusterName = clusterName
+        self.clusterID = clusterID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case initialized, sealed, standby, version
+        case performanceStandby = "performance_standby", replicationPerformanceMode = "replication_performance_mode"
+        case replicationDRMode = "replication_dr_mode", serverTimeUTC = "server_time_utc"
+        case clusterName = "cluster_name", clusterID = "cluster_id"
+    }
+}
+
+/// `GET /v1/sys/leader`.
+public struct LeaderResponse: Codable, Sendable, Equatable {
+    public var haEnabled: Bool
+    public var isSelf: Bool
+    public var activeTime: String?
+    public var leaderAddress: String
+    public var leaderClusterAddress: String?
+    public var performanceStandby: Bool?
+    public var performanceStandbyLastRemoteWAL: Int?
+
+    public init(haEnabled: Bool, isSelf: Bool, activeTime: String? = nil, leaderAddress: String, leaderClusterAddress: String? = nil,
+                performanceStandby: Bool? = nil, performanceStandbyLastRemoteWAL: Int? = nil) {
+        self.haEnabled = haEnabled
+        self.isSelf = isSelf
+        self.activeTime = activeTime
+        self.leaderAddress = leaderAddress
+        self.leaderClusterAddress = leaderClusterAddress
+        self.performanceStandby = performanceStandby
+        self.performanceStandbyLastRemoteWAL = performanceStandbyLastRemoteWAL
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case haEnabled = "ha_enabled", isSelf = "is_self", activeTime = "active_time", leaderAddress = "leader_address"
+        case leaderClusterAddress = "leader_cluster_address", performanceStandby = "performance_standby"
+        case performanceStandbyLastRemoteWAL = "performance_standby_last_remote_wal"
+    }
+}
+
+/// `GET /v1/auth/token/lookup-self`: the part clients read.
+public struct TokenLookupResponse: Codable, Sendable, Equatable {
+    public struct Data: Codable, Sendable, Equatable {
+        public var policies: [String]
+        public var displayName: String
+
+        public init(policies: [String], displayName: String) {
+            self.policies = policies
+            self.displayName = displayName
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case policies, displayName = "display_name"
+        }
+    }
+
+    public var data: Data
+    public init(data: Data) { self.data = data }
+}
+
+/// Every error answer: `{"errors": ["…"]}`.
+public struct ErrorResponse: Codable, Sendable, Equatable {
+    public var errors: [String]
+    public init(errors: [String]) { self.errors = errors }
+    public init(_ message: String) { self.errors = [message] }
+}
