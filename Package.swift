@@ -76,7 +76,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Keys a vault holds (issue 9): specs, generation, BIP39 seeds, BIP32/BIP44 derivation,
+        // Keys a vault holds: specs, generation, BIP39 seeds, BIP32/BIP44 derivation,
         // secp256k1 (on OpenSSL: BoringSSL lacks the curve), Keccak-256, EIP-55. No I/O.
         .systemLibrary(name: "COpenSSL", providers: [.apt(["libssl-dev"])]),
         .target(
@@ -226,7 +226,7 @@ let package = Package(
     ]
 )
 
-// libFuzzer targets (issue 8), only when VAULTD_FUZZ is set: they have no main of their own
+// libFuzzer targets (README: "Hostile input"), only when VAULTD_FUZZ is set: they have no main of their own
 // (libFuzzer's is linked in with -sanitize=fuzzer), so an ordinary build leaves them out.
 // scripts/fuzz builds and runs them; corpora are in Fuzz/Corpus/<target>.
 if ProcessInfo.processInfo.environment["VAULTD_FUZZ"] != nil {
