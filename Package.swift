@@ -38,6 +38,10 @@ let package = Package(
         // explicit_bzero, madvise flags).
         .target(name: "CVaultSystem"),
 
+        // The one error shape (DomainError: a Code, a message, file and line) and the one
+        // classification of failures (FailureClass: retryable, needs a fix, …). No dependencies.
+        .target(name: "ErrorKit"),
+
         // FoundationEssentials and the little the agent's modules need beyond it (loose JSON,
         // trimming, UTC timestamps, child processes, threads), so the agent never links the
         // full Foundation and ICU (docs/BENCHMARKS.md: about 4 MB of resident memory).
@@ -47,7 +51,7 @@ let package = Package(
         .target(
             name: "SealKit",
             dependencies: [
-                "LeanFoundation", "CVaultSystem",
+                "LeanFoundation", "CVaultSystem", "ErrorKit",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
@@ -56,7 +60,7 @@ let package = Package(
         // init, unseal, health, leader, errors) and vaultd's resource answers as Codable types,
         // and the request-body reader the server validates them with. vaultd encodes them;
         // VaultClient, the agent and vaultctl decode them. FoundationEssentials only.
-        .target(name: "VaultWire", dependencies: ["LeanFoundation", "SealKit"]),
+        .target(name: "VaultWire", dependencies: ["LeanFoundation", "SealKit", "ErrorKit"]),
 
         // Durable replacement of small files (key files, envelopes, tokens): write, fsync,
         // rename or link, fsync the directory.
@@ -72,6 +76,7 @@ let package = Package(
             dependencies: [
                 "SealKit",
                 "KeyKit",
+                "ErrorKit",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -82,7 +87,7 @@ let package = Package(
         .target(
             name: "KeyKit",
             dependencies: [
-                "COpenSSL", "SealKit",
+                "COpenSSL", "SealKit", "ErrorKit",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
@@ -135,27 +140,34 @@ let package = Package(
         // A client for Vault's sys API (vaultd, OpenBao, Vault) and vaultd's resource API.
         .target(name: "VaultClient", dependencies: ["HTTPTransport", "LeanFoundation", "VaultWire"]),
 
-        // AWS without an SDK: SigV4, credential providers, IMDS, KMS.
+        // AWS without an SDK: SigV4, credential providers, IMDS, KMS, and seal "awskms" beside
+        // its client.
         .target(
             name: "AWSAuth",
-            dependencies: ["LeanFoundation", "HTTPTransport", "SealKit", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["LeanFoundation", "HTTPTransport", "SealKit", "SealSourceCore", "DurableFile", "ErrorKit", .product(name: "Crypto", package: "swift-crypto")]
         ),
 
-        // Where the agent gets key material: protocol SealSource and its implementations.
+        // Azure without an SDK: Entra ID tokens (client secret, certificate, workload and managed
+        // identity), Key Vault secrets and keys, and seal "azurekeyvault" beside its client.
         .target(
             name: "AzureAuth",
             dependencies: [
-                "LeanFoundation", "HTTPTransport", "SealKit", .product(name: "Crypto", package: "swift-crypto"),
+                "LeanFoundation", "HTTPTransport", "SealKit", "SealSourceCore", "DurableFile", "ErrorKit", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
-        .target(name: "SealSources", dependencies: ["LeanFoundation", "SealKit", "DurableFile", "AWSAuth", "AzureAuth", .product(name: "Crypto", package: "swift-crypto")]),
+        // Where the agent gets key material, as go-kms-wrapping cuts it: the SealSource protocol and
+        // its optional capability (StoringSealSource) in a module of their own, so code that
+        // needs only the protocol links no cloud client; the local sources (file, env) here; the
+        // cloud sources beside their clients (AWSAuth, AzureAuth).
+        .target(name: "SealSourceCore", dependencies: ["LeanFoundation", "SealKit", "DurableFile", "ErrorKit"]),
+        .target(name: "SealSources", dependencies: ["LeanFoundation", "SealKit", "DurableFile", "SealSourceCore"]),
 
         // The agent: targets, the watch loop, retry policy, autonomous init, telemetry.
         .target(
             name: "UnsealAgent",
             dependencies: [
-                "LeanFoundation", "SealSources", "DurableFile", "AWSAuth", "AzureAuth", "VaultClient", "VaultWire", "HTTPTransport", "HTTPServerKit", "HCL", "SealKit", "CVaultSystem",
+                "LeanFoundation", "SealSources", "SealSourceCore", "DurableFile", "AWSAuth", "AzureAuth", "VaultClient", "VaultWire", "HTTPTransport", "HTTPServerKit", "HCL", "SealKit", "CVaultSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
@@ -190,7 +202,7 @@ let package = Package(
         .executableTarget(
             name: "unseal-agent",
             dependencies: [
-                "LeanFoundation", "VaultCLI", "UnsealAgent", "HCL", "AWSAuth", "SealSources", "SealKit", "HTTPTransport", "VaultClient", "VaultWire",
+                "LeanFoundation", "VaultCLI", "UnsealAgent", "HCL", "AWSAuth", "SealSources", "SealSourceCore", "SealKit", "HTTPTransport", "VaultClient", "VaultWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -200,6 +212,8 @@ let package = Package(
         // Helpers the test targets share: locating the package, the built executables and the
         // Python oracles (PyPI reference implementations installed by scripts/test).
         .target(name: "TestSupport", dependencies: ["HTTPTransport"], path: "Tests/TestSupport"),
+        // Test doubles for the vault core (MemoryStorage), out of the production modules.
+        .target(name: "VaultCoreTestSupport", dependencies: ["VaultCore"], path: "Tests/VaultCoreTestSupport"),
         .testTarget(
             name: "SealKitTests",
             dependencies: ["SealKit", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
@@ -211,9 +225,9 @@ let package = Package(
             exclude: ["Corpus", "Oracle"]
         ),
         .testTarget(name: "KeyKitTests", dependencies: ["KeyKit", "SealKit", "TestSupport"]),
-        .testTarget(name: "VaultCoreTests", dependencies: ["VaultCore", "VaultStorageSQLite", "SealKit", "KeyKit"]),
+        .testTarget(name: "VaultCoreTests", dependencies: ["VaultCore", "VaultCoreTestSupport", "VaultStorageSQLite", "SealKit", "KeyKit"]),
         .testTarget(name: "LeanFoundationTests", dependencies: ["LeanFoundation"]),
-        .testTarget(name: "UnsealAgentTests", dependencies: ["UnsealAgent", "SealSources", "SealKit", "DurableFile", "HCL", "TestSupport"]),
+        .testTarget(name: "UnsealAgentTests", dependencies: ["UnsealAgent", "SealSources", "SealSourceCore", "SealKit", "DurableFile", "HCL", "TestSupport"]),
         .testTarget(name: "VaultServerTests", dependencies: ["VaultServer", "HTTPServerKit"]),
         .testTarget(name: "HTTPTransportTests", dependencies: ["HTTPTransport", "TestSupport"], exclude: ["Oracle"]),
         .testTarget(name: "AWSAuthTests", dependencies: ["AWSAuth", "TestSupport"], exclude: ["Oracle", "Vectors"]),
@@ -232,7 +246,7 @@ let package = Package(
 if ProcessInfo.processInfo.environment["VAULTD_FUZZ"] != nil {
     package.targets.append(.target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"))
     for (name, dependency) in [("FuzzHCL", "HCL"), ("FuzzSealKey", "SealKit"), ("FuzzSigV4", "AWSAuth"), ("FuzzSysAPI", "VaultWire")] {
-        let extra: [Target.Dependency] = name == "FuzzSysAPI" ? ["VaultCore"] : []
+        let extra: [Target.Dependency] = name == "FuzzSysAPI" ? ["VaultCore", "VaultCoreTestSupport"] : []
         package.targets.append(.executableTarget(name: name, dependencies: [.target(name: dependency), "FuzzSupport"] + extra, path: "Fuzz/\(name)"))
         package.products.append(.executable(name: name, targets: [name]))
     }

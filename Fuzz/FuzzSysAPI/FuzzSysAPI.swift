@@ -2,6 +2,7 @@ import Dispatch
 import FuzzSupport
 import Foundation
 import VaultCore
+import VaultCoreTestSupport
 import VaultWire
 
 /// libFuzzer entry: any bytes as the body of `sys/init` (on a fresh vault) and of `sys/unseal`

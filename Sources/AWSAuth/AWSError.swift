@@ -1,7 +1,10 @@
+import ErrorKit
+
 /// An AWS failure with its class: transient (retry with backoff) or needing a fix (log once,
 /// retry slowly). Messages name the setting or permission to change, never a secret.
 public struct AWSError: Error, Sendable, CustomStringConvertible {
-    public enum Class: Sendable { case retryable, needsFix }
+    /// Only `.retryable` or `.needsFix` here.
+    public typealias Class = FailureClass
     public let errorClass: Class
     /// The AWS error code (`AccessDeniedException`) when the service sent one.
     public let code: String?

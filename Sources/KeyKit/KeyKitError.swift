@@ -1,7 +1,12 @@
+import ErrorKit
+
 /// What went wrong with a key or an operation. `message` never contains key material, a
 /// plaintext or a mnemonic.
-public struct KeyKitError: Error, Sendable, CustomStringConvertible {
-    public enum Code: String, Sendable {
+public typealias KeyKitError = DomainError<KeyKitErrors>
+
+/// KeyKit's error codes, each with the HTTP status vaultd answers it with.
+public enum KeyKitErrors: ErrorDomain {
+    public enum Code: String, Sendable, CustomStringConvertible {
         /// The request is wrong (a bad path, a wrong length, an unknown algorithm): 422.
         case invalidInput
         /// Key material that is not a valid key: 422.
@@ -12,19 +17,8 @@ public struct KeyKitError: Error, Sendable, CustomStringConvertible {
         case unsupported
         /// The crypto library failed where it should not: 500.
         case cryptoFailure
+
+        public var description: String { rawValue }
     }
-
-    public let code: Code
-    public let message: String
-    public let file: String
-    public let line: Int
-
-    public init(_ code: Code, _ message: String, file: String = #fileID, line: Int = #line) {
-        self.code = code
-        self.message = message
-        self.file = file
-        self.line = line
-    }
-
-    public var description: String { message }
 }
+

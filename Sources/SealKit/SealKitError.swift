@@ -1,10 +1,15 @@
+import ErrorKit
+
 /// An error from SealKit: what went wrong (``Code``), a reason a person can act on, and where
 /// it was raised.
 ///
 /// Reasons never contain key material. A BIP39 error may name a word that is *not* in the
 /// wordlist (so it is not part of any valid phrase) and its position; callers that handle keys
 /// pushed over the network return the reason to the caller and never log it.
-public struct SealKitError: Error, Hashable, CustomStringConvertible, Sendable {
+public typealias SealKitError = DomainError<SealKitErrors>
+
+/// SealKit's error codes.
+public enum SealKitErrors: ErrorDomain {
     /// The kind of failure, stable for programs to match on.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         let name: String
@@ -35,29 +40,5 @@ public struct SealKitError: Error, Hashable, CustomStringConvertible, Sendable {
         public static let systemFailure = Code("systemFailure")
         /// A cloaked value failed to authenticate (memory corruption).
         public static let cloakingFailure = Code("cloakingFailure")
-    }
-
-    public let code: Code
-    public let reason: String
-    public let file: String
-    public let line: UInt
-
-    public init(_ code: Code, _ reason: String, file: String = #fileID, line: UInt = #line) {
-        self.code = code
-        self.reason = reason
-        self.file = file
-        self.line = line
-    }
-
-    /// The reason alone: what an operator reads.
-    public var description: String { reason }
-
-    public static func == (lhs: Self, rhs: Self) -> Bool {
-        lhs.code == rhs.code && lhs.reason == rhs.reason
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(code)
-        hasher.combine(reason)
     }
 }

@@ -1,3 +1,4 @@
+import SealSourceCore
 import LeanFoundation
 import SealKit
 

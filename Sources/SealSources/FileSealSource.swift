@@ -1,3 +1,4 @@
+import SealSourceCore
 import LeanFoundation
 import SealKit
 import DurableFile
@@ -73,18 +74,6 @@ public struct FileSealSource: StoringSealSource {
             return false
         } catch {
             throw SealSourceError(.retryable, "seal \"file\": cannot store the key in \(path): \(error)", setting: "path")
-        }
-    }
-}
-
-extension SealMaterial {
-    /// Material as a source stored it (``SealMaterial/init(storedText:)``), with errors that
-    /// name where it came from.
-    init(stored data: Data, origin: String) throws(SealSourceError) {
-        do {
-            self = try SealMaterial(storedText: String(decoding: data, as: UTF8.self))
-        } catch {
-            throw SealSourceError(.needsFix, "\(origin) \(error.reason)")
         }
     }
 }

@@ -6,6 +6,7 @@ import HTTPTransport
 import Logging
 import NIOHTTP1
 import SealKit
+import SealSourceCore
 import SealSources
 import Synchronization
 import VaultClient

@@ -1,4 +1,5 @@
 import LeanFoundation
+import SealSourceCore
 import HTTPTransport
 import SealSources
 import VaultClient

@@ -1,4 +1,5 @@
 import AzureAuth
+import SealSourceCore
 import LeanFoundation
 import HCL
 import SealSources

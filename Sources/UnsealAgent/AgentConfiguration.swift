@@ -1,4 +1,5 @@
 import AWSAuth
+import SealSourceCore
 import LeanFoundation
 import HCL
 import Logging

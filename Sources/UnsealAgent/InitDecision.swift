@@ -1,5 +1,6 @@
 import SealSources
 import SealKit
+import SealSourceCore
 
 /// What autonomous init does about one uninitialised vault, decided from facts alone — so the
 /// races behind it are unit-tested without processes (`InitDecisionTests`).

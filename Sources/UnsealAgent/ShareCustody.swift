@@ -1,5 +1,6 @@
 import LeanFoundation
 import SealKit
+import SealSourceCore
 import Logging
 import DurableFile
 import SealSources

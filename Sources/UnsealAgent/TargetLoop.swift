@@ -3,6 +3,7 @@ import LeanFoundation
 import HTTPTransport
 import Logging
 import SealKit
+import SealSourceCore
 import SealSources
 import VaultClient
 import VaultWire

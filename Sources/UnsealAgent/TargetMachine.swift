@@ -1,4 +1,5 @@
 import SealSources
+import SealSourceCore
 
 /// The decisions of one target's loop, as a pure step: `(state, observation) → (effects,
 /// command)`. ``TargetLoop`` performs the I/O (seal-status, the sources, sleeping, watching)

@@ -1,7 +1,12 @@
+import ErrorKit
+
 /// An error the vault reports to its caller: a ``Code`` (VaultServer maps it to an HTTP status),
 /// and a message safe to return and to log (it never contains key material, tokens or secret
 /// values).
-public struct VaultError: Error, Hashable, Sendable, CustomStringConvertible {
+public typealias VaultError = DomainError<VaultErrors>
+
+/// The vault's error codes.
+public enum VaultErrors: ErrorDomain {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         public let name: String
         private init(_ name: String) { self.name = name }
@@ -33,25 +38,8 @@ public struct VaultError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let storageUnavailable = Code("storageUnavailable")
     }
 
-    public let code: Code
-    public let message: String
-    public let file: String
-    public let line: UInt
+}
 
-    public init(_ code: Code, _ message: String, file: String = #fileID, line: UInt = #line) {
-        self.code = code
-        self.message = message
-        self.file = file
-        self.line = line
-    }
-
-    public var description: String { message }
-
-    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.code == rhs.code && lhs.message == rhs.message }
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(code)
-        hasher.combine(message)
-    }
-
-    static let sealedVault = VaultError(.sealed, "vault is sealed")
+extension VaultError {
+    static var sealedVault: VaultError { VaultError(.sealed, "vault is sealed") }
 }

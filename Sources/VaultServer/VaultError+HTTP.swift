@@ -2,7 +2,7 @@ import NIOHTTP1
 import VaultCore
 import VaultWire
 
-extension VaultError.Code {
+extension VaultErrors.Code {
     /// The HTTP status each of the vault's error codes is answered with (Vault's choices: a
     /// second init and a wrong key are 400, not 409 and 401).
     var httpStatus: HTTPResponseStatus {
@@ -19,7 +19,7 @@ extension VaultError.Code {
     }
 }
 
-extension WireError.Code {
+extension WireErrors.Code {
     var httpStatus: HTTPResponseStatus {
         self == .unprocessable ? .unprocessableEntity : .badRequest
     }

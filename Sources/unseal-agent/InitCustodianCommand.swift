@@ -1,4 +1,5 @@
 import ArgumentParser
+import SealSourceCore
 import LeanFoundation
 import HTTPTransport
 import Logging

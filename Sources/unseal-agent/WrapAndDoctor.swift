@@ -2,6 +2,7 @@ import ArgumentParser
 import AWSAuth
 import LeanFoundation
 import SealKit
+import SealSourceCore
 import SealSources
 import UnsealAgent
 import VaultCLI

@@ -113,16 +113,8 @@ struct HostileLoadTests {
         let loris = TCPFlood(port: port, count: 200, partialHeader: true)
         await loris.open()
         let heldAtFirst = await loris.heldNow()
-        let body = try await TestEnvironment.offThePool { () -> Int32 in
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-            let head = "PUT /v1/sys/init HTTP/1.1\r\nHost: x\r\nContent-Length: 2097000\r\n\r\n" + String(repeating: "x", count: 60_000)
-            _ = head.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
-            return fd
+        let body = try await TestEnvironment.offThePool {
+            loopbackConnection(port: port, sending: "PUT /v1/sys/init HTTP/1.1\r\nHost: x\r\nContent-Length: 2097000\r\n\r\n" + String(repeating: "x", count: 60_000))
         }
         defer { close(body) }
         #expect(await eventually { await loris.heldNow() == 0 }, "slowloris connections still held")
@@ -205,16 +197,7 @@ struct HostileLoadTests {
         try faults.setAcceptFails(true)
         // Five clients whose connections the kernel completes but vaultd cannot accept yet.
         let clients = try await TestEnvironment.offThePool { () -> [Int32] in
-            (0..<5).map { _ in
-                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-                var address = sockaddr_in()
-                address.sin_family = sa_family_t(AF_INET)
-                address.sin_port = in_port_t(UInt16(port).bigEndian)
-                address.sin_addr.s_addr = inet_addr("127.0.0.1")
-                _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-                _ = "GET /v1/sys/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
-                return fd
-            }
+            (0..<5).map { _ in loopbackConnection(port: port, sending: "GET /v1/sys/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n") }
         }
         defer { clients.forEach { close($0) } }
         try #require(await eventually { faults.acceptFailures >= 2 })

@@ -85,15 +85,20 @@ struct StorageLossTests {
 
 @Suite("storage damaged")
 struct StorageDamageTests {
-    @Test("a database with corrupted pages is refused at start, naming the file — never served as empty (its records would answer 404)")
-    func corruptedPages() async throws {
+    /// A started, initialised and unsealed vaultd; its seal key's phrase and a root client.
+    static func unsealedVaultd() async throws -> (VaultdHarness, String, VaultClient) {
         let vaultd = try VaultdHarness()
-        defer { vaultd.remove() }
         try await vaultd.start()
         let phrase = try SealKey.generate().phrase()
         let answer = try await vaultd.client().initializeRecorded(InitRequest(sealKey: phrase))
         _ = try await vaultd.client().unseal(key: phrase)
-        let root = try vaultd.client(token: answer.rootToken)
+        return (vaultd, phrase, try vaultd.client(token: answer.rootToken))
+    }
+
+    @Test("a database with corrupted pages is refused at start, naming the file — never served as empty (its records would answer 404)")
+    func corruptedPages() async throws {
+        let (vaultd, _, root) = try await Self.unsealedVaultd()
+        defer { vaultd.remove() }
         for index in 0..<40 { _ = try await root.call("POST", "/api/v1/vaults", body: ["name": "vault-\(index)", "description": String(repeating: "d", count: 200)]) }
         try await vaultd.stop()   // SIGTERM: checkpointed into the main file
         // Garbage over the second page (the table's b-tree: SQLite's pages are 4 KiB here).
@@ -108,13 +113,8 @@ struct StorageDamageTests {
 
     @Test("pages corrupted under a running vaultd: a secret whose page cannot be read answers 503 naming the file, never 404, never another value; then writes are refused and health says why")
     func corruptedWhileRunning() async throws {
-        let vaultd = try VaultdHarness()
+        let (vaultd, phrase, root) = try await Self.unsealedVaultd()
         defer { vaultd.remove() }
-        try await vaultd.start()
-        let phrase = try SealKey.generate().phrase()
-        let answer = try await vaultd.client().initializeRecorded(InitRequest(sealKey: phrase))
-        _ = try await vaultd.client().unseal(key: phrase)
-        let root = try vaultd.client(token: answer.rootToken)
         let vault = try await root.call("POST", "/api/v1/vaults", body: ["name": "damaged"])
         let vaultID = try #require((vault as? [String: Any])?["id"] as? String)
         var secrets = [(id: String, value: String)]()

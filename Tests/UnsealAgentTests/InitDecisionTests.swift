@@ -1,5 +1,6 @@
 import Foundation
 import SealKit
+import SealSourceCore
 import SealSources
 import Testing
 @testable import UnsealAgent

@@ -1,4 +1,5 @@
 import DurableFile
+import SealSourceCore
 import Foundation
 import HCL
 import SealSources

@@ -1,4 +1,5 @@
 import SealSources
+import SealSourceCore
 import Testing
 @testable import UnsealAgent
 

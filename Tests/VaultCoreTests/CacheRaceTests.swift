@@ -1,4 +1,5 @@
 import Foundation
+import VaultCoreTestSupport
 import KeyKit
 import SealKit
 import Synchronization

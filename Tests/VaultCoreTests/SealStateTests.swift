@@ -1,4 +1,5 @@
 import Foundation
+import VaultCoreTestSupport
 import SealKit
 import Testing
 @testable import VaultCore

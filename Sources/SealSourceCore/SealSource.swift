@@ -1,4 +1,6 @@
 import DurableFile
+import ErrorKit
+import LeanFoundation
 import SealKit
 
 /// Where key material comes from: a file (Docker/Kubernetes secret, systemd credential), the
@@ -58,17 +60,9 @@ public enum StoreOutcome: Sendable, Equatable {
 
 /// Why a source gave no key, and whether waiting can help.
 public struct SealSourceError: Error, Sendable, CustomStringConvertible {
-    public enum Class: String, Sendable {
-        /// Transient: connection, time-out, throttling. Retry with backoff.
-        case retryable
-        /// Will not change until someone fixes the configuration or the secret.
-        case needsFix
-        /// The source has nothing yet (file absent, secret not found): autonomous init may create it.
-        case notFound
-        /// A vault that was initialised with this material reports itself uninitialised: its
-        /// storage was lost or replaced. Needs an operator; never answered with a new init.
-        case storageLost
-    }
+    /// Whether waiting can help: the one classification (ErrorKit), as the AWS and Azure
+    /// clients already decided it.
+    public typealias Class = FailureClass
 
     public let errorClass: Class
     public let message: String
@@ -82,4 +76,16 @@ public struct SealSourceError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { message }
+}
+
+extension SealMaterial {
+    /// Material as a source stored it (``SealMaterial/init(storedText:)``), with errors that
+    /// name where it came from.
+    public init(stored data: Data, origin: String) throws(SealSourceError) {
+        do {
+            self = try SealMaterial(storedText: String(decoding: data, as: UTF8.self))
+        } catch {
+            throw SealSourceError(.needsFix, "\(origin) \(error.reason)")
+        }
+    }
 }

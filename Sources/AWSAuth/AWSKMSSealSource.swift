@@ -1,4 +1,4 @@
-import AWSAuth
+import SealSourceCore
 import SealKit
 import DurableFile
 import LeanFoundation
@@ -62,7 +62,7 @@ public struct AWSKMSSealSource: StoringSealSource {
             if error.code == "InvalidCiphertextException" {
                 message += " (encryption_context here: \(Self.describe(encryptionContext)); the file was made with: \(Self.describe(envelope.encryptionContext)))"
             }
-            throw SealSourceError(error.errorClass == .retryable ? .retryable : .needsFix, message, setting: "encryption_context")
+            throw SealSourceError(error.errorClass, message, setting: "encryption_context")
         }
         var plaintext = result.plaintext
         defer { for index in plaintext.indices { plaintext[index] = 0 } }
@@ -90,7 +90,7 @@ public struct AWSKMSSealSource: StoringSealSource {
         do {
             encrypted = try await client.encrypt(plaintext, keyID: keyID, context: encryptionContext)
         } catch {
-            throw SealSourceError(error.errorClass == .retryable ? .retryable : .needsFix, "seal \"awskms\": \(error.message)", setting: "kms_key_id")
+            throw SealSourceError(error.errorClass, "seal \"awskms\": \(error.message)", setting: "kms_key_id")
         }
         return Envelope(keyID: encrypted.keyID, region: region, encryptionContext: encryptionContext, content: material.envelopeContent,
                         ciphertext: Data(encrypted.ciphertext).base64EncodedString())

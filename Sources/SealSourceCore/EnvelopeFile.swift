@@ -3,9 +3,9 @@ import DurableFile
 
 /// The `ciphertext_path` file of a wrapping seal (`awskms`, `azurekeyvault`): a small JSON
 /// envelope that says how it was made, read whole and written atomically (mode 0600).
-enum EnvelopeFile {
+public enum EnvelopeFile {
     /// The file's bytes; a missing file is `.notFound` (autonomous init may create it).
-    static func read(_ path: String, seal: String) throws(SealSourceError) -> Data {
+    public static func read(_ path: String, seal: String) throws(SealSourceError) -> Data {
         guard let data = FileManager.default.contents(atPath: path) else {
             if !FileManager.default.fileExists(atPath: path) {
                 throw SealSourceError(.notFound, "seal \"\(seal)\": \(path) does not exist (create it with 'unseal-agent wrap --seal \(seal)')", setting: "ciphertext_path")
@@ -16,14 +16,14 @@ enum EnvelopeFile {
     }
 
     /// The error for a file that is not a version-1 envelope of this seal.
-    static func notAnEnvelope(_ path: String, seal: String) -> SealSourceError {
+    public static func notAnEnvelope(_ path: String, seal: String) -> SealSourceError {
         SealSourceError(.needsFix, "seal \"\(seal)\": \(path) is not an \(seal) envelope (version 1); re-create it with 'unseal-agent wrap --seal \(seal)'", setting: "ciphertext_path")
     }
 
     /// Writes `envelope` as sorted JSON plus a newline: temporary file, fsync, then `rename`
     /// (replacing) or `link` (create-if-absent), fsync of the directory. Returns `false` when
     /// `replacing` is off and the file exists: it is left as it is.
-    static func write<Envelope: Encodable>(_ envelope: Envelope, to path: String, seal: String, replacing: Bool) throws(SealSourceError) -> Bool {
+    public static func write<Envelope: Encodable>(_ envelope: Envelope, to path: String, seal: String, replacing: Bool) throws(SealSourceError) -> Bool {
         do {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -1,4 +1,4 @@
-import AzureAuth
+import SealSourceCore
 import Crypto
 import DurableFile
 import LeanFoundation
@@ -63,12 +63,7 @@ public struct AzureKeyVaultSealSource: StoringSealSource {
     static let additionalData = Array("unseal-agent azurekeyvault envelope v1".utf8)
 
     static func sourceError(_ error: AzureError, setting: String) -> SealSourceError {
-        let errorClass: SealSourceError.Class = switch error.errorClass {
-        case .retryable: .retryable
-        case .needsFix: .needsFix
-        case .notFound: .notFound
-        }
-        return SealSourceError(errorClass, "seal \"azurekeyvault\": \(error.message)", setting: setting)
+        SealSourceError(error.errorClass, "seal \"azurekeyvault\": \(error.message)", setting: setting)
     }
 
     public func fetch() async throws(SealSourceError) -> SealMaterial {

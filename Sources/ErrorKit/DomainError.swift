@@ -1,0 +1,55 @@
+/// The project's one error shape, in swift-certificates' style: a ``Code`` a program matches
+/// on, a message a person can act on, and the file and line that raised it.
+///
+/// Each module names its errors as a domain — `typealias VaultError = DomainError<VaultErrors>`
+/// — whose `Code` lists what can go wrong there; equality, hashing and printing are written once,
+/// here. Messages never contain key material, tokens or secret values.
+public struct DomainError<Domain: ErrorDomain>: Error, Hashable, Sendable, CustomStringConvertible {
+    public typealias Code = Domain.Code
+
+    public let code: Code
+    public let message: String
+    public let file: String
+    public let line: UInt
+
+    public init(_ code: Code, _ message: String, file: String = #fileID, line: UInt = #line) {
+        self.code = code
+        self.message = message
+        self.file = file
+        self.line = line
+    }
+
+    /// The message (swift-certificates' word for it).
+    public var reason: String { message }
+
+    /// The message alone: what an operator reads.
+    public var description: String { message }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.code == rhs.code && lhs.message == rhs.message }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(code)
+        hasher.combine(message)
+    }
+}
+
+/// A module's family of errors: what its codes are.
+public protocol ErrorDomain {
+    associatedtype Code: Hashable, Sendable, CustomStringConvertible
+}
+
+/// Whether waiting can help — decided once where a failure is understood (an AWS or Azure
+/// answer, a seal source, a vault's answer) and carried unchanged from there to the agent's
+/// retry policy, logs and metrics.
+public enum FailureClass: String, Sendable, Hashable {
+    /// Transient: connection, time-out, 5xx, throttling. Retry with backoff.
+    case retryable
+    /// Will not change until someone fixes the configuration, a permission or the secret.
+    case needsFix
+    /// The thing does not exist yet (a file absent, a secret not found): autonomous init may
+    /// create it.
+    case notFound
+    /// A vault that was initialised with this material reports itself uninitialised: its
+    /// storage was lost or replaced. Needs an operator; never answered with a new init.
+    case storageLost
+}
