@@ -1,6 +1,7 @@
 import CVaultSystem
 import LeanFoundation
 import Logging
+import ServiceLifecycle
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -141,7 +142,7 @@ final class ConnectionTracker: Sendable {
 }
 
 /// An HTTP/1.1 listener on a Unix socket or a TCP port, serving an ``HTTPResponder``.
-public final class HTTPListener: Sendable {
+public final class HTTPListener: Service, Sendable {
     public enum Address: Sendable, CustomStringConvertible {
         case unix(path: String, mode: mode_t, policy: PeerPolicy)
         case tcp(host: String, port: Int, tls: NIOSSLContext?)
@@ -280,8 +281,17 @@ public final class HTTPListener: Sendable {
         return HTTPConnection(channel: async, peer: peer)
     }
 
-    /// Accepts and serves connections until ``shutdown()``; returns when every connection is done.
+    /// Accepts and serves connections until ``shutdown()`` — or, as a ``Service`` in a
+    /// `ServiceGroup`, until graceful shutdown — and returns when every connection is done.
     public func run() async {
+        await withGracefulShutdownHandler {
+            await serve()
+        } onGracefulShutdown: {
+            self.shutdown()
+        }
+    }
+
+    private func serve() async {
         await withDiscardingTaskGroup { group in
             do {
                 try await server.executeThenClose { inbound in

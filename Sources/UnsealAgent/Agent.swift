@@ -8,6 +8,7 @@ import NIOHTTP1
 import SealKit
 import SealSourceCore
 import SealSources
+import ServiceLifecycle
 import Synchronization
 import VaultClient
 
@@ -82,16 +83,27 @@ public enum UnsealAgentRunner {
         // until TimeoutStartSec, fail the unit, and — restarted again and again — exhaust
         // StartLimitBurst, after which systemd stops trying. Unsealed-ness is /readyz and STATUS=.
         _ = csystem_sd_notify("READY=1\nSTATUS=watching \(configuration.targets.count) vault(s)")
-        let watchdog = Watchdog.start()
-        let tasks = loops.map { loop in Task { await loop.run() } }
-        let telemetryTask = telemetry.map { listener in Task { await listener.run() } }
-        let signal = await ProcessSignals.next([SIGTERM, SIGINT])
-        logger.info("stopping", metadata: ["signal": "\(signal == SIGTERM ? "SIGTERM" : "SIGINT")"])
-        _ = csystem_sd_notify("STOPPING=1")
-        for task in tasks { task.cancel() }
-        watchdog?.cancel()
-        telemetry?.shutdown()
-        _ = telemetryTask
+        // Every part under one ServiceGroup: SIGTERM or SIGINT stops the loops where they are
+        // (a key push in flight is cancelled; the vault keeps whatever it was given), closes the
+        // telemetry listener, and returns once all of them have finished. A loop that ended on
+        // its own would not stop the others.
+        var services = loops.map { ServiceGroupConfiguration.ServiceConfiguration(service: TargetLoopService(loop: $0), successTerminationBehavior: .ignore, serviceName: "vault \($0.name)") }
+        if let telemetry { services.append(.init(service: telemetry, serviceName: "telemetry")) }
+        if let watchdog = Watchdog.fromEnvironment() { services.append(.init(service: watchdog, serviceName: "systemd watchdog")) }
+        services.append(.init(service: StopNotice(logger: logger), serviceName: "stop notice"))
+        var group = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        group.maximumGracefulShutdownDuration = .seconds(10)
+        try await ServiceGroup(configuration: group).run()
+        logger.info("stopped")
+    }
+}
+
+/// A ``TargetLoop`` as a service: it runs until graceful shutdown, then stops where it is.
+struct TargetLoopService: Service {
+    let loop: TargetLoop
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await loop.run() }
     }
 }
 
@@ -113,13 +125,19 @@ final class Readiness: Sendable {
 }
 
 /// `WATCHDOG=1` every half `$WATCHDOG_USEC`, when systemd asks for it.
-enum Watchdog {
-    static func start() -> Task<Void, Never>? {
+struct Watchdog: Service {
+    let interval: Duration
+
+    static func fromEnvironment() -> Watchdog? {
         guard let text = ProcessInfo.processInfo.environment["WATCHDOG_USEC"], let microseconds = Int64(text), microseconds > 0 else { return nil }
-        return Task {
+        return Watchdog(interval: .microseconds(microseconds / 2))
+    }
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 _ = csystem_sd_notify("WATCHDOG=1")
-                try? await Task.sleep(for: .microseconds(microseconds / 2))
+                try? await Task.sleep(for: interval)
             }
         }
     }

@@ -58,7 +58,7 @@ actor TargetLoop {
         self.custodian = custodian
     }
 
-    var name: String { target.address }
+    nonisolated var name: String { target.address }
 
     /// The decisions' settings (``TargetMachine``).
     var policy: TargetMachine.Policy {

@@ -7,6 +7,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import SealKit
+import ServiceLifecycle
 import VaultCore
 import VaultStorageSQLite
 
@@ -62,7 +63,17 @@ public enum VaultServerRunner {
         ])
         _ = csystem_sd_notify("READY=1\nSTATUS=listening")
 
-        _ = await waitForTermination(listeners: listeners, logger: logger)
+        // The listeners run under one ServiceGroup: SIGTERM or SIGINT shuts them down
+        // gracefully (requests in progress finish, idle connections close), and after 10 s the
+        // rest are cancelled. The group returns once every listener and every connection it
+        // served has finished.
+        var group = ServiceGroupConfiguration(
+            services: listeners.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0, serviceName: describe($0)) }
+                + [.init(service: StopNotice(logger: logger), serviceName: "stop notice")],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+        )
+        group.maximumGracefulShutdownDuration = .seconds(10)
+        try await ServiceGroup(configuration: group).run()
         await core.seal()
         logger.info("vaultd stopped; keys wiped")
     }
@@ -132,30 +143,6 @@ public enum VaultServerRunner {
             "",
         ]
         FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
-    }
-
-    /// Serves until SIGTERM or SIGINT, then shuts the listeners down gracefully: requests in
-    /// progress finish, idle connections close. After 10 s the rest are cut short.
-    private static func waitForTermination(listeners: [HTTPListener], logger: Logger) async -> Int32 {
-        let serving = listeners.map { listener in Task { await listener.run() } }
-        let signal = await ProcessSignals.next([SIGTERM, SIGINT])
-        logger.info("shutting down", metadata: ["signal": "\(signal == SIGTERM ? "SIGTERM" : "SIGINT")"])
-        _ = csystem_sd_notify("STOPPING=1")
-        for listener in listeners { listener.shutdown() }
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let once = OnceFlag()
-            Task {
-                for task in serving { await task.value }
-                if once.claim() { continuation.resume() }
-            }
-            DispatchQueue.global().asyncAfter(deadline: .now() + 10) {
-                if once.claim() {
-                    logger.warning("requests still running after 10 s; stopping anyway")
-                    continuation.resume()
-                }
-            }
-        }
-        return signal
     }
 
 }
