@@ -1,20 +1,21 @@
 import ErrorKit
 
 /// An AWS failure with its class: transient (retry with backoff) or needing a fix (log once,
-/// retry slowly). Messages name the setting or permission to change, never a secret.
-public struct AWSError: Error, Sendable, CustomStringConvertible {
-    /// Only `.retryable` or `.needsFix` here.
-    public typealias Class = FailureClass
-    public let errorClass: Class
-    /// The AWS error code (`AccessDeniedException`) when the service sent one.
-    public let code: String?
-    public let message: String
+/// retry slowly). Messages name the setting or permission to change, never a secret. The
+/// detail is the AWS error code (`AccessDeniedException`) when the service sent one.
+public typealias AWSError = DomainError<AWSErrors>
 
-    public init(_ errorClass: Class, code: String? = nil, _ message: String) {
-        self.errorClass = errorClass
-        self.code = code
-        self.message = message
+public enum AWSErrors: ErrorDomain {
+    /// Only `.retryable` or `.needsFix` here.
+    public typealias Code = FailureClass
+    public typealias Detail = String
+}
+
+extension AWSError {
+    public init(_ errorClass: FailureClass, code serviceCode: String?, _ message: String, file: String = #fileID, line: UInt = #line) {
+        self.init(errorClass, message, detail: serviceCode, file: file, line: line)
     }
 
-    public var description: String { message }
+    /// The AWS error code, when the service sent one.
+    public var serviceCode: String? { detail }
 }

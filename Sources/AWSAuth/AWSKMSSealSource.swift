@@ -59,7 +59,7 @@ public struct AWSKMSSealSource: StoringSealSource {
             result = try await client.decrypt(Array(blob), keyID: keyID.isEmpty ? envelope.keyID : keyID, context: encryptionContext)
         } catch {
             var message = "seal \"awskms\": \(error.message)"
-            if error.code == "InvalidCiphertextException" {
+            if error.serviceCode == "InvalidCiphertextException" {
                 message += " (encryption_context here: \(Self.describe(encryptionContext)); the file was made with: \(Self.describe(envelope.encryptionContext)))"
             }
             throw SealSourceError(error.errorClass, message, setting: "encryption_context")

@@ -1,21 +1,21 @@
 import ErrorKit
 
-/// An Azure failure with its class. Messages name the setting or permission to change and
-/// never carry a secret or a token.
-public struct AzureError: Error, Sendable, CustomStringConvertible {
-    /// `.retryable`, `.needsFix`, or `.notFound` for a secret or key that does not exist (404).
-    public typealias Class = FailureClass
+/// An Azure failure with its class (`.retryable`, `.needsFix`, or `.notFound` for a secret or
+/// key that does not exist). Messages name the setting or permission to change and never carry
+/// a secret or a token. The detail is Azure's error code (`SecretNotFound`, `Forbidden`,
+/// `invalid_client`) when it sent one.
+public typealias AzureError = DomainError<AzureErrors>
 
-    public let errorClass: Class
-    /// Azure's error code (`SecretNotFound`, `Forbidden`, `invalid_client`) when it sent one.
-    public let code: String?
-    public let message: String
+public enum AzureErrors: ErrorDomain {
+    public typealias Code = FailureClass
+    public typealias Detail = String
+}
 
-    public init(_ errorClass: Class, code: String? = nil, _ message: String) {
-        self.errorClass = errorClass
-        self.code = code
-        self.message = message
+extension AzureError {
+    public init(_ errorClass: FailureClass, code serviceCode: String?, _ message: String, file: String = #fileID, line: UInt = #line) {
+        self.init(errorClass, message, detail: serviceCode, file: file, line: line)
     }
 
-    public var description: String { message }
+    /// Azure's error code, when it sent one.
+    public var serviceCode: String? { detail }
 }

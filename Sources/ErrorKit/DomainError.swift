@@ -1,5 +1,6 @@
 /// The project's one error shape, in swift-certificates' style: a ``Code`` a program matches
-/// on, a message a person can act on, and the file and line that raised it.
+/// on, a message a person can act on, the file and line that raised it, and — for domains that
+/// have one — a detail (a cloud service's own error code, the setting to change).
 ///
 /// Each module names its errors as a domain — `typealias VaultError = DomainError<VaultErrors>`
 /// — whose `Code` lists what can go wrong there; equality, hashing and printing are written once,
@@ -7,14 +8,19 @@
 public struct DomainError<Domain: ErrorDomain>: Error, Hashable, Sendable, CustomStringConvertible {
     public typealias Code = Domain.Code
 
+    public typealias Detail = Domain.Detail
+
     public let code: Code
     public let message: String
+    /// What the domain adds (``ErrorDomain/Detail``); nil when there is nothing to add.
+    public let detail: Detail?
     public let file: String
     public let line: UInt
 
-    public init(_ code: Code, _ message: String, file: String = #fileID, line: UInt = #line) {
+    public init(_ code: Code, _ message: String, detail: Detail? = nil, file: String = #fileID, line: UInt = #line) {
         self.code = code
         self.message = message
+        self.detail = detail
         self.file = file
         self.line = line
     }
@@ -33,15 +39,21 @@ public struct DomainError<Domain: ErrorDomain>: Error, Hashable, Sendable, Custo
     }
 }
 
-/// A module's family of errors: what its codes are.
+/// A module's family of errors: what its codes are, and what detail an error may carry.
 public protocol ErrorDomain {
     associatedtype Code: Hashable, Sendable, CustomStringConvertible
+    associatedtype Detail: Hashable, Sendable = Never
+}
+
+extension DomainError where Code == FailureClass {
+    /// For domains whose codes are classes of failure (the clouds, the seal sources).
+    public var errorClass: FailureClass { code }
 }
 
 /// Whether waiting can help — decided once where a failure is understood (an AWS or Azure
 /// answer, a seal source, a vault's answer) and carried unchanged from there to the agent's
 /// retry policy, logs and metrics.
-public enum FailureClass: String, Sendable, Hashable {
+public enum FailureClass: String, Sendable, Hashable, CustomStringConvertible {
     /// Transient: connection, time-out, 5xx, throttling. Retry with backoff.
     case retryable
     /// Will not change until someone fixes the configuration, a permission or the secret.
@@ -52,4 +64,6 @@ public enum FailureClass: String, Sendable, Hashable {
     /// A vault that was initialised with this material reports itself uninitialised: its
     /// storage was lost or replaced. Needs an operator; never answered with a new init.
     case storageLost
+
+    public var description: String { rawValue }
 }

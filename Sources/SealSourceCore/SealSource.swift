@@ -58,24 +58,25 @@ public enum StoreOutcome: Sendable, Equatable {
     case alreadyHeld(SealMaterial)
 }
 
-/// Why a source gave no key, and whether waiting can help.
-public struct SealSourceError: Error, Sendable, CustomStringConvertible {
-    /// Whether waiting can help: the one classification (ErrorKit), as the AWS and Azure
-    /// clients already decided it.
+/// Why a source gave no key, and whether waiting can help (its code is the ``FailureClass``,
+/// as the AWS and Azure clients decided it). The detail is the setting to change, which the
+/// message names too.
+public typealias SealSourceError = DomainError<SealSourceErrors>
+
+public enum SealSourceErrors: ErrorDomain {
+    public typealias Code = FailureClass
+    public typealias Detail = String
+}
+
+extension SealSourceError {
     public typealias Class = FailureClass
 
-    public let errorClass: Class
-    public let message: String
-    /// The setting to change, named in the message too.
-    public let setting: String?
-
-    public init(_ errorClass: Class, _ message: String, setting: String? = nil) {
-        self.errorClass = errorClass
-        self.message = message
-        self.setting = setting
+    public init(_ errorClass: FailureClass, _ message: String, setting: String?, file: String = #fileID, line: UInt = #line) {
+        self.init(errorClass, message, detail: setting, file: file, line: line)
     }
 
-    public var description: String { message }
+    /// The setting to change, when one is to blame.
+    public var setting: String? { detail }
 }
 
 extension SealMaterial {

@@ -47,7 +47,7 @@ struct AzureFakeTests {
         let client = KeyVaultClient(vaultURI: fake.httpsURL, credentials: provider, verifyChallengeResource: false, caBundle: fake.caCert)
         let missing = await #expect(throws: AzureError.self) { _ = try await client.getSecret("absent") }
         #expect(missing?.errorClass == .notFound)
-        #expect(missing?.code == "SecretNotFound")
+        #expect(missing?.serviceCode == "SecretNotFound")
         try await fake.control(["forbid": ["secrets/get"]])
         let denied = await #expect(throws: AzureError.self) { _ = try await client.getSecret("absent") }
         #expect(denied?.errorClass == .needsFix)

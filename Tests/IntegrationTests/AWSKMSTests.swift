@@ -217,7 +217,7 @@ struct AWSKMSTests {
         var tampered = ciphertext
         tampered[tampered.count / 2] ^= 0x01
         let error = await #expect(throws: AWSError.self) { _ = try await client.decrypt(tampered, keyID: moto.keyID, context: ["service": "vaultd"]) }
-        #expect(error?.code == "InvalidCiphertextException")
+        #expect(error?.serviceCode == "InvalidCiphertextException")
         #expect(error?.errorClass == .needsFix)
     }
 }
