@@ -68,7 +68,7 @@ let package = Package(
         .target(name: "DurableFile", dependencies: ["LeanFoundation"]),
 
         // The configuration language: HCL as Vault users write it, and its JSON form.
-        .target(name: "HCL", dependencies: ["LeanFoundation"]),
+        .target(name: "HCL", dependencies: ["LeanFoundation", "ErrorKit"]),
 
         // The vault itself: seal state machine, barrier encryption, tokens, vaults and secrets,
         // over the StorageBackend protocol. No network, no cloud SDKs.

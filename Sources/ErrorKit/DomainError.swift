@@ -28,14 +28,17 @@ public struct DomainError<Domain: ErrorDomain>: Error, Hashable, Sendable, Custo
     /// The message (swift-certificates' word for it).
     public var reason: String { message }
 
-    /// The message alone: what an operator reads.
-    public var description: String { message }
+    /// What an operator reads: the message, as the domain presents it with its detail.
+    public var description: String { Domain.describe(message, detail: detail) }
 
-    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.code == rhs.code && lhs.message == rhs.message }
+    public static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.code == rhs.code && lhs.message == rhs.message && lhs.detail == rhs.detail
+    }
 
     public func hash(into hasher: inout Hasher) {
         hasher.combine(code)
         hasher.combine(message)
+        hasher.combine(detail)
     }
 }
 
@@ -43,6 +46,14 @@ public struct DomainError<Domain: ErrorDomain>: Error, Hashable, Sendable, Custo
 public protocol ErrorDomain {
     associatedtype Code: Hashable, Sendable, CustomStringConvertible
     associatedtype Detail: Hashable, Sendable = Never
+
+    /// How an error of this domain reads; the message alone unless the domain says otherwise
+    /// (a configuration error puts its `file:line:column` first).
+    static func describe(_ message: String, detail: Detail?) -> String
+}
+
+extension ErrorDomain {
+    public static func describe(_ message: String, detail: Detail?) -> String { message }
 }
 
 extension DomainError where Code == FailureClass {

@@ -1,3 +1,5 @@
+import ErrorKit
+
 /// Typed access to a configuration body, with errors that name the file, line, column and the
 /// setting, whichever form (HCL or JSON) the file was written in.
 ///

@@ -1,3 +1,5 @@
+import ErrorKit
+
 /// A place in a configuration file: `file:line:column`, 1-based, columns counted in characters.
 public struct SourceLocation: Hashable, Sendable, CustomStringConvertible {
     public let file: String
@@ -18,7 +20,16 @@ public struct SourceLocation: Hashable, Sendable, CustomStringConvertible {
 /// ```
 /// /etc/vaultd/vaultd.hcl:4:17: listener "unix": socket_mode: expected a string, found a number
 /// ```
-public struct HCLError: Error, Hashable, Sendable, CustomStringConvertible {
+public typealias HCLError = DomainError<HCLErrors>
+
+/// The configuration language's error codes; an error's detail is where it is.
+public enum HCLErrors: ErrorDomain {
+    public typealias Detail = SourceLocation
+
+    public static func describe(_ message: String, detail: SourceLocation?) -> String {
+        detail.map { "\($0): \(message)" } ?? message
+    }
+
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         let name: String
         private init(_ name: String) { self.name = name }
@@ -41,33 +52,13 @@ public struct HCLError: Error, Hashable, Sendable, CustomStringConvertible {
         /// The file could not be read.
         public static let io = Code("io")
     }
+}
 
-    public let code: Code
-    public let location: SourceLocation
-    public let message: String
-    public let sourceFile: String
-    public let sourceLine: UInt
-
-    public init(
-        _ code: Code, at location: SourceLocation, _ message: String,
-        sourceFile: String = #fileID, sourceLine: UInt = #line
-    ) {
-        self.code = code
-        self.location = location
-        self.message = message
-        self.sourceFile = sourceFile
-        self.sourceLine = sourceLine
+extension HCLError {
+    public init(_ code: Code, at location: SourceLocation, _ message: String, file: String = #fileID, line: UInt = #line) {
+        self.init(code, message, detail: location, file: file, line: line)
     }
 
-    public var description: String { "\(location): \(message)" }
-
-    public static func == (lhs: Self, rhs: Self) -> Bool {
-        lhs.code == rhs.code && lhs.location == rhs.location && lhs.message == rhs.message
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(code)
-        hasher.combine(location)
-        hasher.combine(message)
-    }
+    /// Where in the configuration the error is.
+    public var location: SourceLocation { detail ?? SourceLocation(file: "", line: 0, column: 0) }
 }
