@@ -61,6 +61,17 @@ extension DomainError where Code == FailureClass {
     public var errorClass: FailureClass { code }
 }
 
+extension DomainError where Code == FailureClass, Detail == String {
+    /// A remote service's failure: its class, the service's own error code when it sent one
+    /// (`AccessDeniedException`, `SecretNotFound`), and a message.
+    public init(_ errorClass: FailureClass, code serviceCode: String?, _ message: String, file: String = #fileID, line: UInt = #line) {
+        self.init(errorClass, message, detail: serviceCode, file: file, line: line)
+    }
+
+    /// The service's own error code, when it sent one.
+    public var serviceCode: String? { detail }
+}
+
 /// Whether waiting can help — decided once where a failure is understood (an AWS or Azure
 /// answer, a seal source, a vault's answer) and carried unchanged from there to the agent's
 /// retry policy, logs and metrics.
