@@ -228,6 +228,7 @@ let package = Package(
             dependencies: ["HCL", "TestSupport"],
             exclude: ["Corpus", "Oracle"]
         ),
+        .testTarget(name: "VaultWireTests", dependencies: ["VaultWire"]),
         .testTarget(name: "KeyKitTests", dependencies: ["KeyKit", "SealKit", "TestSupport"]),
         .testTarget(name: "VaultCoreTests", dependencies: ["VaultCore", "VaultCoreTestSupport", "VaultStorageSQLite", "SealKit", "KeyKit"]),
         .testTarget(name: "LeanFoundationTests", dependencies: ["LeanFoundation"]),

@@ -45,6 +45,27 @@ public struct SealStatusResponse: Codable, Sendable, Equatable {
     /// Whether this server is a vaultd (it takes the `seal_key` init extension).
     public var isVaultd: Bool { implementation == "vaultd" }
 
+    /// Only `initialized` and `sealed` are required: servers and versions differ in the rest
+    /// (an uninitialised or older server may leave out the counts, the nonce or the version).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        initialized = try container.decode(Bool.self, forKey: .initialized)
+        sealed = try container.decode(Bool.self, forKey: .sealed)
+        type = try container.decodeIfPresent(String.self, forKey: .type) ?? ""
+        threshold = try container.decodeIfPresent(Int.self, forKey: .threshold) ?? 0
+        shares = try container.decodeIfPresent(Int.self, forKey: .shares) ?? 0
+        progress = try container.decodeIfPresent(Int.self, forKey: .progress) ?? 0
+        nonce = try container.decodeIfPresent(String.self, forKey: .nonce) ?? ""
+        version = try container.decodeIfPresent(String.self, forKey: .version) ?? ""
+        buildDate = try container.decodeIfPresent(String.self, forKey: .buildDate)
+        migration = try container.decodeIfPresent(Bool.self, forKey: .migration)
+        recoverySeal = try container.decodeIfPresent(Bool.self, forKey: .recoverySeal)
+        storageType = try container.decodeIfPresent(String.self, forKey: .storageType)
+        clusterName = try container.decodeIfPresent(String.self, forKey: .clusterName)
+        clusterID = try container.decodeIfPresent(String.self, forKey: .clusterID)
+        implementation = try container.decodeIfPresent(String.self, forKey: .implementation)
+    }
+
     enum CodingKeys: String, CodingKey {
         case type, initialized, sealed, progress, nonce, version, migration, implementation
         case threshold = "t", shares = "n"

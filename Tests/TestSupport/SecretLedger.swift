@@ -31,16 +31,6 @@ public enum SecretLedger {
         }
     }
 
-    /// Records the secrets of an answer of `sys/init` (keys, keys_base64, recovery keys, root token).
-    public static func recordInit(_ answer: [String: Any]) {
-        var secrets = [String]()
-        for field in ["keys", "keys_base64", "recovery_keys", "recovery_keys_base64"] {
-            secrets += answer[field] as? [String] ?? []
-        }
-        if let token = answer["root_token"] as? String { secrets.append(token) }
-        record(secrets)
-    }
-
     /// Records the secrets stored in `directory` (key files, share lists, root tokens), copies
     /// its logs to the archive, then removes it.
     public static func removeDirectory(_ directory: URL) {
