@@ -233,7 +233,7 @@ let package = Package(
         .testTarget(name: "VaultCoreTests", dependencies: ["VaultCore", "VaultCoreTestSupport", "VaultStorageSQLite", "SealKit", "KeyKit"]),
         .testTarget(name: "LeanFoundationTests", dependencies: ["LeanFoundation"]),
         .testTarget(name: "UnsealAgentTests", dependencies: ["UnsealAgent", "SealSources", "SealSourceCore", "SealKit", "DurableFile", "HCL", "TestSupport"]),
-        .testTarget(name: "VaultServerTests", dependencies: ["VaultServer", "HTTPServerKit"]),
+        .testTarget(name: "VaultServerTests", dependencies: ["VaultServer", "HTTPServerKit", "HCL"]),
         .testTarget(name: "HTTPTransportTests", dependencies: ["HTTPTransport", "TestSupport"], exclude: ["Oracle"]),
         .testTarget(name: "AWSAuthTests", dependencies: ["AWSAuth", "TestSupport"], exclude: ["Oracle", "Vectors"]),
         .testTarget(name: "AzureAuthTests", dependencies: ["AzureAuth", "TestSupport"], exclude: ["Oracle"]),

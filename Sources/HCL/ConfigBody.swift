@@ -110,11 +110,13 @@ public struct ConfigBody: Sendable {
         return try Self.int(from: value, name: name, prefix: prefix)
     }
 
-    /// A bool; `"true"`/`"false"` (and `"1"`/`"0"`) strings are accepted too, as Vault's HCL does.
+    /// A bool; `"true"`/`"false"` and `1`/`0` (as numbers or strings) are accepted too, as Vault's
+    /// configuration takes them (`tls_disable = 1`).
     public func bool(_ name: String) throws(HCLError) -> Bool? {
         guard let value = try value(name) else { return nil }
         switch value.kind {
         case .bool(let flag): return flag
+        case .number(.integer(let number)) where number == 0 || number == 1: return number == 1
         case .string(let text):
             switch text.lowercased() {
             case "true", "1": return true

@@ -155,8 +155,12 @@ public struct AgentConfiguration: Sendable {
             guard retry.initial <= retry.maximum else { throw block.error("max", "must be at least retry.initial") }
         }
 
-        let logLevel = try root.string("log_level") ?? "info"
-        let logFormat = try root.string("log_format") ?? "text"
+        // Levels and formats in any case, as Vault takes them ("INFO").
+        let logLevel = (try root.string("log_level") ?? "info").lowercased()
+        guard ["trace", "debug", "info", "warn", "warning", "error"].contains(logLevel) else {
+            throw root.error("log_level", "expected trace, debug, info, warn or error; got \"\(logLevel)\"")
+        }
+        let logFormat = (try root.string("log_format") ?? "text").lowercased()
         guard ["text", "json"].contains(logFormat) else { throw root.error("log_format", "expected \"text\" or \"json\"; got \"\(logFormat)\"") }
         return AgentConfiguration(
             targets: targets, sources: sources.sorted { $0.priority < $1.priority }, initSettings: initSettings,

@@ -33,6 +33,9 @@ public struct ServerConfiguration: Sendable {
     public var listeners: [Listener]
     public var validationHash: ValidationHash?
     public var logLevel: String
+    /// Settings accepted from a Vault configuration that vaultd does not implement: said at
+    /// start, by name, rather than silently ignored.
+    public var warnings: [String] = []
     public var logFormat: LogFormat
 
     public static let defaultMaxRequestSize = 2 * 1024 * 1024
@@ -51,7 +54,12 @@ public struct ServerConfiguration: Sendable {
     /// Reads `path`; `environment` overrides (`SEAL_UNSEAL_VALIDATION_HASH`).
     public static func load(path: String, environment: [String: String]) throws -> ServerConfiguration {
         let root = try HCLDocument(contentsOf: path).root
-        try root.checkKeys(["storage", "listener", "seal_validation_hash", "log_level", "log_format", "disable_mlock", "ui", "api_addr", "max_secret_size"])
+        if root.contains("seal") {
+            let location = (try? root.blocks("seal", labels: 1))?.first?.location ?? root.location
+            throw HCLError(.unknownKey, at: location, "a seal block belongs to unseal-agent, not vaultd: vaultd holds no cloud credentials by design; move this block into the agent's configuration (README: \"unseal-agent — the sidecar\") and keep only seal_validation_hash here")
+        }
+        try root.checkKeys(["storage", "listener", "seal_validation_hash", "log_level", "log_format", "max_secret_size"] + Self.vaultSettingsIgnored)
+        let ignored = root.keys.filter { Self.vaultSettingsIgnored.contains($0) }
 
         let storages = try root.blocks("storage", labels: 1)
         guard let storage = storages.first else {
@@ -85,11 +93,12 @@ public struct ServerConfiguration: Sendable {
             }
         }
 
-        let logLevel = try root.string("log_level") ?? "info"
+        // Vault takes levels in any case ("INFO").
+        let logLevel = (try root.string("log_level") ?? "info").lowercased()
         guard ["trace", "debug", "info", "warn", "warning", "error"].contains(logLevel) else {
             throw root.error("log_level", "expected trace, debug, info, warn or error; got \"\(logLevel)\"")
         }
-        let formatText = try root.string("log_format") ?? "text"
+        let formatText = (try root.string("log_format") ?? "text").lowercased()
         guard let logFormat = LogFormat(rawValue: formatText) else {
             throw root.error("log_format", "expected \"text\" or \"json\"; got \"\(formatText)\"")
         }
@@ -98,8 +107,18 @@ public struct ServerConfiguration: Sendable {
             guard size >= 1 else { throw root.error("max_secret_size", "must be at least 1 byte; got \(size)") }
             configuration.maxSecretSize = size
         }
+        configuration.warnings = ignored.map { "\(path): '\($0)' is a Vault setting vaultd does not implement; it is ignored" }
         return configuration
     }
+
+    /// Top-level settings of a Vault server configuration that vaultd accepts, so that an existing
+    /// file carries over, but does not implement. Each one found is named in a warning at start.
+    static let vaultSettingsIgnored = [
+        "ui", "api_addr", "cluster_addr", "cluster_name", "disable_mlock", "disable_cache", "default_lease_ttl",
+        "max_lease_ttl", "plugin_directory", "pid_file", "raw_storage_endpoint", "introspection_endpoint",
+        "disable_clustering", "disable_performance_standby", "log_file", "log_rotate_duration", "log_rotate_bytes",
+        "log_rotate_max_files", "enable_response_header_hostname", "enable_response_header_raft_node_id",
+    ]
 
     /// Settings every listener takes: the connection budget and timeouts.
     static let connectionKeys = ["max_request_size", "max_connections", "http_read_header_timeout", "http_read_timeout", "http_idle_timeout"]

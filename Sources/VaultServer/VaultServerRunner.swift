@@ -22,6 +22,7 @@ public enum VaultServerRunner {
 
     public static func run(_ configuration: ServerConfiguration, dev: DevOptions? = nil, environment: [String: String]) async throws {
         let logger = Logger(label: "vaultd")
+        for warning in configuration.warnings { logger.warning("\(warning)") }
         umask(0o077)
         do { try ProcessHardening.disableCoreDumps() } catch {
             logger.warning("could not disable core dumps", metadata: ["error": "\(error.reason)"])

@@ -107,4 +107,13 @@ struct StoreIfAbsentTests {
         }
         #expect(repeated?.message.contains("watched already") == true)
     }
+
+    @Test("log_level and log_format in any case, as Vault writes them; an unknown level is an error naming the setting")
+    func logSettings() async throws {
+        let base = "vault { address = \"unix:///a.sock\" }\nseal \"file\" { path = \"/k\" }\n"
+        let configuration = try await Self.load(base + "log_level = \"INFO\"\nlog_format = \"JSON\"")
+        #expect(configuration.logLevel == "info" && configuration.logFormat == "json")
+        let loud = await #expect(throws: HCLError.self) { _ = try await Self.load(base + "log_level = \"loud\"") }
+        #expect(loud?.message.contains("log_level") == true, "\(loud?.message ?? "")")
+    }
 }
