@@ -51,7 +51,7 @@ struct KubernetesManifestTests {
         }
     }
 
-    @Test("the agent is a native sidecar sharing the socket emptyDir; readiness means unsealed; overlays carry their identities")
+    @Test("the agent is a native sidecar sharing the socket emptyDir; readiness means unsealed; overlays carry their identities; no disruption budget on one replica; monitoring reaches both daemons")
     func shape() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("k8s-\(UUID().uuidString.prefix(6))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -79,6 +79,15 @@ struct KubernetesManifestTests {
             assert 'seal "awskms"' in next(d for d in docs[aws] if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "unseal-agent-config")["data"]["agent.hcl"]
             assert "azure.workload.identity/client-id" in find(azure, "ServiceAccount")["metadata"]["annotations"]
             assert find(azure, "StatefulSet")["spec"]["template"]["metadata"]["labels"]["azure.workload.identity/use"] == "true"
+            for path in (base, aws, azure):
+                # A disruption budget on a single replica blocks `kubectl drain` for good.
+                replicas = find(path, "StatefulSet")["spec"].get("replicas", 1)
+                budgets = [d for d in docs[path] if d["kind"] == "PodDisruptionBudget"]
+                assert replicas > 1 or not budgets, (path, replicas)
+                # Prometheus (namespace "monitoring") reaches the agent (9102) and vaultd's metrics (8200).
+                rules = find(path, "NetworkPolicy")["spec"]["ingress"]
+                monitored = {p["port"] for r in rules for f in r["from"] if f.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name") == "monitoring" for p in r["ports"]}
+                assert {8200, 9102} <= monitored, (path, monitored)
             # The configurations, for the daemons' own parsers below.
             out = sys.argv[4]
             for path, tag in ((base, "base"), (aws, "aws"), (azure, "azure")):
