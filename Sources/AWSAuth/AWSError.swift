@@ -5,7 +5,7 @@ import ErrorKit
 /// a secret; `serviceCode` is the AWS error code (`AccessDeniedException`) when AWS sent one.
 public typealias AWSError = DomainError<AWSErrors>
 
-public enum AWSErrors: ErrorDomain {
+public enum AWSErrors: RemoteServiceErrors {
     public typealias Code = FailureClass
     public typealias Detail = String
 }

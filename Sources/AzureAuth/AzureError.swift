@@ -6,7 +6,7 @@ import ErrorKit
 /// `invalid_client`) when it sent one.
 public typealias AzureError = DomainError<AzureErrors>
 
-public enum AzureErrors: ErrorDomain {
+public enum AzureErrors: RemoteServiceErrors {
     public typealias Code = FailureClass
     public typealias Detail = String
 }

@@ -61,7 +61,11 @@ extension DomainError where Code == FailureClass {
     public var errorClass: FailureClass { code }
 }
 
-extension DomainError where Code == FailureClass, Detail == String {
+/// A domain of failures answered by a remote service (AWS, Azure): the code is the class, the
+/// detail the service's own error code.
+public protocol RemoteServiceErrors: ErrorDomain where Code == FailureClass, Detail == String {}
+
+extension DomainError where Domain: RemoteServiceErrors {
     /// A remote service's failure: its class, the service's own error code when it sent one
     /// (`AccessDeniedException`, `SecretNotFound`), and a message.
     public init(_ errorClass: FailureClass, code serviceCode: String?, _ message: String, file: String = #fileID, line: UInt = #line) {

@@ -186,7 +186,7 @@ actor TargetLoop {
     // MARK: - Unseal
 
     /// Tries the sources in priority order; returns the name of the one that unsealed.
-    private func unseal(_ status: SealStatusResponse?) async throws -> String {
+    private func unseal(_ status: SealStatusResponse) async throws -> String {
         var errors = [SealSourceError]()
         for source in sources {
             let fetched = ContinuousClock.now
@@ -200,7 +200,7 @@ actor TargetLoop {
                 continue
             }
             do {
-                if case .shares = material, (status?.progress ?? 0) > 0 {
+                if case .shares = material, status.progress > 0 {
                     _ = try await client.resetUnseal()
                 }
                 var answer: SealStatusResponse?
