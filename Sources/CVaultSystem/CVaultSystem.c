@@ -100,3 +100,50 @@ int csystem_malloc_trim(void) { return malloc_trim(0); }
 #else
 int csystem_malloc_trim(void) { return 0; }
 #endif
+
+#if defined(__linux__)
+#include <elf.h>
+#include <link.h>
+
+// Called for each loaded object; the first is the executable itself (empty name), the only one
+// whose table we release: shared libraries belong to every process that maps them.
+static int release_executable_relocations(struct dl_phdr_info *info, size_t size, void *result) {
+    (void)size;
+    const ElfW(Phdr) *dynamic = NULL;
+    for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++) {
+        if (info->dlpi_phdr[i].p_type == PT_DYNAMIC) dynamic = &info->dlpi_phdr[i];
+    }
+    if (dynamic == NULL) return 1;
+    ElfW(Addr) table = 0, tableSize = 0;
+    for (const ElfW(Dyn) *d = (const ElfW(Dyn) *)(info->dlpi_addr + dynamic->p_vaddr); d->d_tag != DT_NULL; d++) {
+        if (d->d_tag == DT_RELA) table = d->d_un.d_ptr;
+        if (d->d_tag == DT_RELASZ) tableSize = d->d_un.d_val;
+    }
+    if (table == 0 || tableSize == 0) return 1;
+    // The loader may have rewritten the entry to an absolute address, or left it as an offset.
+    ElfW(Addr) offset = table >= info->dlpi_addr && info->dlpi_addr != 0 ? table - info->dlpi_addr : table;
+    // Only inside a segment that is never written: dropping a written private page would lose it.
+    int readOnly = 0;
+    for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+        if (p->p_type == PT_LOAD && !(p->p_flags & PF_W)
+            && offset >= p->p_vaddr && offset + tableSize <= p->p_vaddr + p->p_filesz) readOnly = 1;
+    }
+    if (!readOnly) return 1;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t start = (info->dlpi_addr + offset + page - 1) & ~(page - 1);
+    uintptr_t end = (info->dlpi_addr + offset + tableSize) & ~(page - 1);
+    if (end > start && madvise((void *)start, end - start, MADV_DONTNEED) == 0) {
+        *(size_t *)result = end - start;
+    }
+    return 1;
+}
+
+size_t csystem_release_relocation_table(void) {
+    size_t released = 0;
+    dl_iterate_phdr(release_executable_relocations, &released);
+    return released;
+}
+#else
+size_t csystem_release_relocation_table(void) { return 0; }
+#endif

@@ -82,6 +82,8 @@ public enum UnsealAgentRunner {
         // not initialised yet, or a KMS down at boot, would otherwise hold `systemctl start`
         // until TimeoutStartSec, fail the unit, and — restarted again and again — exhaust
         // StartLimitBurst, after which systemd stops trying. Unsealed-ness is /readyz and STATUS=.
+        // The loader's relocation table has done its work; its pages need not stay resident.
+        _ = csystem_release_relocation_table()
         _ = csystem_sd_notify("READY=1\nSTATUS=watching \(configuration.targets.count) vault(s)")
         // Every part under one ServiceGroup: SIGTERM or SIGINT stops the loops where they are
         // (a key push in flight is cancelled; the vault keeps whatever it was given), closes the

@@ -62,6 +62,8 @@ public enum VaultServerRunner {
             "listeners": "\(listeners.map { describe($0) }.joined(separator: ", "))",
             "state": "\(initialized ? (sealed ? "sealed" : "unsealed") : "uninitialized")",
         ])
+        // The loader's relocation table has done its work; its pages need not stay resident.
+        _ = csystem_release_relocation_table()
         _ = csystem_sd_notify("READY=1\nSTATUS=listening")
 
         // The listeners run under one ServiceGroup: SIGTERM or SIGINT shuts them down
