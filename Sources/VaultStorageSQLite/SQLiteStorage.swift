@@ -16,6 +16,8 @@ public final class SQLiteStorage: StorageBackend {
     /// Set the first time SQLite reports the file damaged while running: from then on every
     /// write is refused (writing into a damaged b-tree spreads the damage) and health says why.
     private let damage = Mutex<String?>(nil)
+    /// `PATH.lock`, held with `flock` for the storage's lifetime: one SQLite file has one server.
+    private let lock: Int32
 
     /// Opens (creating if needed) the database at `path`. The file is created mode 0600.
     public init(path: String) throws {
@@ -32,6 +34,10 @@ public final class SQLiteStorage: StorageBackend {
         // database file's mode.
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         if descriptor >= 0 { close(descriptor) }
+        let lock = try Self.lockExclusively(path + ".lock", database: path)
+        var opened = false
+        defer { if !opened { close(lock) } }
+        self.lock = lock
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             try pool.write { db in
@@ -58,6 +64,29 @@ public final class SQLiteStorage: StorageBackend {
             throw VaultError(.internalError, "the SQLite database at \(path) vanished while it was opened")
         }
         self.identity = identity
+        opened = true
+    }
+
+    deinit { close(lock) }
+
+    /// Two servers on one SQLite file would each cache what the other overwrites, and a token
+    /// revoked through one would still open the other. The lock is a file beside the database,
+    /// not the database itself: closing any descriptor of the database would drop SQLite's own
+    /// POSIX locks. The kernel releases the `flock` when the holder exits, `kill -9` included.
+    private static func lockExclusively(_ lockPath: String, database: String) throws -> Int32 {
+        let descriptor = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw VaultError(.internalError, "cannot open the lock file \(lockPath) beside the SQLite database: \(String(cString: strerror(errno)))")
+        }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = (try? String(contentsOfFile: lockPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            close(descriptor)
+            throw VaultError(.internalError, "the SQLite database at \(database) is in use by another vaultd\(holder.isEmpty ? "" : " (pid \(holder))"), which holds \(lockPath): one SQLite file serves one server; stop the other one, or give several nodes a shared storage \"postgresql\"")
+        }
+        let pid = Array("\(getpid())\n".utf8)
+        _ = ftruncate(descriptor, 0)
+        _ = pid.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) }
+        return descriptor
     }
 
     private static func identity(of path: String) -> (device: UInt64, inode: UInt64)? {

@@ -48,6 +48,23 @@ struct VaultdProcessTests {
         text.split(separator: "\n").first { $0.hasPrefix(label) }.map { $0.dropFirst(label.count).trimmingCharacters(in: .whitespaces) }
     }
 
+    @Test("a second vaultd on the same SQLite file refuses to start, naming the holder; after kill -9 of the first, a new one starts")
+    func oneServerPerSQLiteFile() async throws {
+        let vaultd = try VaultdHarness()
+        defer { vaultd.remove() }
+        try await vaultd.start()
+        let second = try await TestEnvironment.run(TestEnvironment.executable("vaultd"), ["server", "--config", vaultd.configPath])
+        #expect(second.status != 0)
+        let pid = try #require(vaultd.process?.processIdentifier)
+        #expect(second.stderr.contains("in use by another vaultd (pid \(pid))"), "\(second.stderr)")
+        #expect(try await vaultd.client().sealStatus().initialized == false, "the first still serves")
+
+        // The lock is the kernel's: it goes with the process, however that ends.
+        _ = try await vaultd.stop(signal: SIGKILL)
+        try await vaultd.start()
+        #expect(try await vaultd.client().sealStatus().initialized == false)
+    }
+
     @Test("unsealerkey is refused outside dev mode")
     func unsealerKeyRefused() async throws {
         let vaultd = try VaultdHarness()

@@ -12,7 +12,7 @@ struct SQLiteStorageTests {
     @Test("put, get, list by prefix, delete, delete by prefix, insert-new conflicts; all atomic")
     func operations() async throws {
         let path = Self.temporaryPath()
-        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        defer { for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
         let storage = try SQLiteStorage(path: path)
         try await storage.apply([.put("a/1", [1]), .put("a/2", [2]), .put("ab", [3]), .put("b/1", [4])])
         #expect(try await storage.get("a/1") == [1])
@@ -45,5 +45,20 @@ struct SQLiteStorageTests {
         try Data(repeating: 0x42, count: 8192).write(to: URL(fileURLWithPath: path))
         let error = #expect(throws: VaultError.self) { _ = try SQLiteStorage(path: path) }
         #expect(error?.message.contains(path) == true)
+    }
+
+    @Test("a second server on the same file is refused, naming the holder; the file is free again once the first closes")
+    func oneServerPerFile() async throws {
+        let path = Self.temporaryPath()
+        defer { for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        var first: SQLiteStorage? = try SQLiteStorage(path: path)
+        try await first?.put("k", [1])
+        let error = #expect(throws: VaultError.self) { _ = try SQLiteStorage(path: path) }
+        #expect(error?.message.contains("in use by another vaultd (pid \(getpid()))") == true, "\(error?.message ?? "")")
+        #expect(error?.message.contains("postgresql") == true)
+        #expect(try await first?.get("k") == [1], "the refused open changed nothing")
+        first = nil
+        let second = try SQLiteStorage(path: path)
+        #expect(try await second.get("k") == [1])
     }
 }
