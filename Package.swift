@@ -33,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
     ],
     targets: [
         // C shims for the few system calls Swift cannot import directly (variadic prctl,
@@ -97,6 +98,17 @@ let package = Package(
             name: "VaultStorageSQLite",
             dependencies: ["VaultCore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
+        // Storage several vaultd nodes share: PostgreSQL through postgres-nio, with the
+        // leadership lease that fences every write (docs/ARCHITECTURE.md, "High availability").
+        .target(
+            name: "VaultStoragePostgres",
+            dependencies: [
+                "VaultCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
 
         // HTTP/1.1 listeners on SwiftNIO: unix sockets with peer credentials, TCP with TLS,
         // graceful shutdown. Shared by vaultd and the agent's telemetry endpoint.
@@ -118,7 +130,7 @@ let package = Package(
         .target(
             name: "VaultServer",
             dependencies: [
-                "VaultCore", "VaultWire", "VaultStorageSQLite", "HCL", "SealKit", "KeyKit", "CVaultSystem", "HTTPServerKit",
+                "VaultCore", "VaultWire", "VaultStorageSQLite", "VaultStoragePostgres", "HCL", "SealKit", "KeyKit", "CVaultSystem", "HTTPServerKit", "HTTPTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -230,7 +242,7 @@ let package = Package(
         ),
         .testTarget(name: "VaultWireTests", dependencies: ["VaultWire"]),
         .testTarget(name: "KeyKitTests", dependencies: ["KeyKit", "SealKit", "TestSupport"]),
-        .testTarget(name: "VaultCoreTests", dependencies: ["VaultCore", "VaultCoreTestSupport", "VaultStorageSQLite", "SealKit", "KeyKit"]),
+        .testTarget(name: "VaultCoreTests", dependencies: ["VaultCore", "VaultCoreTestSupport", "VaultStorageSQLite", "VaultStoragePostgres", "SealKit", "KeyKit", "TestSupport"]),
         .testTarget(name: "LeanFoundationTests", dependencies: ["LeanFoundation"]),
         .testTarget(name: "UnsealAgentTests", dependencies: ["UnsealAgent", "SealSources", "SealSourceCore", "SealKit", "DurableFile", "HCL", "TestSupport"]),
         .testTarget(name: "VaultServerTests", dependencies: ["VaultServer", "HTTPServerKit", "HCL"]),

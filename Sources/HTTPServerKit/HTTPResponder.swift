@@ -35,6 +35,8 @@ public enum Peer: Sendable, Hashable, CustomStringConvertible {
 /// A complete HTTP request, body included (bodies are small and bounded).
 public struct HTTPRequest: Sendable {
     public var method: HTTPMethod
+    /// The request target as sent (path and query), for forwarding it unchanged.
+    public var uri: String
     public var path: String
     public var query: [String: String]
     public var headers: HTTPHeaders
@@ -46,6 +48,7 @@ public struct HTTPRequest: Sendable {
 
     public init(method: HTTPMethod, uri: String, headers: HTTPHeaders, body: [UInt8], peer: Peer, sealOperationsAllowed: Bool = true) {
         self.method = method
+        self.uri = uri
         self.sealOperationsAllowed = sealOperationsAllowed
         self.headers = headers
         self.body = body

@@ -18,10 +18,17 @@ public protocol StorageBackend: Sendable {
 
     /// Why the storage cannot be trusted now (its file deleted, replaced or found damaged), or nil.
     var problem: String? { get }
+
+    /// The first write of a new vault (init). Shared storage takes it from any node without
+    /// leadership — every node is sealed then, and none can lead — because the operations end
+    /// with an ``StorageOperation/insertNew(_:_:)`` of the seal configuration: of two nodes
+    /// initialising at once, exactly one commits.
+    func applyInitialization(_ operations: [StorageOperation]) async throws
 }
 
 extension StorageBackend {
     public var problem: String? { nil }
+    public func applyInitialization(_ operations: [StorageOperation]) async throws { try await apply(operations) }
 }
 
 /// One change in a ``StorageBackend/apply(_:)`` transaction.

@@ -54,6 +54,30 @@ public actor VaultCore {
         }
     }
 
+    /// Reads the seal configuration again while none is known: on shared storage another node
+    /// may have initialised the vault since this one started.
+    public func refreshIfUninitialized() async throws {
+        if configuration == nil { try await load() }
+    }
+
+    /// A new leadership term begins or ends on shared storage: everything cached was filled in an
+    /// earlier term, when another node may have written (a token revoked, a vault deleted), so
+    /// it all goes, and reads in flight do not put their results back (``mayCache(since:)``).
+    /// The keyring stays: it is what unsealing gave, and other nodes cannot change it.
+    public func startTerm() async throws {
+        dropCaches()
+        try await load()
+    }
+
+    /// See ``startTerm()``: a node that stops leading forgets what it cached as well.
+    public func dropCaches() {
+        masterKeys.removeAll()
+        vaultRecords.removeAll()
+        keyCache.removeAll()
+        tokenRecords.removeAll()
+        deletions += 1
+    }
+
     public var isInitialized: Bool { configuration != nil }
     public var isSealed: Bool { keyRing == nil }
 
@@ -87,6 +111,7 @@ public actor VaultCore {
     /// Initialises the vault: stores its seal configuration, system key and root token in one
     /// transaction. The vault stays sealed afterwards, as Vault's does.
     public func initialize(_ request: InitParameters) async throws -> InitResult {
+        try await refreshIfUninitialized()
         guard configuration == nil else { throw VaultError(.conflict, "vault is already initialized") }
         guard !initializing else { throw VaultError(.conflict, "vault is being initialized by another request") }
         initializing = true
@@ -139,12 +164,13 @@ public actor VaultCore {
             : ([], [])
 
         do {
-            try await storage.apply([
+            try await storage.applyInitialization([
                 .put(Self.systemKeyPath, systemEnvelope),
                 tokenOperation,
                 .insertNew(SealConfiguration.storageKey, configurationData),
             ])
         } catch is StorageConflict {
+            try? await load()  // another node's init won: know it from now on
             keys.removeAll(); keysBase64.removeAll(); recoveryKeys.removeAll(); recoveryBase64.removeAll()
             throw VaultError(.conflict, "vault is already initialized")
         }
@@ -191,6 +217,7 @@ public actor VaultCore {
     /// fails the validation hash is refused before any decryption; a wrong key resets progress.
     /// Already unsealed: a whole key is still checked, and a wrong one is an error.
     public func submitUnsealKey(_ text: String) async throws -> SealStatus {
+        try await refreshIfUninitialized()
         guard let configuration else {
             throw VaultError(.notInitialized, "vault is not initialized")
         }

@@ -36,6 +36,9 @@ public enum VaultErrors: ErrorDomain {
         public static let internalError = Code("internalError")
         /// The storage cannot be trusted (its file deleted, replaced or damaged): nothing is written.
         public static let storageUnavailable = Code("storageUnavailable")
+        /// This node is not the active one on shared storage (a standby, or it lost leadership):
+        /// nothing was written.
+        public static let notActive = Code("notActive")
     }
 
 }

@@ -29,7 +29,10 @@ public struct ServerConfiguration: Sendable {
 
     public enum LogFormat: String, Sendable { case text, json }
 
-    public var storagePath: String
+    public var storage: StorageSettings
+    /// `api_addr`: the address other nodes and clients reach this node at; what a standby
+    /// forwards to and `sys/leader` names. Needed with `ha_enabled`.
+    public var apiAddress: String?
     public var listeners: [Listener]
     public var validationHash: ValidationHash?
     public var logLevel: String
@@ -43,8 +46,8 @@ public struct ServerConfiguration: Sendable {
     public static let defaultMaxSecretSize = 1024 * 1024
     public var maxSecretSize = defaultMaxSecretSize
 
-    public init(storagePath: String, listeners: [Listener], validationHash: ValidationHash?, logLevel: String = "info", logFormat: LogFormat = .text) {
-        self.storagePath = storagePath
+    public init(storage: StorageSettings, listeners: [Listener], validationHash: ValidationHash?, logLevel: String = "info", logFormat: LogFormat = .text) {
+        self.storage = storage
         self.listeners = listeners
         self.validationHash = validationHash
         self.logLevel = logLevel
@@ -58,7 +61,7 @@ public struct ServerConfiguration: Sendable {
             let location = (try? root.blocks("seal", labels: 1))?.first?.location ?? root.location
             throw HCLError(.unknownKey, at: location, "a seal block belongs to unseal-agent, not vaultd: vaultd holds no cloud credentials by design; move this block into the agent's configuration (README: \"unseal-agent — the sidecar\") and keep only seal_validation_hash here")
         }
-        try root.checkKeys(["storage", "listener", "seal_validation_hash", "log_level", "log_format", "max_secret_size"] + Self.vaultSettingsIgnored)
+        try root.checkKeys(["storage", "listener", "seal_validation_hash", "log_level", "log_format", "max_secret_size", "api_addr"] + Self.vaultSettingsIgnored)
         let ignored = root.keys.filter { Self.vaultSettingsIgnored.contains($0) }
 
         let storages = try root.blocks("storage", labels: 1)
@@ -68,11 +71,7 @@ public struct ServerConfiguration: Sendable {
         if storages.count > 1 {
             throw HCLError(.duplicate, at: storages[1].location, "only one storage block is allowed")
         }
-        guard storage.labels[0] == "sqlite" else {
-            throw HCLError(.invalidValue, at: storage.location, "storage \"\(storage.labels[0])\" is not supported; use storage \"sqlite\"")
-        }
-        try storage.body.checkKeys(["path"])
-        let storagePath = try storage.body.requiredString("path")
+        let storageSettings = try Self.storage(storage, environment: environment)
 
         var listeners = [Listener]()
         for block in try root.blocks("listener", labels: 1) {
@@ -102,10 +101,16 @@ public struct ServerConfiguration: Sendable {
         guard let logFormat = LogFormat(rawValue: formatText) else {
             throw root.error("log_format", "expected \"text\" or \"json\"; got \"\(formatText)\"")
         }
-        var configuration = ServerConfiguration(storagePath: storagePath, listeners: listeners, validationHash: validationHash, logLevel: logLevel, logFormat: logFormat)
+        var configuration = ServerConfiguration(storage: storageSettings, listeners: listeners, validationHash: validationHash, logLevel: logLevel, logFormat: logFormat)
         if let size = try root.int("max_secret_size") {
             guard size >= 1 else { throw root.error("max_secret_size", "must be at least 1 byte; got \(size)") }
             configuration.maxSecretSize = size
+        }
+        configuration.apiAddress = try root.string("api_addr") ?? environment["VAULT_API_ADDR"]
+        if case .postgresql(let settings) = storageSettings, settings.haEnabled {
+            guard let address = configuration.apiAddress, address.hasPrefix("http://") || address.hasPrefix("https://") else {
+                throw HCLError(.missing, at: storage.location, "storage \"postgresql\" with ha_enabled needs api_addr (or VAULT_API_ADDR): the http(s)://HOST:PORT of one of this node's TCP listeners, where standbys forward requests, e.g. api_addr = \"https://vault-0.internal:8200\"")
+            }
         }
         configuration.warnings = ignored.map { "\(path): '\($0)' is a Vault setting vaultd does not implement; it is ignored" }
         return configuration
@@ -114,7 +119,7 @@ public struct ServerConfiguration: Sendable {
     /// Top-level settings of a Vault server configuration that vaultd accepts, so that an existing
     /// file carries over, but does not implement. Each one found is named in a warning at start.
     static let vaultSettingsIgnored = [
-        "ui", "api_addr", "cluster_addr", "cluster_name", "disable_mlock", "disable_cache", "default_lease_ttl",
+        "ui", "cluster_addr", "cluster_name", "disable_mlock", "disable_cache", "default_lease_ttl",
         "max_lease_ttl", "plugin_directory", "pid_file", "raw_storage_endpoint", "introspection_endpoint",
         "disable_clustering", "disable_performance_standby", "log_file", "log_rotate_duration", "log_rotate_bytes",
         "log_rotate_max_files", "enable_response_header_hostname", "enable_response_header_raft_node_id",
@@ -140,7 +145,7 @@ public struct ServerConfiguration: Sendable {
     }
 
     /// A timeout: `"10s"`, `"500ms"`, `"5m"`, or a whole number of seconds.
-    private static func timeout(_ name: String, in body: ConfigBody) throws -> Duration? {
+    static func timeout(_ name: String, in body: ConfigBody) throws -> Duration? {
         if let seconds = try? body.int(name) {
             guard seconds > 0 else { throw body.error(name, "must be positive; got \(seconds)") }
             return .seconds(seconds)

@@ -20,10 +20,18 @@ public struct VaultAPI: HTTPResponder {
     let allowUnsealerKey: Bool
     /// The largest secret value accepted, in bytes (`max_secret_size`).
     let maxSecretSize: Int
+    /// Active or standby on shared storage (always active on SQLite).
+    let leadership: Leadership
+    /// `VAULT_CACERT`: the CA bundle a standby trusts when it forwards to the active node's
+    /// https `api_addr` (nil: the system's).
+    let forwardingCABundle: String?
     private var router = Router()
 
-    public init(core: VaultCore, logger: Logger, allowUnsealerKey: Bool, maxSecretSize: Int = ServerConfiguration.defaultMaxSecretSize) {
+    public init(core: VaultCore, logger: Logger, allowUnsealerKey: Bool, maxSecretSize: Int = ServerConfiguration.defaultMaxSecretSize,
+                leadership: Leadership = Leadership(storage: nil, address: ""), forwardingCABundle: String? = nil) {
         self.core = core
+        self.leadership = leadership
+        self.forwardingCABundle = forwardingCABundle
         self.logger = logger
         self.allowUnsealerKey = allowUnsealerKey
         self.maxSecretSize = maxSecretSize
@@ -32,10 +40,27 @@ public struct VaultAPI: HTTPResponder {
         addProvideRoutes()
         addResourceRoutes()
         addKeyRoutes()
+        addHARoutes()
     }
 
     public func respond(to request: HTTPRequest) async -> HTTPResponse {
         let started = ContinuousClock.now
+        let response: HTTPResponse
+        if leadership.isEnabled && !leadership.isActive && !Self.servedByEveryNode.contains(request.path) {
+            response = await answerAsStandby(request)
+        } else {
+            response = await route(request)
+        }
+        metrics.record(status: response.status.code)
+        // Paths hold only ids; bodies and headers (keys, tokens) are never logged.
+        logger.debug("request", metadata: [
+            "method": "\(request.method.rawValue)", "path": "\(request.path)", "status": "\(response.status.code)",
+            "peer": "\(request.peer)", "ms": "\((ContinuousClock.now - started).milliseconds)",
+        ])
+        return response
+    }
+
+    private func route(_ request: HTTPRequest) async -> HTTPResponse {
         let response: HTTPResponse
         switch router.match(request.method, request.path) {
         case .found(let handler, let parameters):
@@ -57,16 +82,16 @@ public struct VaultAPI: HTTPResponder {
         case .notFound:
             response = JSONResponse.error(.notFound, "no handler for \(request.path)")
         }
-        metrics.record(status: response.status.code)
-        // Paths hold only ids; bodies and headers (keys, tokens) are never logged.
-        logger.debug("request", metadata: [
-            "method": "\(request.method.rawValue)", "path": "\(request.path)", "status": "\(response.status.code)",
-            "peer": "\(request.peer)", "ms": "\((ContinuousClock.now - started).milliseconds)",
-        ])
         return response
     }
 
     // MARK: - Helpers
+
+    /// A query flag as Vault reads one: present without a value, or true/1.
+    static func flag(_ value: String?) -> Bool {
+        guard let value else { return false }
+        return value.isEmpty || value == "true" || value == "1"
+    }
 
     static func token(of request: HTTPRequest) -> String? {
         if let token = request.headers.first(name: "X-Vault-Token"), !token.isEmpty { return token }
@@ -111,12 +136,15 @@ public struct VaultAPI: HTTPResponder {
         let guardian = self.unsealGuard
         let logger = self.logger
         let metrics = self.metrics
+        let leadership = self.leadership
 
         route([.GET], "/v1/sys/seal-status") { _, _ in
-            JSONResponse.encode(SealStatusResponse(await core.status()))
+            try await core.refreshIfUninitialized()
+            return JSONResponse.encode(SealStatusResponse(await core.status()))
         }
         route([.GET], "/v1/sys/init") { _, _ in
-            JSONResponse.encode(InitStatusResponse(initialized: await core.isInitialized))
+            try await core.refreshIfUninitialized()
+            return JSONResponse.encode(InitStatusResponse(initialized: await core.isInitialized))
         }
         route([.PUT, .POST], "/v1/sys/init") { request, _ in
             try Self.requireSealDoor(request, "sys/init")
@@ -131,6 +159,7 @@ public struct VaultAPI: HTTPResponder {
         route([.PUT, .POST], "/v1/sys/seal") { request, _ in
             let token = try await core.authenticate(Self.token(of: request))
             guard token.isRoot else { throw VaultError(.permissionDenied, "permission denied: sealing needs the root token") }
+            await leadership.stepDown(core: core, reason: "sys/seal", logger: logger)
             await core.seal()
             return JSONResponse.noContent()
         }
@@ -138,27 +167,26 @@ public struct VaultAPI: HTTPResponder {
             // Storage that cannot be trusted fails health loudly: a load balancer or an operator
             // must not keep sending writes that would be lost.
             if let problem = core.storage.problem { throw VaultError(.storageUnavailable, problem) }
+            try await core.refreshIfUninitialized()
             let status = await core.status()
+            let standby = leadership.isEnabled && !status.sealed && !leadership.isActive
             var code: Int
             if !status.initialized {
                 code = Int(request.query["uninitcode"] ?? "") ?? 501
             } else if status.sealed {
                 code = Int(request.query["sealedcode"] ?? "") ?? 503
+            } else if standby {
+                // Vault's: 429 unless standbyok (load balancers send traffic to the active node).
+                code = Self.flag(request.query["standbyok"]) ? 200 : Int(request.query["standbycode"] ?? "") ?? 429
             } else {
                 code = Int(request.query["activecode"] ?? "") ?? 200
             }
             if !(100...599).contains(code) { code = 400 }
             return JSONResponse.encode(HealthResponse(
-                initialized: status.initialized, sealed: status.sealed, standby: false, performanceStandby: false,
+                initialized: status.initialized, sealed: status.sealed, standby: standby, performanceStandby: false,
                 replicationPerformanceMode: "disabled", replicationDRMode: "disabled", serverTimeUTC: Int(Date().timeIntervalSince1970),
                 version: status.version, clusterName: status.clusterName ?? "", clusterID: status.clusterID ?? ""
             ), status: HTTPResponseStatus(statusCode: code))
-        }
-        route([.GET], "/v1/sys/leader") { _, _ in
-            JSONResponse.encode(LeaderResponse(
-                haEnabled: false, isSelf: false, activeTime: "0001-01-01T00:00:00Z", leaderAddress: "",
-                leaderClusterAddress: "", performanceStandby: false, performanceStandbyLastRemoteWAL: 0
-            ))
         }
         route([.GET], "/v1/sys/metrics") { _, _ in
             let text = metrics.prometheus(unsealFailures: guardian.failuresTotal.load(ordering: .relaxed),

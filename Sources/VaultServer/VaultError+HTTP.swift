@@ -13,7 +13,7 @@ extension VaultErrors.Code {
         case .tooLarge: .payloadTooLarge
         case .unprocessable: .unprocessableEntity
         case .rateLimited: .tooManyRequests
-        case .sealed, .storageUnavailable: .serviceUnavailable
+        case .sealed, .storageUnavailable, .notActive: .serviceUnavailable
         default: .internalServerError
         }
     }

@@ -9,6 +9,7 @@ import NIOSSL
 import SealKit
 import ServiceLifecycle
 import VaultCore
+import VaultStoragePostgres
 import VaultStorageSQLite
 
 /// Starts vaultd: storage, the vault core, every listener; serves until SIGTERM or SIGINT,
@@ -39,12 +40,38 @@ public enum VaultServerRunner {
             logger.warning("cannot lock key pages in memory (mlock): raise RLIMIT_MEMLOCK (LimitMEMLOCK= in systemd) or grant CAP_IPC_LOCK; keys could reach swap")
         }
 
-        let storage = try SQLiteStorage(path: configuration.storagePath)
+        // PostgreSQL's connection pool runs from here on: its work is awaited at shutdown, after
+        // the listeners' and the lease's (ServiceGroup stops services in reverse order).
+        let storage: any StorageBackend
+        var background = [ServiceGroupConfiguration.ServiceConfiguration]()
+        var shared: (any SharedStorage)?
+        switch configuration.storage {
+        case .sqlite(let path):
+            storage = try SQLiteStorage(path: path)
+        case .postgresql(let settings):
+            let postgres: PostgresStorage
+            do { postgres = try PostgresStorage(settings, logger: Logger(label: "vaultd.storage")) } catch let error as PostgresSettingsError {
+                throw VaultServerError("storage \"postgresql\": \(error.description)")
+            }
+            let pool = Task { await postgres.run() }
+            do { try await postgres.prepare() } catch {
+                pool.cancel()
+                throw VaultServerError("storage \"postgresql\": \(error)")
+            }
+            background.append(.init(service: PoolService(pool: pool), serviceName: "postgresql pool"))
+            storage = postgres
+            if settings.haEnabled { shared = postgres }
+        }
         let core = VaultCore(storage: storage, validationHash: configuration.validationHash, logger: Logger(label: "vaultd.core"))
         try await core.load()
+        let leadership = Leadership(storage: shared, address: configuration.apiAddress ?? "")
+        if let shared {
+            background.append(.init(service: LeadershipService(leadership: leadership, storage: shared, core: core, logger: Logger(label: "vaultd.ha")), serviceName: "leadership"))
+        }
 
         let allowUnsealerKey = dev != nil || environment["SEAL_UNSEAL_PROVIDER"] == "environment"
-        let api = VaultAPI(core: core, logger: Logger(label: "vaultd.http"), allowUnsealerKey: allowUnsealerKey, maxSecretSize: configuration.maxSecretSize)
+        let api = VaultAPI(core: core, logger: Logger(label: "vaultd.http"), allowUnsealerKey: allowUnsealerKey, maxSecretSize: configuration.maxSecretSize,
+                           leadership: leadership, forwardingCABundle: environment["VAULT_CACERT"])
 
         var listeners = [HTTPListener]()
         for listener in configuration.listeners {
@@ -58,7 +85,7 @@ public enum VaultServerRunner {
         let sealed = await core.isSealed
         let initialized = await core.isInitialized
         logger.info("vaultd started", metadata: [
-            "version": "\(VaultBuild.version)", "storage": "\(configuration.storagePath)",
+            "version": "\(VaultBuild.version)", "storage": "\(configuration.storage.description)", "ha": "\(leadership.isEnabled ? "enabled, api_addr \(leadership.address)" : "off")",
             "listeners": "\(listeners.map { describe($0) }.joined(separator: ", "))",
             "state": "\(initialized ? (sealed ? "sealed" : "unsealed") : "uninitialized")",
         ])
@@ -71,7 +98,8 @@ public enum VaultServerRunner {
         // rest are cancelled. The group returns once every listener and every connection it
         // served has finished.
         var group = ServiceGroupConfiguration(
-            services: listeners.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0, serviceName: describe($0)) }
+            services: background
+                + listeners.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0, serviceName: describe($0)) }
                 + [.init(service: StopNotice(logger: logger), serviceName: "stop notice")],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
         )
@@ -150,4 +178,13 @@ public enum VaultServerRunner {
 
 }
 
-
+/// The PostgreSQL pool as a service of vaultd's group: started before the group (the tables are
+/// prepared first), stopped after everything that queries through it.
+private struct PoolService: Service {
+    let pool: Task<Void, Never>
+    func run() async throws {
+        try? await gracefulShutdown()
+        pool.cancel()
+        await pool.value
+    }
+}

@@ -196,3 +196,32 @@ public struct ErrorResponse: Codable, Sendable, Equatable {
     public init(errors: [String]) { self.errors = errors }
     public init(_ message: String) { self.errors = [message] }
 }
+
+/// `GET sys/ha-status`: the nodes sharing the storage, as far as this node knows them.
+public struct HAStatusResponse: Codable, Sendable, Equatable {
+    public struct Node: Codable, Sendable, Equatable {
+        public var hostname: String
+        public var apiAddress: String
+        public var clusterAddress: String
+        public var activeNode: Bool
+        public var lastEcho: String?
+        public var version: String
+
+        public init(hostname: String, apiAddress: String, clusterAddress: String = "", activeNode: Bool, lastEcho: String? = nil, version: String) {
+            self.hostname = hostname
+            self.apiAddress = apiAddress
+            self.clusterAddress = clusterAddress
+            self.activeNode = activeNode
+            self.lastEcho = lastEcho
+            self.version = version
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case hostname, version
+            case apiAddress = "api_address", clusterAddress = "cluster_address", activeNode = "active_node", lastEcho = "last_echo"
+        }
+    }
+
+    public var nodes: [Node]
+    public init(nodes: [Node]) { self.nodes = nodes }
+}

@@ -59,7 +59,7 @@ struct Server: AsyncParsableCommand {
                 throw CommandFailure("--dev-listen-address: expected HOST:PORT, got \(devListenAddress)")
             }
             configuration = ServerConfiguration(
-                storagePath: directory + "/vault.db",
+                storage: .sqlite(path: directory + "/vault.db"),
                 listeners: [
                     .init(kind: .unix(path: directory + "/vaultd.sock", mode: 0o600, allowedUIDs: [], allowedGIDs: []), maxRequestSize: ServerConfiguration.defaultMaxRequestSize),
                     .init(kind: .tcp(host: host, port: port, tlsCertFile: nil, tlsKeyFile: nil), maxRequestSize: ServerConfiguration.defaultMaxRequestSize),
