@@ -242,7 +242,7 @@ let package = Package(
         ),
         .testTarget(name: "VaultWireTests", dependencies: ["VaultWire"]),
         .testTarget(name: "KeyKitTests", dependencies: ["KeyKit", "SealKit", "TestSupport"]),
-        .testTarget(name: "VaultCoreTests", dependencies: ["VaultCore", "VaultCoreTestSupport", "VaultStorageSQLite", "VaultStoragePostgres", "SealKit", "KeyKit", "TestSupport"]),
+        .testTarget(name: "VaultCoreTests", dependencies: ["VaultCore", "VaultCoreTestSupport", "VaultStorageSQLite", "VaultStoragePostgres", "SealKit", "KeyKit", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "LeanFoundationTests", dependencies: ["LeanFoundation"]),
         .testTarget(name: "UnsealAgentTests", dependencies: ["UnsealAgent", "SealSources", "SealSourceCore", "SealKit", "DurableFile", "HCL", "TestSupport"]),
         .testTarget(name: "VaultServerTests", dependencies: ["VaultServer", "HTTPServerKit", "HCL"]),
