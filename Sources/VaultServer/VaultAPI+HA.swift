@@ -18,35 +18,63 @@ extension VaultAPI {
     /// Marks a forwarded request: a node that is not active either answers 503 rather than
     /// forwarding it again (two standbys with stale views must not bounce it between them).
     static let forwardedHeader = "X-Vaultd-Forwarded"
+    /// How long a standby waits for the active node's answer. An active node that is paused
+    /// never answers; its lease runs out in seconds, and the client's retry reaches the next one.
+    static let forwardTimeout = Duration.seconds(10)
 
     func answerAsStandby(_ request: HTTPRequest) async -> HTTPResponse {
-        guard let leader = leadership.leader, leader.isCurrent, leader.nodeID != leadership.storage?.nodeID else {
-            return JSONResponse.error(VaultError(.notActive, "this node is a standby and no active node holds the lease now (a failover is under way, or no node is unsealed); retry shortly"))
-        }
-        let target = leader.address + request.uri
-        if request.headers.contains(name: "X-Vault-No-Request-Forwarding") {
-            return HTTPResponse(status: .temporaryRedirect, headers: ["Location": target, "Content-Length": "0"])
-        }
         if request.headers.contains(name: Self.forwardedHeader) {
             return JSONResponse.error(VaultError(.notActive, "this node received a forwarded request but is not the active node (leadership is changing); retry"))
         }
+        // What this node last read may be a term old: read again when it names no live leader,
+        // and once more when the leader it names does not answer.
+        var leader = await currentLeader(refresh: false)
+        for attempt in 0..<2 {
+            guard let known = leader else { break }
+            let target = known.address + request.uri
+            if request.headers.contains(name: "X-Vault-No-Request-Forwarding") {
+                return HTTPResponse(status: .temporaryRedirect, headers: ["Location": target, "Content-Length": "0"])
+            }
+            do {
+                return try await forward(request, to: target)
+            } catch {
+                if attempt == 1 {
+                    return JSONResponse.error(VaultError(.notActive, "this node is a standby and could not forward to the active node at \(known.address): \(error)"))
+                }
+                leader = await currentLeader(refresh: true)
+            }
+        }
+        return JSONResponse.error(VaultError(.notActive, "this node is a standby and no active node holds the lease now (a failover is under way, or no node is unsealed); retry shortly"))
+    }
+
+    /// The active node, if another node holds a valid lease.
+    private func currentLeader(refresh: Bool) async -> LeaderRecord? {
+        func usable(_ record: LeaderRecord?) -> LeaderRecord? {
+            guard let record, record.isCurrent, record.nodeID != leadership.storage?.nodeID else { return nil }
+            return record
+        }
+        if !refresh, let known = usable(leadership.leader) { return known }
+        if let storage = leadership.storage, let record = try? await storage.leader() {
+            leadership.learn(record)
+            return usable(record)
+        }
+        return nil
+    }
+
+    private func forward(_ request: HTTPRequest, to target: String) async throws -> HTTPResponse {
         var headers = request.headers.map { ($0.name, $0.value) }.filter { !["host", "connection", "content-length", "transfer-encoding"].contains($0.0.lowercased()) }
         headers.append((Self.forwardedHeader, "1"))
-        do {
-            let response = try await HTTPClient.send(
-                HTTPClientRequest(method: request.method.rawValue, url: target, headers: headers,
-                                  body: request.body.isEmpty ? nil : request.body, connectTimeout: .seconds(2), timeout: .seconds(30),
-                                  caBundlePath: forwardingCABundle),
-                proxies: ProxyEnvironment([:])
-            )
-            var answer = HTTPHeaders()
-            for (name, value) in response.headers where !["connection", "content-length", "transfer-encoding", "keep-alive"].contains(name) {
-                answer.add(name: name, value: value)
-            }
-            return HTTPResponse(status: HTTPResponseStatus(statusCode: response.status), headers: answer, body: response.body)
-        } catch {
-            return JSONResponse.error(VaultError(.notActive, "this node is a standby and could not forward to the active node at \(leader.address): \(error)"))
+        let response = try await HTTPClient.send(
+            HTTPClientRequest(method: request.method.rawValue, url: target, headers: headers,
+                              body: request.body.isEmpty ? nil : request.body, connectTimeout: .seconds(2), timeout: Self.forwardTimeout,
+                              caBundlePath: forwardingCABundle),
+            proxies: ProxyEnvironment([:])
+        )
+        var answer = HTTPHeaders()
+        for (name, value) in response.headers where !["connection", "content-length", "transfer-encoding", "keep-alive"].contains(name) {
+            answer.add(name: name, value: value)
         }
+        return HTTPResponse(status: HTTPResponseStatus(statusCode: response.status), headers: answer, body: response.body)
     }
 
     mutating func addHARoutes() {

@@ -45,9 +45,14 @@ public struct VaultAPI: HTTPResponder {
 
     public func respond(to request: HTTPRequest) async -> HTTPResponse {
         let started = ContinuousClock.now
-        let response: HTTPResponse
+        var response: HTTPResponse
         if leadership.isEnabled && !leadership.isActive && !Self.servedByEveryNode.contains(request.path) {
             response = await answerAsStandby(request)
+        } else if leadership.isEnabled, let term = leadership.term {
+            // The term that served it, when it held from start to end: what an operator (and the
+            // failover test) checks an answer against. A term that changed meanwhile says so.
+            response = await route(request)
+            response.headers.replaceOrAdd(name: "X-Vaultd-Term", value: leadership.term == term ? "\(term.epoch)" : "changed")
         } else {
             response = await route(request)
         }

@@ -53,20 +53,23 @@ public enum VaultServerRunner {
             do { postgres = try PostgresStorage(settings, logger: Logger(label: "vaultd.storage")) } catch let error as PostgresSettingsError {
                 throw VaultServerError("storage \"postgresql\": \(error.description)")
             }
-            let pool = Task { await postgres.run() }
             do { try await postgres.prepare() } catch {
-                pool.cancel()
+                await postgres.shutdown()
                 throw VaultServerError("storage \"postgresql\": \(error)")
             }
-            background.append(.init(service: PoolService(pool: pool), serviceName: "postgresql pool"))
+            background.append(.init(service: PoolService(storage: postgres), serviceName: "postgresql pool"))
             storage = postgres
             if settings.haEnabled { shared = postgres }
         }
         let core = VaultCore(storage: storage, validationHash: configuration.validationHash, logger: Logger(label: "vaultd.core"))
         try await core.load()
         let leadership = Leadership(storage: shared, address: configuration.apiAddress ?? "")
+        // Stopped first (ServiceGroup stops in reverse order): at SIGTERM the lease goes at
+        // once, so a standby takes over while this node drains; writes still in flight here are
+        // refused (not acknowledged) and the client retries on the new active node.
+        var leading = [ServiceGroupConfiguration.ServiceConfiguration]()
         if let shared {
-            background.append(.init(service: LeadershipService(leadership: leadership, storage: shared, core: core, logger: Logger(label: "vaultd.ha")), serviceName: "leadership"))
+            leading.append(.init(service: LeadershipService(leadership: leadership, storage: shared, core: core, logger: Logger(label: "vaultd.ha")), serviceName: "leadership"))
         }
 
         let allowUnsealerKey = dev != nil || environment["SEAL_UNSEAL_PROVIDER"] == "environment"
@@ -100,6 +103,7 @@ public enum VaultServerRunner {
         var group = ServiceGroupConfiguration(
             services: background
                 + listeners.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0, serviceName: describe($0)) }
+                + leading
                 + [.init(service: StopNotice(logger: logger), serviceName: "stop notice")],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
         )
@@ -181,10 +185,9 @@ public enum VaultServerRunner {
 /// The PostgreSQL pool as a service of vaultd's group: started before the group (the tables are
 /// prepared first), stopped after everything that queries through it.
 private struct PoolService: Service {
-    let pool: Task<Void, Never>
+    let storage: PostgresStorage
     func run() async throws {
         try? await gracefulShutdown()
-        pool.cancel()
-        await pool.value
+        await storage.shutdown()
     }
 }

@@ -108,6 +108,16 @@ public struct PostgresSettings: Sendable {
         configuration.options.connectTimeout = .seconds(5)
         // A dead server is noticed within seconds on an idle connection too.
         configuration.options.keepAliveBehavior = .init(frequency: .seconds(5))
+        // A node paused or cut off in the middle of a write holds the lease row's share lock,
+        // and the next node could not take the lease until its connection died: PostgreSQL ends
+        // such a transaction after a third of the lease. And nothing waits for a lock longer
+        // than a lease: by then the answer no longer matters.
+        let lease = Int(leaseDuration.components.seconds * 1000 + leaseDuration.components.attoseconds / 1_000_000_000_000_000)
+        configuration.options.additionalStartupParameters = [
+            ("idle_in_transaction_session_timeout", "\(max(lease / 3, 100))"),
+            ("lock_timeout", "\(lease)"),
+            ("application_name", "vaultd"),
+        ]
         return configuration
     }
 

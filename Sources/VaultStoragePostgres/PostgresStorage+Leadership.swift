@@ -7,7 +7,7 @@ import VaultCore
 /// takes the row only once `valid_until` has passed, and each taking adds one to `epoch`.
 extension PostgresStorage: SharedStorage {
     public func acquireLeadership(advertising address: String) async throws -> LeadershipTerm? {
-        try await run {
+        try await run(deadline: settings.leaseDuration) { [self] in
             let rows = try await client.query("""
                 INSERT INTO \(unescaped: haTable) AS lease (ha_key, ha_identity, ha_value, epoch, active_since, valid_until)
                 VALUES ('leader', \(nodeID), \(address), 1, clock_timestamp(), clock_timestamp() + make_interval(secs => \(leaseSeconds)))
@@ -27,7 +27,7 @@ extension PostgresStorage: SharedStorage {
     }
 
     public func renewLeadership(_ term: LeadershipTerm) async throws -> Bool {
-        let renewed = try await run {
+        let renewed = try await run(deadline: settings.leaseDuration) { [self] in
             let rows = try await client.query("""
                 UPDATE \(unescaped: haTable) SET valid_until = clock_timestamp() + make_interval(secs => \(leaseSeconds))
                 WHERE ha_key = 'leader' AND ha_identity = \(nodeID) AND epoch = \(term.epoch) AND valid_until > clock_timestamp()
@@ -45,7 +45,7 @@ extension PostgresStorage: SharedStorage {
         // Writes stop first; then the row says the lease ran out, so a standby takes it at its
         // next attempt instead of after the whole lease.
         forgetLeadership()
-        _ = try? await run {
+        _ = try? await run(deadline: settings.leaseDuration) { [self] in
             try await client.query("""
                 UPDATE \(unescaped: haTable) SET valid_until = clock_timestamp() - interval '1 millisecond'
                 WHERE ha_key = 'leader' AND ha_identity = \(nodeID) AND epoch = \(term.epoch)
@@ -58,7 +58,7 @@ extension PostgresStorage: SharedStorage {
     }
 
     public func leader() async throws -> LeaderRecord? {
-        try await run {
+        try await run(deadline: settings.leaseDuration) { [self] in
             let rows = try await client.query("""
                 SELECT ha_identity, ha_value, epoch, active_since, valid_until > clock_timestamp()
                 FROM \(unescaped: haTable) WHERE ha_key = 'leader'

@@ -12,7 +12,8 @@ public final class PostgresStorage: StorageBackend, Sendable {
     public let kind = "postgresql"
     public let settings: PostgresSettings
     public let nodeID: String
-    let client: PostgresClient
+    let pool: ConnectionPool
+    var client: PostgresClient { pool.client }
     let logger: Logger
     let kvTable: String
     let haTable: String
@@ -33,12 +34,11 @@ public final class PostgresStorage: StorageBackend, Sendable {
         self.nodeID = UUID().uuidString.lowercased()
         self.kvTable = PostgresSettings.quoted(settings.table)
         self.haTable = PostgresSettings.quoted(settings.haTable)
-        self.client = PostgresClient(configuration: try settings.clientConfiguration(), backgroundLogger: Logger(label: "vaultd.postgres.pool", factory: { _ in SwiftLogNoOpLogHandler() }))
+        self.pool = ConnectionPool(configuration: try settings.clientConfiguration(), logger: logger)
     }
 
-    /// The connection pool's work; runs for the storage's lifetime (a ``Service`` of vaultd's
-    /// group). Queries wait while it is not running.
-    public func run() async { await client.run() }
+    /// Closes the connections and waits for the pool's work to end (vaultd's last step).
+    public func shutdown() async { await pool.shutdown() }
 
     /// Creates the tables (unless `skip_create_table`) and checks their layout. A database that
     /// cannot be reached yet is waited for, with backoff, and said once: nodes of a cluster often
@@ -63,14 +63,14 @@ public final class PostgresStorage: StorageBackend, Sendable {
                     said = true
                 }
                 try await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(5))
+                delay = min(delay * 2, .seconds(1))
             }
         }
     }
 
     private func createAndCheckTables() async throws {
         if !settings.skipCreateTable {
-            try await run {
+            try await run { [self] in
                 try await client.withTransaction(logger: logger) { connection in
                     // Nodes starting together would race in CREATE TABLE IF NOT EXISTS (PostgreSQL
                     // can fail one of them on its catalog's unique index): one at a time.
@@ -123,7 +123,7 @@ public final class PostgresStorage: StorageBackend, Sendable {
     // MARK: StorageBackend
 
     public func get(_ key: String) async throws -> [UInt8]? {
-        try await run {
+        try await run { [self] in
             let rows = try await client.query("SELECT value FROM \(unescaped: kvTable) WHERE key = \(key)", logger: logger)
             for try await value in rows.decode(ByteBuffer.self) { return Array(value.readableBytesView) }
             return nil
@@ -131,7 +131,7 @@ public final class PostgresStorage: StorageBackend, Sendable {
     }
 
     public func list(prefix: String) async throws -> [String] {
-        try await run {
+        try await run { [self] in
             let rows = try await client.query(
                 "SELECT key FROM \(unescaped: kvTable) WHERE key >= \(prefix) AND key < \(Self.upperBound(prefix)) ORDER BY key",
                 logger: logger
@@ -163,7 +163,7 @@ public final class PostgresStorage: StorageBackend, Sendable {
     }
 
     private func write(_ operations: [StorageOperation], fencedBy term: LeadershipTerm?) async throws {
-        try await run {
+        try await run { [self] in
             try await client.withTransaction(logger: logger) { connection in
                 if let term {
                     let rows = try await connection.query("""
@@ -200,15 +200,33 @@ public final class PostgresStorage: StorageBackend, Sendable {
         }
     }
 
+    /// How long one query or transaction may take before it is given up.
+    static let queryDeadline = Duration.seconds(5)
+    struct QueryDeadline: Error {}
+
     /// The lease named in a write was not valid inside its transaction.
     struct LeaseLost: Error { let term: LeadershipTerm }
 
     /// Runs `work`, turning postgres-nio's errors into the vault's: the database unreachable or
     /// failing is a 503 naming it (without the password); a conflict and a lost lease stay what
     /// they are.
-    func run<T>(_ work: () async throws -> T) async throws -> T {
+    ///
+    /// Bounded by `deadline` (default ``queryDeadline``): postgres-nio keeps a query waiting for
+    /// as long as its pool cannot connect (67 s was seen with the server stopped), and a vault
+    /// request must fail, and the pool be replaced (``ConnectionPool``), long before that.
+    func run<T: Sendable>(deadline: Duration? = nil, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
         do {
-            return try await work()
+            let result = try await withThrowingTaskGroup(of: T.self) { group in
+                group.addTask { try await work() }
+                group.addTask {
+                    try await Task.sleep(for: deadline ?? Self.queryDeadline)
+                    throw QueryDeadline()
+                }
+                defer { group.cancelAll() }
+                return try await group.next()!
+            }
+            pool.answered()
+            return result
         } catch let error as PostgresTransactionError {
             throw translate(error.closureError ?? error.commitError ?? error.beginError ?? error)
         } catch {
@@ -217,7 +235,10 @@ public final class PostgresStorage: StorageBackend, Sendable {
     }
 
     private func translate(_ error: any Error) -> any Error {
+        if error is QueryDeadline || (error as? PSQLError)?.serverInfo == nil && error is PSQLError { pool.unreachable() } else { pool.answered() }
         switch error {
+        case is QueryDeadline:
+            return VaultError(.storageUnavailable, "PostgreSQL (\(settings.redactedURL)) did not answer within \(Self.queryDeadline)")
         case is StorageConflict, is VaultError, is PostgresSettingsError:
             return error
         case let lost as LeaseLost:

@@ -17,7 +17,8 @@ final class VaultdHarness: @unchecked Sendable {
     /// - Parameters:
     ///   - listenerSettings: extra attributes for the `listener "unix"` block.
     ///   - extra: extra top-level configuration.
-    init(listenerSettings: String = "", extra: String = "") throws {
+    ///   - storage: the whole storage block (default: SQLite in the directory).
+    init(listenerSettings: String = "", extra: String = "", storage: String? = nil) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("vaultd-test-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         socketPath = directory.appendingPathComponent("vaultd.sock").path
@@ -25,7 +26,7 @@ final class VaultdHarness: @unchecked Sendable {
         configPath = directory.appendingPathComponent("vaultd.hcl").path
         logPath = directory.appendingPathComponent("vaultd.log").path
         let config = """
-            storage "sqlite" { path = "\(databasePath)" }
+            \(storage ?? "storage \"sqlite\" { path = \"\(databasePath)\" }")
             listener "unix" {
               address = "\(socketPath)"
               \(listenerSettings)

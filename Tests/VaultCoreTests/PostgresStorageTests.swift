@@ -13,14 +13,13 @@ struct PostgresStorageTests {
         try await PostgresCluster.shared.value.createDatabase()
     }
 
-    /// A storage on `database`, its pool running for the rest of the test process.
+    /// A storage on `database`; its pool runs for the rest of the test process.
     static func storage(in database: String, haEnabled: Bool = false, lease: Duration = .milliseconds(600), configure: (inout PostgresSettings) -> Void = { _ in }) async throws -> PostgresStorage {
         var settings = PostgresSettings(connectionURL: try await PostgresCluster.shared.value.url(database))
         settings.haEnabled = haEnabled
         settings.leaseDuration = lease
         configure(&settings)
         let storage = try PostgresStorage(settings, logger: Logger(label: "test"))
-        Task { await storage.run() }
         try await storage.prepare()
         return storage
     }
