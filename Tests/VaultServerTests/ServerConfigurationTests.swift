@@ -7,11 +7,11 @@ import VaultServer
 /// vaultd does not implement are named in a warning, and a seal block is explained.
 @Suite("vaultd configuration from Vault's")
 struct ServerConfigurationTests {
-    static func load(_ text: String) throws -> ServerConfiguration {
+    static func load(_ text: String, environment: [String: String] = [:]) throws -> ServerConfiguration {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("vaultd-\(UUID().uuidString).hcl").path
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        return try ServerConfiguration.load(path: path, environment: [:])
+        return try ServerConfiguration.load(path: path, environment: environment)
     }
 
     static func config(tlsDisable: String, extra: String = "") -> String {
@@ -46,9 +46,9 @@ struct ServerConfigurationTests {
 
     @Test("Vault settings vaultd does not implement are accepted and named in a warning; a typo is still an error")
     func ignoredSettings() throws {
-        let configuration = try Self.load(Self.config(tlsDisable: "true", extra: "ui = true\napi_addr = \"https://v:8200\"\ndisable_mlock = true"))
+        let configuration = try Self.load(Self.config(tlsDisable: "true", extra: "ui = true\ncluster_addr = \"https://v:8201\"\ndisable_mlock = true"))
         #expect(configuration.warnings.count == 3)
-        for name in ["'ui'", "'api_addr'", "'disable_mlock'"] {
+        for name in ["'ui'", "'cluster_addr'", "'disable_mlock'"] {
             #expect(configuration.warnings.contains { $0.contains(name) && $0.contains("does not implement") }, "\(configuration.warnings)")
         }
         #expect(try Self.load(Self.config(tlsDisable: "true")).warnings.isEmpty)
@@ -63,5 +63,63 @@ struct ServerConfigurationTests {
         }
         #expect(error?.description.contains("belongs to unseal-agent") == true, "\(error?.description ?? "")")
         #expect(error?.location.line == 6, "\(error?.description ?? "")")
+    }
+
+    static func postgres(_ body: String, apiAddress: String? = "http://10.0.0.1:8200") -> String {
+        let api = apiAddress.map { "api_addr = \"" + $0 + "\"" } ?? ""
+        return """
+        storage "postgresql" {
+          \(body)
+        }
+        listener "unix" { address = "/tmp/v.sock" }
+        \(api)
+        """
+    }
+
+    @Test("storage \"postgresql\" with Vault's keys: ha_enabled as \"true\" or true, the URL from the file or VAULT_PG_CONNECTION_URL/BAO_PG_CONNECTION_URL")
+    func postgresql() throws {
+        let url = "postgres://vaultd:pw@db:5432/vault?sslmode=verify-full"
+        for flag in ["\"true\"", "true", "1"] {
+            let configuration = try Self.load(Self.postgres("connection_url = \"\(url)\"\n ha_enabled = \(flag)\n table = \"kv\"\n ha_table = \"locks\"\n max_parallel = 8\n ha_lease_ttl = \"2s\""))
+            guard case .postgresql(let settings) = configuration.storage else { Issue.record("not postgresql"); return }
+            #expect(settings.haEnabled && settings.table == "kv" && settings.haTable == "locks" && settings.maxParallel == 8 && settings.leaseDuration == .seconds(2))
+            #expect(configuration.apiAddress == "http://10.0.0.1:8200")
+            #expect(configuration.storage.description.contains("REDACTED") && !configuration.storage.description.contains("pw@"))
+        }
+        for variable in ["VAULT_PG_CONNECTION_URL", "BAO_PG_CONNECTION_URL"] {
+            let configuration = try Self.load(Self.postgres("ha_enabled = false"), environment: [variable: url])
+            guard case .postgresql(let settings) = configuration.storage else { Issue.record("not postgresql"); return }
+            #expect(settings.connectionURL == url && !settings.haEnabled)
+        }
+        // The file wins over the environment, as in Vault.
+        let configuration = try Self.load(Self.postgres("connection_url = \"\(url)\""), environment: ["VAULT_PG_CONNECTION_URL": "postgres://other@x/y"])
+        guard case .postgresql(let settings) = configuration.storage else { Issue.record("not postgresql"); return }
+        #expect(settings.connectionURL == url)
+    }
+
+    @Test("bad PostgreSQL settings are errors naming the setting, never showing the password", arguments: [
+        ("", "connection_url"),
+        ("connection_url = \"mysql://u:hunter2@h/d\"", "connection_url"),
+        ("connection_url = \"postgres://u:hunter2@h/d?sslmode=sometimes\"", "sslmode"),
+        ("connection_url = \"postgres://u:hunter2@h/d\"\n table = \"kv; DROP TABLE x\"", "table"),
+        ("connection_url = \"postgres://u:hunter2@h/d\"\n ha_table = \"1x\"", "ha_table"),
+        ("connection_url = \"postgres://u:hunter2@h/d\"\n max_parallel = 1", "max_parallel"),
+        ("connection_url = \"postgres://u:hunter2@h/d\"\n ha_lease_ttl = \"50ms\"", "ha_lease_ttl"),
+        ("connection_url = \"postgres://u:hunter2@h/d\"\n max_idle_conns = 4", "max_idle_conns"),
+    ])
+    func badPostgresql(_ body: String, setting: String) {
+        let error = #expect(throws: (any Error).self) { try Self.load(Self.postgres(body)) }
+        let text = "\(error.map { "\($0)" } ?? "")"
+        #expect(text.contains(setting), "\(text)")
+        #expect(!text.contains("hunter2"), "\(text)")
+    }
+
+    @Test("ha_enabled needs api_addr (or VAULT_API_ADDR) as http(s)://HOST:PORT")
+    func haNeedsAPIAddress() throws {
+        let body = "connection_url = \"postgres://u@h/d\"\n ha_enabled = \"true\""
+        let error = #expect(throws: HCLError.self) { try Self.load(Self.postgres(body, apiAddress: nil)) }
+        #expect(error?.description.contains("api_addr") == true)
+        #expect(throws: HCLError.self) { try Self.load(Self.postgres(body, apiAddress: "10.0.0.1:8200")) }
+        #expect(try Self.load(Self.postgres(body, apiAddress: nil), environment: ["VAULT_API_ADDR": "https://v:8200"]).apiAddress == "https://v:8200")
     }
 }
