@@ -110,8 +110,10 @@ struct VaultdDurabilityTests {
             }
         }
         try await vaultd.stop()
-        let check = try await TestEnvironment.run("/usr/bin/env", ["python3", "-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('PRAGMA integrity_check').fetchone()[0])", vaultd.databasePath])
-        #expect(check.stdout == "ok\n", "\(check.stderr)")
+        if !VaultdHarness.isPostgreSQL {
+            let check = try await TestEnvironment.run("/usr/bin/env", ["python3", "-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('PRAGMA integrity_check').fetchone()[0])", vaultd.databasePath])
+            #expect(check.stdout == "ok\n", "\(check.stderr)")
+        }
     }
 }
 

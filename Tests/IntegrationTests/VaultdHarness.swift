@@ -13,12 +13,21 @@ final class VaultdHarness: @unchecked Sendable {
     let configPath: String
     let logPath: String
     private(set) var process: Process?
+    /// The storage block given to init, nil for the default.
+    private let storageBlock: String?
+    /// With `VAULTD_TEST_STORAGE=postgresql` (scripts/test's second pass over the vaultd suites),
+    /// the default storage is a database of its own on the shared test cluster instead of SQLite.
+    private(set) var postgres: (cluster: PostgresCluster, database: String)?
+
+    static let storageUnderTest = ProcessInfo.processInfo.environment["VAULTD_TEST_STORAGE"] ?? "sqlite"
+    static var isPostgreSQL: Bool { storageUnderTest == "postgresql" }
 
     /// - Parameters:
     ///   - listenerSettings: extra attributes for the `listener "unix"` block.
     ///   - extra: extra top-level configuration.
     ///   - storage: the whole storage block (default: SQLite in the directory).
     init(listenerSettings: String = "", extra: String = "", storage: String? = nil) throws {
+        storageBlock = storage
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("vaultd-test-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         socketPath = directory.appendingPathComponent("vaultd.sock").path
@@ -51,6 +60,15 @@ final class VaultdHarness: @unchecked Sendable {
     ///   - wrapper: a command that execs vaultd (e.g. `/usr/bin/env VAR=value`).
     ///   - readiness: the client whose seal-status answer means started (default: the unix socket).
     func start(environment: [String: String] = [:], openFileLimit: Int? = nil, wrapper: [String] = [], readiness: VaultClient? = nil) async throws {
+        if Self.isPostgreSQL && storageBlock == nil && postgres == nil {
+            let cluster = try await PostgresCluster.shared.value
+            let database = try await cluster.createDatabase()
+            let config = try String(contentsOfFile: configPath, encoding: .utf8).replacingOccurrences(
+                of: "storage \"sqlite\" { path = \"\(databasePath)\" }",
+                with: "storage \"postgresql\" { connection_url = \"\(cluster.url(database))\" }")
+            try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+            postgres = (cluster, database)
+        }
         let process = Process()
         let prefix = wrapper + (openFileLimit.map { ["/usr/bin/prlimit", "--nofile=\($0):\($0)", "--"] } ?? [])
         if let first = prefix.first {
@@ -105,13 +123,46 @@ final class VaultdHarness: @unchecked Sendable {
         return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
     }
 
-    /// Every byte vaultd has written to disk: the database and its WAL and shared-memory files.
+    /// Every byte vaultd has written to disk: the database and its WAL and shared-memory files
+    /// (on PostgreSQL: every key and value of its table).
     func storedBytes() -> [UInt8] {
+        if let postgres {
+            let rows = (try? postgres.cluster.sqlBlocking("SELECT key || ' ' || encode(value, 'hex') FROM vaultd_kv_store", database: postgres.database)) ?? ""
+            var bytes = [UInt8]()
+            for row in rows.split(separator: "\n") {
+                let parts = row.split(separator: " ", maxSplits: 1)
+                bytes += Array(parts[0].utf8)
+                if parts.count > 1 { bytes += Self.hexBytes(parts[1]) }
+            }
+            return bytes
+        }
         var bytes = [UInt8]()
         for suffix in ["", "-wal", "-shm"] {
             if let data = FileManager.default.contents(atPath: databasePath + suffix) { bytes += data }
         }
         return bytes
+    }
+
+    private static func hexBytes(_ hex: Substring) -> [UInt8] {
+        var bytes = [UInt8](), index = hex.startIndex
+        while index < hex.endIndex, let next = hex.index(index, offsetBy: 2, limitedBy: hex.endIndex) {
+            bytes.append(UInt8(hex[index..<next], radix: 16) ?? 0)
+            index = next
+        }
+        return bytes
+    }
+
+    /// How many stored records have keys starting with `prefix`, read by a second connection.
+    func storedRecords(prefix: String) async throws -> Int {
+        if let postgres {
+            return Int(try await postgres.cluster.sql("SELECT count(*) FROM vaultd_kv_store WHERE key LIKE '\(prefix)%'", database: postgres.database)) ?? -1
+        }
+        let rows = try await TestEnvironment.run("/usr/bin/python3", [
+            "-c", "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(\"select count(*) from kv where key like ?\", (sys.argv[2] + '%',)).fetchone()[0])",
+            databasePath, prefix,
+        ])
+        guard rows.status == 0 else { throw TestSupportError("reading \(databasePath): \(rows.stderr)") }
+        return Int(rows.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
     }
 
     func remove() {

@@ -92,6 +92,15 @@ public final class PostgresCluster: Sendable {
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// ``sql(_:database:)``, blocking the caller.
+    public func sqlBlocking(_ statement: String, database: String = "postgres") throws -> String {
+        let result = try TestEnvironment.runBlocking(Self.binDirectory + "/psql", [
+            "-h", directory, "-p", "\(port)", "-U", Self.user, "-d", database, "-v", "ON_ERROR_STOP=1", "-At", "-c", statement,
+        ])
+        guard result.status == 0 else { throw TestSupportError("psql \(statement): \(result.stderr)") }
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// A new, empty database: each test gets its own.
     public func createDatabase() async throws -> String {
         let name = "t_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: "")
