@@ -148,7 +148,7 @@ struct DeploymentTests {
 
     /// Starts vaultd on a copy of `path` whose directories and TCP address are moved into a
     /// temporary directory and onto a free loopback port; nil when it comes up and listens.
-    static func configurationErrors(vaultd path: String) async throws -> String? {
+    static func configurationErrors(vaultd path: String, environment: [String: String] = [:]) async throws -> String? {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vaultd-config-\(UUID().uuidString.prefix(6))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { SecretLedger.removeDirectory(directory) }
@@ -160,7 +160,7 @@ struct DeploymentTests {
         let copy = directory.appendingPathComponent("vaultd.hcl")
         try text.write(to: copy, atomically: true, encoding: .utf8)
         let log = directory.appendingPathComponent("vaultd.log").path
-        let vaultd = try ChildProcess(TestEnvironment.executable("vaultd"), ["server", "--config", copy.path], logPath: log)
+        let vaultd = try ChildProcess(TestEnvironment.executable("vaultd"), ["server", "--config", copy.path], logPath: log, environment: environment)
         let socket = directory.appendingPathComponent("vaultd.sock").path
         let listening = await eventually { FileManager.default.fileExists(atPath: socket) || !vaultd.isRunning }
         let listened = listening && FileManager.default.fileExists(atPath: socket)

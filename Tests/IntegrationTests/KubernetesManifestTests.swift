@@ -9,7 +9,7 @@ import Testing
 struct KubernetesManifestTests {
     static let root = TestEnvironment.packageRoot.appendingPathComponent("k8s")
     static let venv = TestEnvironment.packageRoot.appendingPathComponent(".venv/bin")
-    static let layers = ["base", "overlays/aws", "overlays/azure"]
+    static let layers = ["base", "overlays/aws", "overlays/azure", "overlays/ha"]
 
     /// `kubectl kustomize` of a layer, written to a file.
     static func render(_ layer: String, into directory: URL) async throws -> String {
@@ -51,15 +51,16 @@ struct KubernetesManifestTests {
         }
     }
 
-    @Test("the agent is a native sidecar sharing the socket emptyDir; readiness means unsealed; overlays carry their identities; no disruption budget on one replica; monitoring reaches both daemons")
+    @Test("the agent is a native sidecar sharing the socket emptyDir; readiness means unsealed; overlays carry their identities; no disruption budget on one replica; monitoring reaches both daemons; the HA overlay: 3 nodes on distinct hosts on PostgreSQL")
     func shape() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("k8s-\(UUID().uuidString.prefix(6))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { SecretLedger.removeDirectory(directory) }
         let base = try await Self.render("base", into: directory), aws = try await Self.render("overlays/aws", into: directory), azure = try await Self.render("overlays/azure", into: directory)
+        let ha = try await Self.render("overlays/ha", into: directory)
         let result = try await TestEnvironment.runOracle("""
             import sys, yaml
-            docs = {path: list(yaml.safe_load_all(open(path))) for path in sys.argv[1:4]}
+            docs = {path: list(yaml.safe_load_all(open(path))) for path in sys.argv[1:4] + sys.argv[5:6]}
             def find(path, kind):
                 return next(d for d in docs[path] if d["kind"] == kind)
             base, aws, azure = sys.argv[1:4]
@@ -79,7 +80,24 @@ struct KubernetesManifestTests {
             assert 'seal "awskms"' in next(d for d in docs[aws] if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "unseal-agent-config")["data"]["agent.hcl"]
             assert "azure.workload.identity/client-id" in find(azure, "ServiceAccount")["metadata"]["annotations"]
             assert find(azure, "StatefulSet")["spec"]["template"]["metadata"]["labels"]["azure.workload.identity/use"] == "true"
-            for path in (base, aws, azure):
+            # High availability: 3 nodes on distinct hosts, one drained at a time, each with its agent;
+            # PostgreSQL and api_addr from the environment (the Secret, the pod's IP).
+            ha = sys.argv[5]
+            spec = find(ha, "StatefulSet")["spec"]
+            assert spec["replicas"] == 3 and spec["podManagementPolicy"] == "Parallel", spec
+            pod = spec["template"]["spec"]
+            rule = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
+            assert rule["topologyKey"] == "kubernetes.io/hostname", rule
+            assert find(ha, "PodDisruptionBudget")["spec"]["maxUnavailable"] == 1
+            assert pod["initContainers"][0]["name"] == "unseal-agent" and pod["initContainers"][0]["restartPolicy"] == "Always"
+            env = {e["name"]: e for e in pod["containers"][0]["env"]}
+            assert env["VAULT_PG_CONNECTION_URL"]["valueFrom"]["secretKeyRef"]["name"] == "vaultd-postgresql", env
+            assert env["VAULT_API_ADDR"]["value"] == "http://$(POD_IP):8200", env
+            assert "standbyok=true" in pod["containers"][0]["readinessProbe"]["httpGet"]["path"]
+            assert "volumeClaimTemplates" not in spec
+            hcl = next(d for d in docs[ha] if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "vaultd-config")["data"]["vaultd.hcl"]
+            assert 'storage "postgresql"' in hcl and "ha_enabled" in hcl and "connection_url" not in hcl.replace("# connection_url", ""), hcl
+            for path in (base, aws, azure, ha):
                 # A disruption budget on a single replica blocks `kubectl drain` for good.
                 replicas = find(path, "StatefulSet")["spec"].get("replicas", 1)
                 budgets = [d for d in docs[path] if d["kind"] == "PodDisruptionBudget"]
@@ -90,13 +108,13 @@ struct KubernetesManifestTests {
                 assert {8200, 9102} <= monitored, (path, monitored)
             # The configurations, for the daemons' own parsers below.
             out = sys.argv[4]
-            for path, tag in ((base, "base"), (aws, "aws"), (azure, "azure")):
+            for path, tag in ((base, "base"), (aws, "aws"), (azure, "azure"), (ha, "ha")):
                 for d in docs[path]:
                     if d["kind"] == "ConfigMap":
                         for name, text in d["data"].items():
                             open(f"{out}/{tag}-{name}", "w").write(text)
             print("ok")
-            """, arguments: [base, aws, azure, directory.path], input: "")
+            """, arguments: [base, aws, azure, directory.path, ha], input: "")
         #expect(result.stdout.contains("ok"), "\(result.stdout)\(result.stderr)")
 
         // vaultd and the agent accept their configurations: whatever fails next (no storage,
@@ -113,5 +131,11 @@ struct KubernetesManifestTests {
         let vaultdParsed = try await DeploymentTests.configurationErrors(vaultd: directory.appendingPathComponent("base-vaultd.hcl").path)
         // (its TCP listener is moved from 0.0.0.0:8200 to a loopback port for the test)
         #expect(vaultdParsed == nil, "vaultd.hcl: \(vaultdParsed ?? "")")
+        // The HA node's configuration, against a real PostgreSQL: it starts and listens.
+        let cluster = try await PostgresCluster.shared.value
+        let haParsed = try await DeploymentTests.configurationErrors(
+            vaultd: directory.appendingPathComponent("ha-vaultd.hcl").path,
+            environment: ["VAULT_PG_CONNECTION_URL": cluster.url(try await cluster.createDatabase()), "VAULT_API_ADDR": "http://127.0.0.1:8200"])
+        #expect(haParsed == nil, "ha vaultd.hcl: \(haParsed ?? "")")
     }
 }
