@@ -149,6 +149,7 @@ def vaultd_cluster(work, bin_dir, pg, database, count):
 def main():
     bin_dir, bao, rounds, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     work = tempfile.mkdtemp(prefix="bench-ha-")
+    os.chmod(work, 0o755)   # the postgres user (initdb as root is refused) must reach its directory
     pg, processes = None, []
     try:
         pg = Postgres(work)
@@ -239,7 +240,10 @@ def main():
             wait_for(lambda: any(n.is_active() for n in bao_nodes), timeout=120, interval=0.1)
             active = next(n for n in bao_nodes if n.is_active())
             others = [n for n in bao_nodes if n is not active]
-            wait_for(lambda: bao_write(others[0]) is not None and bao_write(others[0])[0] == 200, timeout=60, interval=0.1)
+            # OpenBao's standbys answered "local node not active but active cluster node not
+            # found" (500) instead of forwarding here: the prober writes to every surviving node
+            # in turn, and the first one that accepts is the new active node.
+            wait_for(lambda: bao_write(active) is not None and bao_write(active)[0] == 200, timeout=60, interval=0.1)
             start = time.monotonic()
             active.process.send_signal(signal.SIGKILL)
             active.process.wait()

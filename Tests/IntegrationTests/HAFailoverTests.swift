@@ -188,3 +188,62 @@ struct HAFailoverTests {
         #expect(await eventually { await cluster.activeNode() != nil })
     }
 }
+
+/// What standbys answer, checked with raw HTTP and the real `bao` CLI pointed at a standby.
+@Suite("vaultd standbys answer clients")
+struct HAStandbyTests {
+    static func json(_ response: HTTPClientResponse) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]) ?? [:]
+    }
+
+    @Test("health 200/429 (standbyok, standbycode), sys/leader and sys/ha-status from every node; a standby forwards, or answers 307 with X-Vault-No-Request-Forwarding; bao status and bao operator step-down through a standby")
+    func standbys() async throws {
+        let cluster = try await HACluster(nodes: 3, postgres: try await PostgresCluster.shared.value, lease: "1s")
+        defer { cluster.remove() }
+        try await cluster.start()
+        let token = try cluster.rootToken
+        SecretLedger.record([token])
+        let active = try #require(await cluster.activeNode())
+        let standby = try #require(cluster.nodes.first { $0 !== active })
+        // Every standby knows the leader before the checks.
+        #expect(await eventually {
+            (try? await HACluster.request(standby, "GET", "/v1/sys/leader", token: nil)).map { Self.json($0)["leader_address"] as? String == active.apiAddress } ?? false
+        })
+
+        #expect(try await HACluster.request(active, "GET", "/v1/sys/health", token: nil).status == 200)
+        let health = try await HACluster.request(standby, "GET", "/v1/sys/health", token: nil)
+        #expect(health.status == 429 && Self.json(health)["standby"] as? Bool == true)
+        #expect(try await HACluster.request(standby, "GET", "/v1/sys/health?standbyok=true", token: nil).status == 200)
+        #expect(try await HACluster.request(standby, "GET", "/v1/sys/health?standbycode=473", token: nil).status == 473)
+
+        let leader = Self.json(try await HACluster.request(standby, "GET", "/v1/sys/leader", token: nil))
+        #expect(leader["ha_enabled"] as? Bool == true && leader["is_self"] as? Bool == false && leader["leader_address"] as? String == active.apiAddress)
+        #expect((leader["active_time"] as? String)?.hasPrefix("20") == true, "\(leader)")
+        let own = Self.json(try await HACluster.request(active, "GET", "/v1/sys/leader", token: nil))
+        #expect(own["is_self"] as? Bool == true && own["leader_address"] as? String == active.apiAddress)
+        let nodes = Self.json(try await HACluster.request(standby, "GET", "/v1/sys/ha-status", token: token))["nodes"] as? [[String: Any]] ?? []
+        #expect(nodes.contains { $0["api_address"] as? String == active.apiAddress && $0["active_node"] as? Bool == true }, "\(nodes)")
+
+        // Forwarded: a vault created through a standby, read through another; the term names the active node's.
+        let created = try await HACluster.request(standby, "POST", "/api/v1/vaults", token: token, body: ["name": "through-standby"])
+        #expect(created.status == 201 && created.headers["x-vaultd-term"] != nil)
+        let id = try #require(Self.json(created)["id"] as? String)
+        let other = try #require(cluster.nodes.first { $0 !== active && $0 !== standby })
+        #expect(try await HACluster.request(other, "GET", "/api/v1/vaults/\(id)", token: token).status == 200)
+        // Not forwarded when the client says so: 307 to the active node.
+        let redirect = try await HACluster.request(standby, "GET", "/api/v1/vaults/\(id)", token: token, headers: [("X-Vault-No-Request-Forwarding", "true")])
+        #expect(redirect.status == 307 && redirect.headers["location"] == active.apiAddress + "/api/v1/vaults/\(id)", "\(redirect.status) \(redirect.headers)")
+        // A bad token through a standby is the active node's 403, not a standby's guess.
+        #expect(try await HACluster.request(standby, "GET", "/api/v1/vaults", token: "hvs.not-a-token").status == 403)
+
+        // The real bao CLI pointed at a standby.
+        let environment = ["VAULT_ADDR": standby.apiAddress, "VAULT_TOKEN": token, "PATH": "/usr/bin:/bin"]
+        let status = try await TestEnvironment.run(OpenBaoHarness.bao, ["status"], environment: environment)
+        #expect(status.status == 0 && status.stdout.contains("standby") && status.stdout.contains(active.apiAddress), "\(status.stdout)\(status.stderr)")
+        let stepDown = try await TestEnvironment.run(OpenBaoHarness.bao, ["operator", "step-down"], environment: environment)
+        #expect(stepDown.status == 0, "\(stepDown.stdout)\(stepDown.stderr)")
+        #expect(await eventually { if let now = await cluster.activeNode() { return now !== active } else { return false } }, "another node leads after step-down")
+        // A standby cannot be stepped down by a non-root token either: forwarded, refused there.
+        #expect(try await HACluster.request(standby, "PUT", "/v1/sys/step-down", token: nil).status == 403)
+    }
+}
