@@ -15,6 +15,7 @@ final class ConnectionPool: Sendable {
     }
 
     private let configuration: PostgresClient.Configuration
+    private let probeConfiguration: PostgresConnection.Configuration?
     private let logger: Logger
     private let current: Mutex<Current>
     /// Clients replaced, still finishing: awaited at shutdown.
@@ -24,8 +25,9 @@ final class ConnectionPool: Sendable {
     /// How long an outage lasts before the client is replaced (and at most how often).
     static let replaceAfter = Duration.seconds(2)
 
-    init(configuration: PostgresClient.Configuration, logger: Logger) {
+    init(configuration: PostgresClient.Configuration, probe: PostgresConnection.Configuration?, logger: Logger) {
         self.configuration = configuration
+        self.probeConfiguration = probe
         self.logger = logger
         current = Mutex(Self.start(configuration))
     }
@@ -60,6 +62,20 @@ final class ConnectionPool: Sendable {
             replaced.cancel()
             retired.withLock { $0.append(replaced) }
             logger.info("PostgreSQL unreachable for \(now - since): new connection pool")
+        }
+    }
+
+    /// Why a connection cannot be made now, asked of the server with one connection of its own:
+    /// the pool keeps its connection errors to itself and lets queries wait, so a wrong CA or
+    /// password would otherwise surface only as "no answer". Nil when a connection succeeds.
+    func probe() async -> (any Error)? {
+        guard let probeConfiguration else { return nil }
+        do {
+            let connection = try await PostgresConnection.connect(configuration: probeConfiguration, id: 0, logger: Logger(label: "vaultd.postgres.probe", factory: { _ in SwiftLogNoOpLogHandler() }))
+            try? await connection.close()
+            return nil
+        } catch {
+            return error
         }
     }
 

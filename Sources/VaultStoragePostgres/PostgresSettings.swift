@@ -79,25 +79,56 @@ public struct PostgresSettings: Sendable {
         return components.string ?? "(unparseable URL)"
     }
 
+    /// One connection's configuration, the same as the pool's: for ``ConnectionPool/probe()``,
+    /// which asks the server directly why the pool cannot connect.
+    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        let endpoint = try endpoint()
+        let (mode, tlsConfiguration) = try tlsSettings(endpoint)
+        let tls: PostgresConnection.Configuration.TLS
+        switch mode {
+        case .disable: tls = .disable
+        case .prefer: tls = .prefer(try NIOSSLContext(configuration: tlsConfiguration))
+        case .require: tls = .require(try NIOSSLContext(configuration: tlsConfiguration))
+        }
+        var configuration = PostgresConnection.Configuration(
+            host: endpoint.host, port: endpoint.port, username: endpoint.user,
+            password: endpoint.password, database: endpoint.database, tls: tls
+        )
+        configuration.options.connectTimeout = .seconds(2)
+        return configuration
+    }
+
+    enum TLSMode { case disable, prefer, require }
+
+    /// libpq's reading of `sslmode` and `sslrootcert`.
+    private func tlsSettings(_ endpoint: Endpoint) throws -> (TLSMode, TLSConfiguration) {
+        var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
+        if let root = endpoint.sslRootCert { tlsConfiguration.trustRoots = .file(root) }
+        switch endpoint.sslMode {
+        case "disable":
+            return (.disable, tlsConfiguration)
+        case "allow", "prefer", "require":
+            // Encrypted but unverified, unless a root certificate is given (then verify-ca).
+            tlsConfiguration.certificateVerification = endpoint.sslRootCert == nil ? .none : .noHostnameVerification
+            return (endpoint.sslMode == "require" ? .require : .prefer, tlsConfiguration)
+        case "verify-ca":
+            tlsConfiguration.certificateVerification = .noHostnameVerification
+            return (.require, tlsConfiguration)
+        default:
+            tlsConfiguration.certificateVerification = .fullVerification
+            return (.require, tlsConfiguration)
+        }
+    }
+
     /// postgres-nio's client configuration: TLS as libpq reads `sslmode`.
     func clientConfiguration() throws -> PostgresClient.Configuration {
         let endpoint = try endpoint()
-        var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
-        if let root = endpoint.sslRootCert { tlsConfiguration.trustRoots = .file(root) }
+        let (mode, tlsConfiguration) = try tlsSettings(endpoint)
         let tls: PostgresClient.Configuration.TLS
-        switch endpoint.sslMode {
-        case "disable":
-            tls = .disable
-        case "allow", "prefer", "require":
-            // libpq: encrypted but unverified, unless a root certificate is given (then verify-ca).
-            tlsConfiguration.certificateVerification = endpoint.sslRootCert == nil ? .none : .noHostnameVerification
-            tls = endpoint.sslMode == "require" ? .require(tlsConfiguration) : .prefer(tlsConfiguration)
-        case "verify-ca":
-            tlsConfiguration.certificateVerification = .noHostnameVerification
-            tls = .require(tlsConfiguration)
-        default:
-            tlsConfiguration.certificateVerification = .fullVerification
-            tls = .require(tlsConfiguration)
+        switch mode {
+        case .disable: tls = .disable
+        case .prefer: tls = .prefer(tlsConfiguration)
+        case .require: tls = .require(tlsConfiguration)
         }
         var configuration = PostgresClient.Configuration(
             host: endpoint.host, port: endpoint.port, username: endpoint.user,

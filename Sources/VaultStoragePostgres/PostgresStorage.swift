@@ -34,7 +34,7 @@ public final class PostgresStorage: StorageBackend, Sendable {
         self.nodeID = UUID().uuidString.lowercased()
         self.kvTable = PostgresSettings.quoted(settings.table)
         self.haTable = PostgresSettings.quoted(settings.haTable)
-        self.pool = ConnectionPool(configuration: try settings.clientConfiguration(), logger: logger)
+        self.pool = ConnectionPool(configuration: try settings.clientConfiguration(), probe: try? settings.connectionConfiguration(), logger: logger)
     }
 
     /// Closes the connections and waits for the pool's work to end (vaultd's last step).
@@ -229,6 +229,13 @@ public final class PostgresStorage: StorageBackend, Sendable {
             return result
         } catch let error as PostgresTransactionError {
             throw translate(error.closureError ?? error.commitError ?? error.beginError ?? error)
+        } catch is QueryDeadline {
+            // Why: a connection of our own says (a certificate, a password, a refused port).
+            if let reason = await pool.probe() {
+                _ = translate(QueryDeadline())
+                throw VaultError(.storageUnavailable, "PostgreSQL (\(settings.redactedURL)) cannot be reached: \(Self.describe(reason))\(Self.hint(reason))")
+            }
+            throw translate(QueryDeadline())
         } catch {
             throw translate(error)
         }
@@ -262,6 +269,19 @@ public final class PostgresStorage: StorageBackend, Sendable {
             return "\(error.code)"
         }
         return "\(error)"
+    }
+
+    /// The setting to look at, for the failures that have one.
+    static func hint(_ error: any Error) -> String {
+        let text = (describe(error) + " \(error)").lowercased()
+        if text.contains("no encryption") { return " — the server accepts this client over TLS only: set sslmode=verify-full (with sslrootcert) in connection_url" }
+        if text.contains("pg_hba.conf") { return " — the server's pg_hba.conf does not admit this user, database or address" }
+        if text.contains("certificate") || text.contains("ssl") || text.contains("tls") || text.contains("handshake") {
+            return " — check sslmode and sslrootcert in connection_url"
+        }
+        if text.contains("password") || text.contains("authentication") { return " — check the user and password in connection_url" }
+        if text.contains("connection refused") || text.contains("connect") { return " — is PostgreSQL running at the host and port of connection_url?" }
+        return ""
     }
 
     /// The smallest string greater than every string with `prefix` (the key column sorts by

@@ -140,6 +140,35 @@ struct HAFailoverTests {
         print("HA failover: \(acks.count) writes acknowledged, \(writer.failures.withLock { $0 }) refused or failed, terms \(terms.min() ?? 0)...\(terms.max() ?? 0); signal → first write in a new term: \(summary.joined(separator: "; "))")
     }
 
+    @Test("a new term starts from storage: a token cached by a node, revoked while another node led, is refused when the first leads again")
+    func cachesBelongToATerm() async throws {
+        let cluster = try await HACluster(nodes: 2, postgres: try await PostgresCluster.shared.value, lease: "1s")
+        defer { cluster.remove() }
+        try await cluster.start()
+        let root = try cluster.rootToken
+        let first = try #require(await cluster.activeNode())
+        let second = try #require(cluster.nodes.first { $0 !== first })
+        let created = try await HACluster.request(first, "POST", "/api/v1/tokens", token: root, body: ["capabilities": ["read", "write"]])
+        let token = try #require(HAStandbyTests.json(created)["token"] as? String)
+        SecretLedger.record([root, token])
+        // The first node reads the token record, and keeps it.
+        #expect(try await HACluster.request(first, "GET", "/api/v1/vaults", token: token).status == 200)
+
+        // It loses the lease (paused past it); the second leads, and the token is revoked there.
+        let pid = try #require(first.pid)
+        kill(pid, SIGSTOP)
+        #expect(await eventually { await cluster.activeNode() === second })
+        kill(pid, SIGCONT)
+        let revoked = try await HACluster.request(second, "PUT", "/v1/auth/token/revoke", token: root, body: ["token": token])
+        #expect(revoked.status == 204, "\(String(decoding: revoked.body, as: UTF8.self))")
+        // The first leads again (the second stops); the token is unknown to its new term.
+        _ = try await second.vaultd.stop(signal: SIGTERM)
+        #expect(await eventually { await cluster.activeNode() === first })
+        let refused = try await HACluster.request(first, "GET", "/api/v1/vaults", token: token)
+        #expect(refused.status == 403, "a token revoked in an earlier term still opened the vault: \(refused.status)")
+        #expect(try await HACluster.request(first, "GET", "/api/v1/vaults", token: root).status == 200)
+    }
+
     @Test("PostgreSQL restarted (pg_ctl restart -m fast) twice under writes: writes resume without restarting any vaultd; every acknowledged write reads back")
     func databaseRestart() async throws {
         let postgres = try await PostgresCluster.start()   // this test's own: it restarts it

@@ -20,21 +20,45 @@ public final class PostgresCluster: Sendable {
 
     public static var isInstalled: Bool { FileManager.default.isExecutableFile(atPath: binDirectory + "/initdb") }
 
-    private init(directory: String, port: Int) {
+    public let tls: Bool
+
+    private init(directory: String, port: Int, tls: Bool = false) {
         self.directory = directory
         self.port = port
+        self.tls = tls
+    }
+
+    /// The CA that signed a TLS cluster's certificate.
+    public var caPath: String { directory + "/ca.pem" }
+
+    /// A CA, and a server certificate for 127.0.0.1 and localhost signed by it (openssl CLI).
+    static func makeCertificates(in directory: String) async throws {
+        try "subjectAltName=DNS:localhost,IP:127.0.0.1\n".write(toFile: directory + "/san.ext", atomically: true, encoding: .utf8)
+        for arguments in [
+            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=vaultd test CA"],
+            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other-ca.key", "-out", "other-ca.pem", "-days", "2", "-subj", "/CN=another CA"],
+            ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"],
+            ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.ext"],
+        ] {
+            let result = try await TestEnvironment.run("/usr/bin/openssl", arguments.map { $0.hasSuffix(".pem") || $0.hasSuffix(".key") || $0.hasSuffix(".crt") || $0.hasSuffix(".csr") || $0.hasSuffix(".ext") ? directory + "/" + $0 : $0 })
+            guard result.status == 0 else { throw TestSupportError("openssl \(arguments[0]): \(result.stderr)") }
+        }
+        chmod(directory + "/server.key", 0o600)
     }
 
     /// The user the server runs as, as a command prefix: nothing, or `runuser -u postgres --`.
     static var owner: [String] { geteuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--"] : [] }
 
-    public static func start() async throws -> PostgresCluster {
+    /// With `tls`, the server speaks TLS only (`hostssl` in pg_hba.conf) with a certificate for
+    /// 127.0.0.1 and localhost signed by a throwaway CA at ``caPath``.
+    public static func start(tls: Bool = false) async throws -> PostgresCluster {
         guard isInstalled else {
             throw TestSupportError("PostgreSQL 15 is not installed (\(binDirectory)); scripts/test installs Debian's postgresql")
         }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vaultd-pg-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try "\(password)\n".write(toFile: directory + "/pwfile", atomically: true, encoding: .utf8)
+        if tls { try await makeCertificates(in: directory) }
         if geteuid() == 0 {
             let chown = try await TestEnvironment.run("/bin/chown", ["-R", "postgres:postgres", directory])
             guard chown.status == 0 else { throw TestSupportError("chown \(directory): \(chown.stderr)") }
@@ -43,7 +67,14 @@ public final class PostgresCluster: Sendable {
                                "-E", "UTF8", "--no-sync", "--auth-local=trust", "--auth-host=scram-sha-256"]
         let initdb = try await TestEnvironment.run(command[0], Array(command.dropFirst()))
         guard initdb.status == 0 else { throw TestSupportError("initdb failed: \(initdb.stderr)\(initdb.stdout)") }
-        let cluster = PostgresCluster(directory: directory, port: freePort())
+        if tls {
+            let hba = directory + "/data/pg_hba.conf"
+            let rules = try String(contentsOfFile: hba, encoding: .utf8).split(separator: "\n").map { line in
+                line.hasPrefix("host ") ? "hostssl" + line.dropFirst(4) : line
+            }
+            try (rules.joined(separator: "\n") + "\n").write(toFile: hba, atomically: false, encoding: .utf8)
+        }
+        let cluster = PostgresCluster(directory: directory, port: freePort(), tls: tls)
         try await cluster.pgctl(["start", "-w", "-t", "60", "-l", directory + "/server.log", "-o", cluster.serverOptions])
         cluster.stopWhenTestsEnd()
         return cluster
@@ -53,6 +84,7 @@ public final class PostgresCluster: Sendable {
     /// except fsync, which the tests do not measure (the benchmarks keep it on).
     private var serverOptions: String {
         "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300"
+            + (tls ? " -c ssl=on -c ssl_cert_file=\(directory)/server.crt -c ssl_key_file=\(directory)/server.key" : "")
     }
 
     private func pgctl(_ arguments: [String]) async throws {
@@ -78,8 +110,8 @@ public final class PostgresCluster: Sendable {
     }
 
     /// `connection_url` for `database`, password included.
-    public func url(_ database: String, user: String = PostgresCluster.user, password: String = PostgresCluster.password) -> String {
-        "postgres://\(user):\(password)@127.0.0.1:\(port)/\(database)?sslmode=disable"
+    public func url(_ database: String, user: String = PostgresCluster.user, password: String = PostgresCluster.password, query: String? = nil) -> String {
+        "postgres://\(user):\(password)@127.0.0.1:\(port)/\(database)?\(query ?? (tls ? "sslmode=verify-full&sslrootcert=\(caPath)" : "sslmode=disable"))"
     }
 
     /// Runs SQL as the superuser over the cluster's socket.

@@ -115,4 +115,32 @@ struct PostgresStorageTests {
         #expect(error?.code == .notActive)
         #expect(try await a.renewLeadership(term) == false)
     }
+
+    @Test("TLS to PostgreSQL: verify-full, verify-ca, require and prefer connect to a TLS-only server; another CA, and sslmode=disable, are refused with the reason and the setting, never the password")
+    func tls() async throws {
+        let cluster = try await PostgresCluster.start(tls: true)
+        let database = try await cluster.createDatabase()
+        for query in ["sslmode=verify-full&sslrootcert=\(cluster.caPath)", "sslmode=verify-ca&sslrootcert=\(cluster.caPath)", "sslmode=require", "sslmode=prefer"] {
+            let storage = try PostgresStorage(PostgresSettings(connectionURL: cluster.url(database, query: query)), logger: Logger(label: "test"))
+            try await storage.prepare()
+            try await storage.put("k", [1, 2, 3])
+            #expect(try await storage.get("k") == [1, 2, 3], "\(query)")
+            // The server says the connection is encrypted.
+            let encrypted = try await cluster.sql("SELECT count(*) > 0 AND bool_and(ssl) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE client_addr IS NOT NULL")
+            #expect(encrypted == "t", "\(query)")
+            await storage.shutdown()
+        }
+
+        for (query, reason, setting) in [
+            ("sslmode=verify-full&sslrootcert=\(cluster.directory)/other-ca.pem", "certificate", "sslrootcert"),
+            ("sslmode=disable", "no encryption", "sslmode"),
+        ] {
+            let storage = try PostgresStorage(PostgresSettings(connectionURL: cluster.url(database, query: query)), logger: Logger(label: "test"))
+            let error = await #expect(throws: VaultError.self) { _ = try await storage.get("k") }
+            let message = error?.message ?? ""
+            #expect(message.lowercased().contains(reason) && message.contains(setting), "\(query): \(message)")
+            #expect(!message.contains(PostgresCluster.password), "\(message)")
+            await storage.shutdown()
+        }
+    }
 }
