@@ -123,6 +123,28 @@ def failovers(name, nodes, write, term_of, kinds, rounds, restart):
     sys.stdout.flush()
 
 
+def vaultd_config(directory, url, port):
+    """vaultd.hcl for a node on PostgreSQL with ha_enabled: its socket, a loopback port, api_addr."""
+    path = os.path.join(directory, "vaultd.hcl")
+    with open(path, "w") as f:
+        f.write(f'storage "postgresql" {{\n  connection_url = "{url}"\n  ha_enabled = "true"\n}}\n'
+                f'listener "unix" {{ address = "{directory}/vaultd.sock" }}\n'
+                f'listener "tcp" {{\n  address = "127.0.0.1:{port}"\n  tls_disable = true\n}}\n'
+                f'api_addr = "http://127.0.0.1:{port}"\nlog_level = "warn"\n')
+    return path
+
+
+def bao_config(directory, url, port, cluster):
+    """bao.hcl for an OpenBao node on `storage "postgresql"` with ha_enabled."""
+    path = os.path.join(directory, "bao.hcl")
+    with open(path, "w") as f:
+        f.write(f'storage "postgresql" {{\n  connection_url = "{url}"\n  ha_enabled = "true"\n}}\n'
+                f'listener "unix" {{ address = "{directory}/bao.sock" }}\n'
+                f'listener "tcp" {{\n  address = "127.0.0.1:{port}"\n  cluster_address = "127.0.0.1:{cluster}"\n  tls_disable = true\n}}\n'
+                f'api_addr = "http://127.0.0.1:{port}"\ncluster_addr = "https://127.0.0.1:{cluster}"\ndisable_mlock = true\n')
+    return path
+
+
 def vaultd_cluster(work, bin_dir, pg, database, count):
     nodes = []
     key = os.path.join(work, "seal-key")
@@ -130,11 +152,7 @@ def vaultd_cluster(work, bin_dir, pg, database, count):
         d = os.path.join(work, f"vaultd-{i}")
         os.makedirs(d)
         port = free_port()
-        with open(os.path.join(d, "vaultd.hcl"), "w") as f:
-            f.write(f'storage "postgresql" {{\n  connection_url = "{pg.url(database)}"\n  ha_enabled = "true"\n}}\n'
-                    f'listener "unix" {{ address = "{d}/vaultd.sock" }}\n'
-                    f'listener "tcp" {{\n  address = "127.0.0.1:{port}"\n  tls_disable = true\n}}\n'
-                    f'api_addr = "http://127.0.0.1:{port}"\nlog_level = "warn"\n')
+        vaultd_config(d, pg.url(database), port)
         with open(os.path.join(d, "agent.hcl"), "w") as f:
             f.write(f'vault {{ address = "unix://{d}/vaultd.sock" }}\nseal "file" {{ path = "{key}" }}\n'
                     f'init {{\n  enabled = true\n  root_token = "file:{work}/root-token"\n}}\nretry {{\n  initial = "20ms"\n  max = "200ms"\n}}\nlog_level = "warn"\n')
@@ -199,11 +217,7 @@ def main():
             os.makedirs(d)
             port = free_port()
             cluster = free_port()
-            with open(os.path.join(d, "bao.hcl"), "w") as f:
-                f.write(f'storage "postgresql" {{\n  connection_url = "{pg.url("openbao_ha")}"\n  ha_enabled = "true"\n}}\n'
-                        f'listener "unix" {{ address = "{d}/bao.sock" }}\n'
-                        f'listener "tcp" {{\n  address = "127.0.0.1:{port}"\n  cluster_address = "127.0.0.1:{cluster}"\n  tls_disable = true\n}}\n'
-                        f'api_addr = "http://127.0.0.1:{port}"\ncluster_addr = "https://127.0.0.1:{cluster}"\ndisable_mlock = true\n')
+            bao_config(d, pg.url("openbao_ha"), port, cluster)
             node = Node([bao, "server", f"-config={d}/bao.hcl", "-log-level=warn"], d, port)
             node.sock = f"{d}/bao.sock"
             node.start()
@@ -268,10 +282,7 @@ def main():
         d = os.path.join(work, "vaultd-data")
         os.makedirs(d)
         port = free_port()
-        with open(os.path.join(d, "vaultd.hcl"), "w") as f:
-            f.write(f'storage "postgresql" {{\n  connection_url = "{pg.url("vaultd_data")}"\n  ha_enabled = "true"\n}}\n'
-                    f'listener "unix" {{ address = "{d}/vaultd.sock" }}\n'
-                    f'listener "tcp" {{\n  address = "127.0.0.1:{port}"\n  tls_disable = true\n}}\napi_addr = "http://127.0.0.1:{port}"\nlog_level = "warn"\n')
+        vaultd_config(d, pg.url("vaultd_data"), port)
         log = open(os.path.join(d, "log"), "w")
         processes.append(subprocess.Popen([f"{bin_dir}/vaultd", "server", "--config", f"{d}/vaultd.hcl"], stdout=log, stderr=log))
         sock = f"{d}/vaultd.sock"
@@ -290,11 +301,7 @@ def main():
         d = os.path.join(work, "bao-data")
         os.makedirs(d)
         port, cluster = free_port(), free_port()
-        with open(os.path.join(d, "bao.hcl"), "w") as f:
-            f.write(f'storage "postgresql" {{\n  connection_url = "{pg.url("openbao_data")}"\n  ha_enabled = "true"\n}}\n'
-                    f'listener "unix" {{ address = "{d}/bao.sock" }}\n'
-                    f'listener "tcp" {{\n  address = "127.0.0.1:{port}"\n  cluster_address = "127.0.0.1:{cluster}"\n  tls_disable = true\n}}\n'
-                    f'api_addr = "http://127.0.0.1:{port}"\ncluster_addr = "https://127.0.0.1:{cluster}"\ndisable_mlock = true\n')
+        bao_config(d, pg.url("openbao_data"), port, cluster)
         log = open(os.path.join(d, "log"), "w")
         processes.append(subprocess.Popen([bao, "server", f"-config={d}/bao.hcl", "-log-level=warn"], stdout=log, stderr=log))
         sock = f"{d}/bao.sock"
