@@ -9,7 +9,8 @@ final class ServerMetrics: Sendable {
         responses.withLock { $0[status, default: 0] += 1 }
     }
 
-    func prometheus(unsealFailures: Int, rateLimited: Int, sealed: Bool, initialized: Bool) -> String {
+    /// - Parameter leadership: with `ha_enabled`: whether this node is active, and its term (0 as a standby).
+    func prometheus(unsealFailures: Int, rateLimited: Int, sealed: Bool, initialized: Bool, leadership: (active: Bool, term: Int64)? = nil) -> String {
         var lines = [
             "# HELP vaultd_unseal_failures_total Unseal keys refused (wrong key, bad share, failed validation hash).",
             "# TYPE vaultd_unseal_failures_total counter",
@@ -23,6 +24,18 @@ final class ServerMetrics: Sendable {
             "# HELP vaultd_initialized 1 once the vault is initialized.",
             "# TYPE vaultd_initialized gauge",
             "vaultd_initialized \(initialized ? 1 : 0)",
+        ]
+        if let leadership {
+            lines += [
+                "# HELP vaultd_ha_active 1 while this node is the active one on shared storage, 0 as a standby.",
+                "# TYPE vaultd_ha_active gauge",
+                "vaultd_ha_active \(leadership.active ? 1 : 0)",
+                "# HELP vaultd_ha_term The leadership term this node serves in (0 as a standby); it grows with each takeover.",
+                "# TYPE vaultd_ha_term gauge",
+                "vaultd_ha_term \(leadership.term)",
+            ]
+        }
+        lines += [
             "# HELP vaultd_http_responses_total HTTP responses by status code.",
             "# TYPE vaultd_http_responses_total counter",
         ]

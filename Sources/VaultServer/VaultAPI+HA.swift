@@ -18,13 +18,17 @@ extension VaultAPI {
     /// Marks a forwarded request: a node that is not active either answers 503 rather than
     /// forwarding it again (two standbys with stale views must not bounce it between them).
     static let forwardedHeader = "X-Vaultd-Forwarded"
+    /// On a refusal of a forwarded request: the target is not active (any more).
+    static let notActiveHeader = "X-Vaultd-Not-Active"
     /// How long a standby waits for the active node's answer. An active node that is paused
     /// never answers; its lease runs out in seconds, and the client's retry reaches the next one.
     static let forwardTimeout = Duration.seconds(10)
 
     func answerAsStandby(_ request: HTTPRequest) async -> HTTPResponse {
         if request.headers.contains(name: Self.forwardedHeader) {
-            return JSONResponse.error(VaultError(.notActive, "this node received a forwarded request but is not the active node (leadership is changing); retry"))
+            var refusal = JSONResponse.error(VaultError(.notActive, "this node received a forwarded request but is not the active node (leadership is changing); retry"))
+            refusal.headers.replaceOrAdd(name: Self.notActiveHeader, value: "1")
+            return refusal
         }
         // What this node last read may be a term old: read again when it names no live leader,
         // and once more when the leader it names does not answer.
@@ -36,7 +40,11 @@ extension VaultAPI {
                 return HTTPResponse(status: .temporaryRedirect, headers: ["Location": target, "Content-Length": "0"])
             }
             do {
-                return try await forward(request, to: target)
+                let answer = try await forward(request, to: target)
+                // The node it knew has stopped leading since: ask storage again, once.
+                guard answer.headers.contains(name: Self.notActiveHeader), attempt == 0 else { return answer }
+                leader = await currentLeader(refresh: true)
+                continue
             } catch {
                 if attempt == 1 {
                     return JSONResponse.error(VaultError(.notActive, "this node is a standby and could not forward to the active node at \(known.address): \(error)"))

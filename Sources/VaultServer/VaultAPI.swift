@@ -196,7 +196,8 @@ public struct VaultAPI: HTTPResponder {
         route([.GET], "/v1/sys/metrics") { _, _ in
             let text = metrics.prometheus(unsealFailures: guardian.failuresTotal.load(ordering: .relaxed),
                                           rateLimited: guardian.rateLimitedTotal.load(ordering: .relaxed),
-                                          sealed: await core.isSealed, initialized: await core.isInitialized)
+                                          sealed: await core.isSealed, initialized: await core.isInitialized,
+                                          leadership: leadership.isEnabled ? (leadership.isActive, leadership.isActive ? leadership.term?.epoch ?? 0 : 0) : nil)
             return HTTPResponse(status: .ok, headers: ["Content-Type": "text/plain; version=0.0.4"], body: Array(text.utf8))
         }
         route([.GET], "/v1/auth/token/lookup-self") { request, _ in
