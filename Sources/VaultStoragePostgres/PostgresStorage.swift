@@ -200,6 +200,38 @@ public final class PostgresStorage: StorageBackend, Sendable {
         }
     }
 
+    /// `work`'s result, or ``QueryDeadline`` once `deadline` has passed — without waiting for
+    /// `work` to notice: a task group would wait for its child after cancelling it, and a query
+    /// queued in postgres-nio's pool does not always end on cancellation (under load a test run
+    /// hung there for minutes). The work is cancelled and left to finish on its own.
+    static func first<T: Sendable>(of work: @escaping @Sendable () async throws -> T, orFailAfter deadline: Duration) async throws -> T {
+        let race = Race()
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            race.timer.withLock { $0 = Task {
+                try? await Task.sleep(for: deadline)
+                guard !Task.isCancelled, race.claim() else { return }
+                race.worker.withLock { $0 }?.cancel()
+                continuation.resume(throwing: QueryDeadline())
+            } }
+            race.worker.withLock { $0 = Task {
+                let result: Result<T, any Error>
+                do { result = .success(try await work()) } catch { result = .failure(error) }
+                guard race.claim() else { return }
+                race.timer.withLock { $0 }?.cancel()   // no timer left behind per query
+                continuation.resume(with: result)
+            } }
+        }
+    }
+
+    /// Which of a query and its deadline ended first; the loser is cancelled.
+    private final class Race: Sendable {
+        private let done = Mutex(false)
+        let worker = Mutex<Task<Void, Never>?>(nil)
+        let timer = Mutex<Task<Void, Never>?>(nil)
+        /// True for the first caller only.
+        func claim() -> Bool { done.withLock { done in defer { done = true }; return !done } }
+    }
+
     /// How long one query or transaction may take before it is given up.
     static let queryDeadline = Duration.seconds(5)
     struct QueryDeadline: Error {}
@@ -216,15 +248,7 @@ public final class PostgresStorage: StorageBackend, Sendable {
     /// request must fail, and the pool be replaced (``ConnectionPool``), long before that.
     func run<T: Sendable>(deadline: Duration? = nil, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
         do {
-            let result = try await withThrowingTaskGroup(of: T.self) { group in
-                group.addTask { try await work() }
-                group.addTask {
-                    try await Task.sleep(for: deadline ?? Self.queryDeadline)
-                    throw QueryDeadline()
-                }
-                defer { group.cancelAll() }
-                return try await group.next()!
-            }
+            let result = try await Self.first(of: work, orFailAfter: deadline ?? Self.queryDeadline)
             pool.answered()
             return result
         } catch let error as PostgresTransactionError {
