@@ -45,9 +45,12 @@ public enum VaultServerRunner {
         let storage: any StorageBackend
         var background = [ServiceGroupConfiguration.ServiceConfiguration]()
         var shared: (any SharedStorage)?
+        var sqlite: SQLiteStorage?
         switch configuration.storage {
         case .sqlite(let path):
-            storage = try SQLiteStorage(path: path)
+            let file = try SQLiteStorage(path: path)
+            sqlite = file
+            storage = file
         case .postgresql(let settings):
             let postgres: PostgresStorage
             do { postgres = try PostgresStorage(settings, logger: Logger(label: "vaultd.storage")) } catch let error as PostgresSettingsError {
@@ -110,6 +113,9 @@ public enum VaultServerRunner {
         group.maximumGracefulShutdownDuration = .seconds(10)
         try await ServiceGroup(configuration: group).run()
         await core.seal()
+        do { try sqlite?.checkpoint() } catch {
+            logger.warning("could not move the write-ahead log into the database file; SQLite replays it at the next start", metadata: ["error": "\(error)"])
+        }
         logger.info("vaultd stopped; keys wiped")
     }
 

@@ -165,6 +165,14 @@ public final class SQLiteStorage: StorageBackend {
         }
     }
 
+    /// Copies every write still in the write-ahead log into the database file and empties the
+    /// log. Called when vaultd stops, so the file alone holds everything acknowledged: a copy of
+    /// the stopped server's `vault.db` is complete, and a check at the next start reads the
+    /// pages that will be served rather than newer copies of them in the log.
+    public func checkpoint() throws {
+        try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+    }
+
     /// Runs SQLite's own consistency check; `"ok"` when the file is sound.
     public func integrityCheck() throws -> String {
         try pool.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "no answer" }

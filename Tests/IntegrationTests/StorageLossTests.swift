@@ -101,6 +101,8 @@ struct StorageDamageTests {
         defer { vaultd.remove() }
         for index in 0..<40 { _ = try await root.call("POST", "/api/v1/vaults", body: ["name": "vault-\(index)", "description": String(repeating: "d", count: 200)]) }
         try await vaultd.stop()   // SIGTERM: checkpointed into the main file
+        let log = (try? FileManager.default.attributesOfItem(atPath: vaultd.databasePath + "-wal")[.size] as? Int) ?? 0
+        try #require(log == 0, "the write-ahead log holds \(log) bytes after SIGTERM: newer copies of the damaged page would hide it")
         // Garbage over the second page (the table's b-tree: SQLite's pages are 4 KiB here).
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: vaultd.databasePath))
         try handle.seek(toOffset: 4096)
@@ -109,6 +111,33 @@ struct StorageDamageTests {
         let error = await #expect(throws: TestSupportError.self) { try await vaultd.start() }
         #expect(error?.description.contains("integrity check") == true, "\(error?.description ?? "")")
         print("corrupted database: vaultd refused to start — \(vaultd.log(tail: 1).suffix(200))")
+    }
+
+    @Test("SIGTERM leaves every acknowledged write in vault.db itself, even while another process holds the file open (a copy of the stopped server's file is complete)")
+    func stopEmptiesTheLog() async throws {
+        let (vaultd, _, root) = try await Self.unsealedVaultd()
+        defer { vaultd.remove() }
+        for index in 0..<20 { _ = try await root.call("POST", "/api/v1/vaults", body: ["name": "kept-\(index)"]) }
+        // A reader with the file open: vaultd is then not SQLite's last connection, and closing
+        // its pool alone would leave the writes in the log.
+        let python = try #require(TestEnvironment.oraclePython)
+        let reader = try ChildProcess(python, ["-c", """
+            import sqlite3, sys, time
+            connection = sqlite3.connect(sys.argv[1])
+            connection.execute("SELECT count(*) FROM kv").fetchone()
+            print("open", flush=True)
+            time.sleep(60)
+            """, vaultd.databasePath], logPath: vaultd.directory.appendingPathComponent("reader.log").path)
+        defer { kill(reader.pid, SIGKILL) }
+        #expect(await eventually { reader.log.contains("open") }, "\(reader.log)")
+        try await vaultd.stop()
+        let log = (try? FileManager.default.attributesOfItem(atPath: vaultd.databasePath + "-wal")[.size] as? Int) ?? 0
+        #expect(log == 0, "the write-ahead log still holds \(log) bytes after SIGTERM")
+        // The main file alone (a copy without its log) holds the vaults.
+        let copy = vaultd.directory.appendingPathComponent("copy.db").path
+        try FileManager.default.copyItem(atPath: vaultd.databasePath, toPath: copy)
+        let count = try await TestEnvironment.run(python, ["-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT count(*) FROM kv WHERE key LIKE 'vaults/%'\").fetchone()[0])", copy])
+        #expect(Int(count.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 >= 20, "\(count.stdout) \(count.stderr)")
     }
 
     @Test("pages corrupted under a running vaultd: a secret whose page cannot be read answers 503 naming the file, never 404, never another value; then writes are refused and health says why")
