@@ -34,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
         // C shims for the few system calls Swift cannot import directly (variadic prctl,
@@ -110,6 +111,18 @@ let package = Package(
             ]
         ),
 
+        // The snapshot file: a gzip'd tar (Vault's layout) of a manifest, every stored record and
+        // their checksums, sealed under the seal key by the vault. Read by vaultd and vaultctl.
+        .target(
+            name: "VaultSnapshot",
+            dependencies: [
+                "LeanFoundation", "ErrorKit",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+
         // HTTP/1.1 listeners on SwiftNIO: unix sockets with peer credentials, TCP with TLS,
         // graceful shutdown. Shared by vaultd and the agent's telemetry endpoint.
         .target(
@@ -130,7 +143,7 @@ let package = Package(
         .target(
             name: "VaultServer",
             dependencies: [
-                "VaultCore", "VaultWire", "VaultStorageSQLite", "VaultStoragePostgres", "HCL", "SealKit", "KeyKit", "CVaultSystem", "HTTPServerKit", "HTTPTransport",
+                "VaultCore", "VaultWire", "VaultSnapshot", "DurableFile", "VaultStorageSQLite", "VaultStoragePostgres", "HCL", "SealKit", "KeyKit", "CVaultSystem", "HTTPServerKit", "HTTPTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -202,7 +215,7 @@ let package = Package(
         .executableTarget(
             name: "vaultctl",
             dependencies: [
-                "VaultCLI", "VaultClient", "VaultWire", "HTTPTransport", "SealKit", "HCL", "DurableFile",
+                "VaultCLI", "VaultClient", "VaultWire", "VaultSnapshot", "HTTPTransport", "SealKit", "HCL", "DurableFile",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             linkerSettings: noExportedSymbols
@@ -241,6 +254,7 @@ let package = Package(
             exclude: ["Corpus", "Oracle"]
         ),
         .testTarget(name: "VaultWireTests", dependencies: ["VaultWire"]),
+        .testTarget(name: "VaultSnapshotTests", dependencies: ["VaultSnapshot"]),
         .testTarget(name: "KeyKitTests", dependencies: ["KeyKit", "SealKit", "TestSupport"]),
         .testTarget(name: "VaultCoreTests", dependencies: ["VaultCore", "VaultCoreTestSupport", "VaultStorageSQLite", "VaultStoragePostgres", "SealKit", "KeyKit", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "LeanFoundationTests", dependencies: ["LeanFoundation"]),

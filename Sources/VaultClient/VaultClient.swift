@@ -100,7 +100,7 @@ public struct VaultClient: Sendable {
 
 extension VaultClient.APIError {
     /// The error a vault answered: Vault's `{"errors": […]}` messages, if the body has them.
-    init(status: Int, body: [UInt8]) {
+    public init(status: Int, body: [UInt8]) {
         self.init(status: status, messages: WireJSON.decode(ErrorResponse.self, from: body)?.errors ?? [])
     }
 }

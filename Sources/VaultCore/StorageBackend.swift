@@ -16,6 +16,11 @@ public protocol StorageBackend: Sendable {
     /// Applies every operation in one transaction.
     func apply(_ operations: [StorageOperation]) async throws
 
+    /// Every key and value, read in one consistent view (a single read transaction): what a
+    /// snapshot holds. Writes committed after the view began are not in it; none before are
+    /// missing.
+    func allRecords() async throws -> [StorageEntry]
+
     /// Why the storage cannot be trusted now (its file deleted, replaced or found damaged), or nil.
     var problem: String? { get }
 
@@ -39,6 +44,16 @@ public enum StorageOperation: Sendable {
     case deletePrefix(String)
     /// Fails the transaction (``StorageConflict``) when the key already exists.
     case insertNew(String, [UInt8])
+}
+
+/// One key and its value, as ``StorageBackend/allRecords()`` reads them.
+public struct StorageEntry: Sendable, Equatable {
+    public var key: String
+    public var value: [UInt8]
+    public init(key: String, value: [UInt8]) {
+        self.key = key
+        self.value = value
+    }
 }
 
 /// ``StorageOperation/insertNew(_:_:)`` found the key already present.

@@ -15,7 +15,7 @@ public actor VaultCore {
     public let configuredValidationHash: ValidationHash?
     let logger: Logger
 
-    private var configuration: SealConfiguration?
+    var configuration: SealConfiguration?
     var keyRing: KeyRing?
     var masterKeys: [String: CloakedKey] = [:]
     /// Vault records already read (every data request checks its vault's owner): cleared with

@@ -45,6 +45,8 @@ public struct ServerConfiguration: Sendable {
     /// The largest secret value, in bytes (`max_secret_size`): 1 MiB.
     public static let defaultMaxSecretSize = 1024 * 1024
     public var maxSecretSize = defaultMaxSecretSize
+    /// The `snapshot` block: scheduled snapshots, or nil.
+    public var snapshotSchedule: SnapshotSchedule?
 
     public init(storage: StorageSettings, listeners: [Listener], validationHash: ValidationHash?, logLevel: String = "info", logFormat: LogFormat = .text) {
         self.storage = storage
@@ -61,7 +63,7 @@ public struct ServerConfiguration: Sendable {
             let location = (try? root.blocks("seal", labels: 1))?.first?.location ?? root.location
             throw HCLError(.unknownKey, at: location, "a seal block belongs to unseal-agent, not vaultd: vaultd holds no cloud credentials by design; move this block into the agent's configuration (README: \"unseal-agent — the sidecar\") and keep only seal_validation_hash here")
         }
-        try root.checkKeys(["storage", "listener", "seal_validation_hash", "log_level", "log_format", "max_secret_size", "api_addr"] + Self.vaultSettingsIgnored)
+        try root.checkKeys(["storage", "listener", "seal_validation_hash", "log_level", "log_format", "max_secret_size", "api_addr", "snapshot"] + Self.vaultSettingsIgnored)
         let ignored = root.keys.filter { Self.vaultSettingsIgnored.contains($0) }
 
         let storages = try root.blocks("storage", labels: 1)
@@ -107,6 +109,7 @@ public struct ServerConfiguration: Sendable {
             configuration.maxSecretSize = size
         }
         configuration.apiAddress = try root.string("api_addr") ?? environment["VAULT_API_ADDR"]
+        configuration.snapshotSchedule = try snapshotSchedule(root)
         if case .postgresql(let settings) = storageSettings, settings.haEnabled {
             guard let address = configuration.apiAddress, address.hasPrefix("http://") || address.hasPrefix("https://") else {
                 throw HCLError(.missing, at: storage.location, "storage \"postgresql\" with ha_enabled needs api_addr (or VAULT_API_ADDR): the http(s)://HOST:PORT of one of this node's TCP listeners, where standbys forward requests, e.g. api_addr = \"https://vault-0.internal:8200\"")
@@ -124,6 +127,25 @@ public struct ServerConfiguration: Sendable {
         "disable_clustering", "disable_performance_standby", "log_file", "log_rotate_duration", "log_rotate_bytes",
         "log_rotate_max_files", "enable_response_header_hostname", "enable_response_header_raft_node_id",
     ]
+
+    /// `snapshot { interval = "1h"  path = "/var/lib/vaultd/snapshots"  retain = 24 }`.
+    static func snapshotSchedule(_ root: ConfigBody) throws -> SnapshotSchedule? {
+        let blocks = try root.blocks("snapshot", labels: 0)
+        guard let block = blocks.first else { return nil }
+        if blocks.count > 1 { throw HCLError(.duplicate, at: blocks[1].location, "only one snapshot block is allowed") }
+        let body = block.body
+        try body.checkKeys(["interval", "path", "retain"])
+        guard let interval = try timeout("interval", in: body) else {
+            throw HCLError(.missing, at: block.location, "snapshot needs interval, how often to take one, e.g. interval = \"1h\"")
+        }
+        guard interval >= .seconds(1) else { throw body.error("interval", "must be at least 1s; got \(interval)") }
+        guard let path = try body.string("path"), path.hasPrefix("/") else {
+            throw HCLError(.missing, at: block.location, "snapshot needs path, an absolute directory for the files, e.g. path = \"/var/lib/vaultd/snapshots\"")
+        }
+        let retain = try body.int("retain") ?? SnapshotSchedule.defaultRetain
+        guard retain >= 1 else { throw body.error("retain", "must be at least 1 (how many snapshots to keep); got \(retain)") }
+        return SnapshotSchedule(interval: interval, directory: path, retain: retain)
+    }
 
     /// Settings every listener takes: the connection budget and timeouts.
     static let connectionKeys = ["max_request_size", "max_connections", "http_read_header_timeout", "http_read_timeout", "http_idle_timeout"]

@@ -4,6 +4,12 @@ import Synchronization
 /// that could carry request data.
 final class ServerMetrics: Sendable {
     private let responses = Mutex<[UInt: Int]>([:])
+    /// Scheduled snapshots (`snapshot` block): nil until a schedule runs.
+    private let snapshots = Mutex<(lastSuccess: Int, failures: Int)?>(nil)
+
+    func snapshotScheduleStarted() { snapshots.withLock { if $0 == nil { $0 = (0, 0) } } }
+    func snapshotSucceeded(at unixTime: Int) { snapshots.withLock { $0 = ($0 ?? (0, 0)); $0!.lastSuccess = unixTime } }
+    func snapshotFailed() { snapshots.withLock { $0 = ($0 ?? (0, 0)); $0!.failures += 1 } }
 
     func record(status: UInt) {
         responses.withLock { $0[status, default: 0] += 1 }
@@ -33,6 +39,16 @@ final class ServerMetrics: Sendable {
                 "# HELP vaultd_ha_term The leadership term this node serves in (0 as a standby); it grows with each takeover.",
                 "# TYPE vaultd_ha_term gauge",
                 "vaultd_ha_term \(leadership.term)",
+            ]
+        }
+        if let snapshots = snapshots.withLock({ $0 }) {
+            lines += [
+                "# HELP vaultd_snapshot_last_success_timestamp_seconds When the last scheduled snapshot was written (0: none yet).",
+                "# TYPE vaultd_snapshot_last_success_timestamp_seconds gauge",
+                "vaultd_snapshot_last_success_timestamp_seconds \(snapshots.lastSuccess)",
+                "# HELP vaultd_snapshot_failures_total Scheduled snapshots that could not be taken or written.",
+                "# TYPE vaultd_snapshot_failures_total counter",
+                "vaultd_snapshot_failures_total \(snapshots.failures)",
             ]
         }
         lines += [

@@ -41,6 +41,7 @@ public struct VaultAPI: HTTPResponder {
         addResourceRoutes()
         addKeyRoutes()
         addHARoutes()
+        addSnapshotRoutes()
     }
 
     public func respond(to request: HTTPRequest) async -> HTTPResponse {

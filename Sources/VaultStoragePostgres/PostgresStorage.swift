@@ -142,6 +142,28 @@ public final class PostgresStorage: StorageBackend, Sendable {
         }
     }
 
+    /// One REPEATABLE READ transaction: every row as of its first statement, whatever commits
+    /// meanwhile. Read-only, so it needs no lease: a standby can read a snapshot too.
+    public func allRecords() async throws -> [StorageEntry] {
+        try await run(deadline: .seconds(60)) { [self] in
+            try await client.withConnection { connection in
+                try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+                do {
+                    let rows = try await connection.query("SELECT key, value FROM \(unescaped: kvTable) ORDER BY key", logger: logger)
+                    var records = [StorageEntry]()
+                    for try await (key, value) in rows.decode((String, ByteBuffer).self) {
+                        records.append(StorageEntry(key: key, value: Array(value.readableBytesView)))
+                    }
+                    try await connection.query("COMMIT", logger: logger)
+                    return records
+                } catch {
+                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                    throw error
+                }
+            }
+        }
+    }
+
     /// One transaction. With `ha_enabled` it begins by finding this node's lease valid — row
     /// share-locked, so a node taking the lease over waits for this transaction to end — and
     /// writes nothing otherwise: a node that lost leadership cannot write, whatever it believes.

@@ -127,6 +127,18 @@ public final class SQLiteStorage: StorageBackend {
         }
     }
 
+    /// One read transaction: SQLite's WAL gives it the database as of its first read, however
+    /// many writes commit meanwhile.
+    public func allRecords() async throws -> [StorageEntry] {
+        try await reportingDamage {
+            try await pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT key, value FROM kv ORDER BY key").map { row in
+                    StorageEntry(key: row["key"], value: Array(row["value"] as Data))
+                }
+            }
+        }
+    }
+
     /// Runs `work`; SQLite's "damaged" answers become a 503 naming the file, and stick (see
     /// ``damage``). A record on a page that cannot be read is an error, never "not found".
     private func reportingDamage<T>(_ work: () async throws -> T) async throws -> T {

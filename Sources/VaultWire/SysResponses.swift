@@ -216,6 +216,12 @@ public struct ErrorResponse: Codable, Sendable, Equatable {
     public init(_ message: String) { self.errors = [message] }
 }
 
+/// A success that carries warnings, as Vault's responses do (`{"warnings": [...]}`).
+public struct WarningsResponse: Codable, Sendable, Equatable {
+    public var warnings: [String]
+    public init(warnings: [String]) { self.warnings = warnings }
+}
+
 /// `GET sys/ha-status`: the nodes sharing the storage, as far as this node knows them.
 public struct HAStatusResponse: Codable, Sendable, Equatable {
     public struct Node: Codable, Sendable, Equatable {

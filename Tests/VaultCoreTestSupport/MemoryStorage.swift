@@ -12,6 +12,10 @@ public actor MemoryStorage: StorageBackend {
 
     public func list(prefix: String) -> [String] { values.keys.filter { $0.hasPrefix(prefix) }.sorted() }
 
+    public func allRecords() -> [StorageEntry] {
+        values.sorted { $0.key < $1.key }.map { StorageEntry(key: $0.key, value: $0.value) }
+    }
+
     public func apply(_ operations: [StorageOperation]) throws {
         var copy = values
         for operation in operations {

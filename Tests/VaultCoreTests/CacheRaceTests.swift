@@ -36,6 +36,7 @@ final class GatedStorage: StorageBackend, @unchecked Sendable {
     }
     func list(prefix: String) async throws -> [String] { await inner.list(prefix: prefix) }
     func apply(_ operations: [StorageOperation]) async throws { try await inner.apply(operations) }
+    func allRecords() async throws -> [StorageEntry] { await inner.allRecords() }
 }
 
 @Suite("VaultCore caches across suspended requests")

@@ -74,4 +74,25 @@ struct StorageContractTests {
         let winner = try #require(try await storage.get("core/seal-config"))
         #expect(try await storage.get("core/system-key") == winner, "the losers' puts were rolled back with their insert")
     }
+
+    @Test("allRecords is one consistent view: writes committed while it reads are all in it or all out, and a replace-all restore is one transaction", arguments: Kind.allCases)
+    func consistentView(_ kind: Kind) async throws {
+        let (storage, remove) = try await Self.makeStorage(kind)
+        defer { remove() }
+        try await storage.apply((0..<200).map { .put(String(format: "k/%04d", $0), [0]) })
+        // A writer flips every record's generation in one transaction, again and again; a view
+        // that mixed two transactions would see two generations.
+        let writer = Task {
+            for generation in 1...15 { try await storage.apply((0..<200).map { .put(String(format: "k/%04d", $0), [UInt8(generation)]) }) }
+        }
+        for _ in 0..<15 {
+            let records = try await storage.allRecords()
+            #expect(records.count == 200)
+            #expect(Set(records.map(\.value)).count == 1, "a view mixed generations \(Set(records.map(\.value)))")
+            #expect(records.map(\.key) == records.map(\.key).sorted())
+        }
+        try await writer.value
+        try await storage.apply([.deletePrefix("")] + [.put("only", [7])])
+        #expect(try await storage.allRecords() == [StorageEntry(key: "only", value: [7])])
+    }
 }

@@ -56,6 +56,19 @@ struct ServerConfigurationTests {
         #expect(typo?.description.contains("'uii'") == true)
     }
 
+    @Test("the snapshot block: interval, path and retain (default 24); each bad value is an error naming its setting")
+    func snapshotBlock() throws {
+        let schedule = try Self.load(Self.config(tlsDisable: "true", extra: "snapshot {\n interval = \"1h\"\n path = \"/var/lib/vaultd/snapshots\"\n}")).snapshotSchedule
+        #expect(schedule == SnapshotSchedule(interval: .seconds(3600), directory: "/var/lib/vaultd/snapshots", retain: 24))
+        #expect(try Self.load(Self.config(tlsDisable: "true")).snapshotSchedule == nil)
+        for (body, setting) in [("interval = \"1h\"", "path"), ("path = \"/s\"", "interval"), ("interval = \"1h\"\n path = \"relative\"", "path"),
+                                ("interval = \"soon\"\n path = \"/s\"", "interval"), ("interval = \"1h\"\n path = \"/s\"\n retain = 0", "retain"),
+                                ("interval = \"1h\"\n path = \"/s\"\n keep = 3", "keep")] {
+            let error = #expect(throws: HCLError.self) { try Self.load(Self.config(tlsDisable: "true", extra: "snapshot {\n \(body)\n}")) }
+            #expect(error?.description.contains(setting) == true, "\(body): \(error?.description ?? "")")
+        }
+    }
+
     @Test("a seal block in vaultd.hcl is explained: seals belong to unseal-agent")
     func sealBlock() {
         let error = #expect(throws: HCLError.self) {
