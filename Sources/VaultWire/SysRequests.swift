@@ -56,8 +56,13 @@ public struct UnsealRequest: Codable, Sendable, Equatable {
     }
 
     /// The body as vaultd reads it: `{"reset": true}` wins; otherwise `key` is required.
+    /// `{"migrate": true}` (`bao operator unseal -migrate`) is refused: taken as an ordinary
+    /// share, it would let an operator believe a seal migration happened.
     public static func intent(of body: RequestBody) throws(WireError) -> Intent {
         if try body.bool("reset") == true { return .reset }
+        if try body.bool("migrate") == true {
+            throw WireError(.badRequest, "migrate: vaultd has no seal of its own to migrate from or to (its key is pushed in by unseal-agent or an operator); the key was not used and nothing changed. To hand a vault to the agent, put its key where the agent's seal source reads it and unseal without -migrate")
+        }
         guard let key = try body.string("key") else {
             throw WireError(.badRequest, "missing 'key': send {\"key\": \"…\"} or {\"reset\": true}")
         }

