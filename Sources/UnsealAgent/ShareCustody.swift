@@ -145,8 +145,14 @@ public struct ShareCustody: Sendable {
     }
 
     /// Stores the root token where `init { root_token = "file:…" }` says, retrying until it is.
+    /// With `root_token = "discard"` it says how to make one later: a vault nobody holds a
+    /// root token for can still be administered, through its seal key.
     static func keepRootToken(_ token: String?, at path: String?, retry: RetryPolicy, logger: Logger) async {
-        guard let path, let token else { return }
+        guard let token else { return }
+        guard let path else {
+            logger.notice("the root token was discarded (init root_token = \"discard\"); to administer the vault later, make a new one with its seal key or shares: bao operator generate-root -init, then give the key (or shares) with -nonce, then -decode with the OTP (docs/operations.md, \"Root token regeneration\")")
+            return
+        }
         await untilStored(retry: retry) {
             do { try AtomicFile.write(Array((token + "\n").utf8), to: path, mode: 0o600) } catch {
                 logger.error("cannot store the root token; retrying", metadata: ["path": "\(path)", "error": "\(error)"])

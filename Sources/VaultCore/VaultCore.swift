@@ -32,6 +32,8 @@ public actor VaultCore {
     /// across one does not cache what it fetched before (see ``mayCache(since:)``).
     var deletions = 0
     private var progress = UnsealProgress()
+    /// A `sys/generate-root` attempt in progress (see VaultCore+GenerateRoot.swift).
+    var rootGeneration: RootGeneration?
     private var initializing = false
 
     static let systemKeyPath = "core/system-key"
@@ -287,6 +289,8 @@ public actor VaultCore {
         keyCache.removeAll()
         tokenRecords.removeAll()
         progress.reset()
+        rootGeneration?.shares.reset()
+        rootGeneration = nil
         if wasUnsealed { logger.info("vault sealed") }
     }
 

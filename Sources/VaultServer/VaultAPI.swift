@@ -42,6 +42,7 @@ public struct VaultAPI: HTTPResponder {
         addKeyRoutes()
         addHARoutes()
         addSnapshotRoutes()
+        addGenerateRootRoutes()
     }
 
     public func respond(to request: HTTPRequest) async -> HTTPResponse {

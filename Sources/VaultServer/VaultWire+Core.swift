@@ -38,3 +38,10 @@ extension InitParameters {
         )
     }
 }
+
+extension GenerateRootStatusResponse {
+    init(_ status: RootGenerationStatus) {
+        self.init(started: status.started, nonce: status.nonce, progress: status.progress, required: status.required,
+                  encodedToken: status.encodedToken, otp: status.otp, otpLength: status.otpLength, complete: status.complete)
+    }
+}

@@ -69,3 +69,21 @@ public struct UnsealRequest: Codable, Sendable, Equatable {
         return .key(key)
     }
 }
+
+/// `PUT sys/generate-root/attempt`: start a root-token generation; without `otp` the vault
+/// makes one and returns it once.
+public struct GenerateRootAttemptRequest: Codable, Sendable, Equatable {
+    public var otp: String?
+    public init(otp: String? = nil) { self.otp = otp }
+}
+
+/// `PUT sys/generate-root/update`: a key or share for the attempt named by `nonce`. A secret:
+/// never log a request that holds one.
+public struct GenerateRootUpdateRequest: Codable, Sendable, Equatable {
+    public var key: String
+    public var nonce: String
+    public init(key: String, nonce: String) {
+        self.key = key
+        self.nonce = nonce
+    }
+}

@@ -250,3 +250,47 @@ public struct HAStatusResponse: Codable, Sendable, Equatable {
     public var nodes: [Node]
     public init(nodes: [Node]) { self.nodes = nodes }
 }
+
+/// `sys/generate-root/attempt` and `…/update`: a root-token generation, as Vault reports it.
+/// `encoded_token` (and Vault's older name `encoded_root_token`) carries the new token XORed
+/// with the OTP, base64 without padding; `bao operator generate-root -decode` reverses it.
+public struct GenerateRootStatusResponse: Codable, Sendable, Equatable {
+    public var started: Bool
+    public var nonce: String
+    public var progress: Int
+    public var required: Int
+    public var encodedToken: String
+    public var encodedRootToken: String
+    public var pgpFingerprint: String
+    public var otp: String
+    public var otpLength: Int
+    public var complete: Bool
+
+    public init(started: Bool, nonce: String, progress: Int, required: Int, encodedToken: String, otp: String, otpLength: Int, complete: Bool) {
+        self.started = started
+        self.nonce = nonce
+        self.progress = progress
+        self.required = required
+        self.encodedToken = encodedToken
+        self.encodedRootToken = encodedToken
+        self.pgpFingerprint = ""
+        self.otp = otp
+        self.otpLength = otpLength
+        self.complete = complete
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case started, nonce, progress, required, otp, complete
+        case encodedToken = "encoded_token"
+        case encodedRootToken = "encoded_root_token"
+        case pgpFingerprint = "pgp_fingerprint"
+        case otpLength = "otp_length"
+    }
+}
+
+/// Vault's answer shape for logical paths: the payload under `data` (OpenBao's authenticated
+/// `sys/generate-root-token/*` answers this way; its older `sys/generate-root/*` answers bare).
+public struct DataEnvelope<Payload: Codable & Sendable & Equatable>: Codable, Sendable, Equatable {
+    public var data: Payload
+    public init(data: Payload) { self.data = data }
+}
