@@ -99,34 +99,5 @@ extension VaultAPI {
             try await core.deleteSecret(vaultID: vault.id, secretID: parameters["secret"]!)
             return JSONResponse.noContent()
         }
-        route([.POST], "/api/v1/tokens") { request, _ in
-            let token = try await api.authorize(request)
-            guard token.isRoot else { throw VaultError(.permissionDenied, "permission denied: creating tokens needs the root token") }
-            let body = try RequestBody(request.body, allowEmpty: false)
-            guard let names = try body.strings("capabilities"), !names.isEmpty else {
-                throw VaultError(.unprocessable, "'capabilities' is required: some of \(Capability.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            let capabilities = try names.map { name throws(VaultError) -> Capability in
-                guard let capability = Capability(rawValue: name.lowercased()) else {
-                    throw VaultError(.unprocessable, "capabilities: '\(name)' is not one of \(Capability.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                return capability
-            }
-            let vaultIDs = try body.strings("vault_ids")
-            for id in vaultIDs ?? [] {
-                do { _ = try await core.vault(id) } catch let error as VaultError where error.code == .notFound {
-                    throw VaultError(.unprocessable, "vault_ids: no vault \(id)")
-                }
-            }
-            let record = TokenRecord(
-                policies: ["scoped"], vaultIDs: vaultIDs, capabilities: capabilities, accessor: UUID().uuidString.lowercased(),
-                createdAt: Date(), displayName: try body.string("display_name") ?? "token"
-            )
-            let created = try await core.createToken(record)
-            return JSONResponse.encode(TokenCreatedResponse(
-                token: created, accessor: record.accessor ?? "", capabilities: capabilities.map(\.rawValue),
-                displayName: record.displayName, vaultIDs: vaultIDs
-            ), status: .created)
-        }
     }
 }

@@ -43,6 +43,7 @@ public struct VaultAPI: HTTPResponder {
         addHARoutes()
         addSnapshotRoutes()
         addGenerateRootRoutes()
+        addTokenRoutes()
     }
 
     public func respond(to request: HTTPRequest) async -> HTTPResponse {
@@ -93,25 +94,6 @@ public struct VaultAPI: HTTPResponder {
     }
 
     // MARK: - Helpers
-
-    /// A token as Vault describes it (`auth/token/lookup-self`): `bao login` stores what `id` says.
-    static func lookup(_ record: TokenRecord, token: String) -> TokenLookupResponse {
-        var data = TokenLookupResponse.Data(policies: record.policies, displayName: record.displayName)
-        data.id = token
-        data.accessor = record.accessor ?? ""
-        data.creationTime = Int(record.createdAt.timeIntervalSince1970)
-        data.creationTTL = 0
-        data.issueTime = record.createdAt.formatted(.iso8601)
-        data.explicitMaxTTL = 0
-        data.ttl = 0
-        data.numUses = 0
-        data.orphan = true
-        data.renewable = false
-        data.path = record.isRoot ? "auth/token/root" : "auth/token/create"
-        data.type = "service"
-        data.entityID = ""
-        return TokenLookupResponse(data: data)
-    }
 
     /// A query flag as Vault reads one: present without a value, or true/1.
     static func flag(_ value: String?) -> Bool {
@@ -220,33 +202,6 @@ public struct VaultAPI: HTTPResponder {
                                           sealed: await core.isSealed, initialized: await core.isInitialized,
                                           leadership: leadership.isEnabled ? (leadership.isActive, leadership.isActive ? leadership.term?.epoch ?? 0 : 0) : nil)
             return HTTPResponse(status: .ok, headers: ["Content-Type": "text/plain; version=0.0.4"], body: Array(text.utf8))
-        }
-        route([.GET], "/v1/auth/token/lookup-self") { request, _ in
-            let record = try await core.authenticate(Self.token(of: request))
-            return JSONResponse.encode(Self.lookup(record, token: Self.token(of: request) ?? ""))
-        }
-        route([.PUT, .POST], "/v1/auth/token/lookup") { request, _ in
-            let caller = try await core.authenticate(Self.token(of: request))
-            let target = try RequestBody(request.body, allowEmpty: false).requiredString("token")
-            guard caller.isRoot || target == Self.token(of: request) else {
-                throw VaultError(.permissionDenied, "permission denied: only the root token looks up other tokens")
-            }
-            return JSONResponse.encode(Self.lookup(try await core.authenticate(target), token: target))
-        }
-        route([.PUT, .POST], "/v1/auth/token/revoke") { request, _ in
-            let caller = try await core.authenticate(Self.token(of: request))
-            let target = try RequestBody(request.body, allowEmpty: false).requiredString("token")
-            guard caller.isRoot || target == Self.token(of: request) else {
-                throw VaultError(.permissionDenied, "permission denied: only the root token revokes other tokens")
-            }
-            try await core.revokeToken(target)
-            return JSONResponse.noContent()
-        }
-        route([.PUT, .POST], "/v1/auth/token/revoke-self") { request, _ in
-            let token = Self.token(of: request)
-            _ = try await core.authenticate(token)
-            try await core.revokeToken(token ?? "")
-            return JSONResponse.noContent()
         }
     }
 

@@ -45,6 +45,17 @@ public struct RequestBody: @unchecked Sendable {
         throw WireError(.unprocessable, "'\(key)' must be a list of strings")
     }
 
+    /// An object of strings (Vault's `meta`), or nil when absent.
+    public func stringMap(_ key: String) throws(WireError) -> [String: String]? {
+        guard let nested = try object(key) else { return nil }
+        var map = [String: String]()
+        for (name, value) in nested.object {
+            guard let text = value as? String else { throw WireError(.unprocessable, "'\(key).\(name)' must be a string") }
+            map[name] = text
+        }
+        return map
+    }
+
     /// Hex bytes (an optional `0x` prefix allowed), or nil when absent.
     public func hex(_ key: String) throws(WireError) -> [UInt8]? {
         guard let text = try string(key) else { return nil }

@@ -294,3 +294,48 @@ public struct DataEnvelope<Payload: Codable & Sendable & Equatable>: Codable, Se
     public var data: Payload
     public init(data: Payload) { self.data = data }
 }
+
+/// `POST auth/token/create`: the new token under `auth`, as `bao token create` and hvac read it.
+/// vaultd's tokens do not expire (`lease_duration` 0) and are not renewable.
+public struct TokenCreateResponse: Codable, Sendable, Equatable {
+    public struct Auth: Codable, Sendable, Equatable {
+        public var clientToken: String
+        public var accessor: String
+        public var policies: [String]
+        public var tokenPolicies: [String]
+        public var metadata: [String: String]?
+        public var leaseDuration: Int
+        public var renewable: Bool
+        public var entityID: String
+        public var tokenType: String
+        public var orphan: Bool
+        public var numUses: Int
+
+        public init(clientToken: String, accessor: String, policies: [String], metadata: [String: String]?) {
+            self.clientToken = clientToken
+            self.accessor = accessor
+            self.policies = policies
+            self.tokenPolicies = policies
+            self.metadata = metadata
+            self.leaseDuration = 0
+            self.renewable = false
+            self.entityID = ""
+            self.tokenType = "service"
+            self.orphan = true
+            self.numUses = 0
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case accessor, policies, metadata, renewable, orphan
+            case clientToken = "client_token"
+            case tokenPolicies = "token_policies"
+            case leaseDuration = "lease_duration"
+            case entityID = "entity_id"
+            case tokenType = "token_type"
+            case numUses = "num_uses"
+        }
+    }
+
+    public var auth: Auth
+    public init(auth: Auth) { self.auth = auth }
+}
