@@ -8,7 +8,7 @@ struct RootGeneration {
     let nonce: String
     /// Its bytes are XORed with the new token's; the operator holds the same text.
     let otp: String
-    var shares = UnsealProgress()
+    let authorization = KeyAuthorization()
 }
 
 /// What `sys/generate-root/attempt` and `…/update` report.
@@ -32,7 +32,7 @@ extension VaultCore {
 
     public func rootGenerationStatus() -> RootGenerationStatus {
         RootGenerationStatus(
-            started: rootGeneration != nil, nonce: rootGeneration?.nonce ?? "", progress: rootGeneration?.shares.count ?? 0,
+            started: rootGeneration != nil, nonce: rootGeneration?.nonce ?? "", progress: rootGeneration?.authorization.shares.count ?? 0,
             required: configuration?.secretThreshold ?? 0, encodedToken: "", otp: "", otpLength: Self.rootTokenOTPLength, complete: false
         )
     }
@@ -62,14 +62,13 @@ extension VaultCore {
 
     public func cancelRootGeneration() {
         if rootGeneration != nil { logger.info("root token generation cancelled") }
-        rootGeneration?.shares.reset()
         rootGeneration = nil
     }
 
     /// Takes the seal key (whole: done at once) or a share (secret or recovery shares; done at
     /// their threshold). On success a new root token is stored and returned encoded with the
-    /// attempt's OTP; the attempt ends. A key that is not this vault's ends the attempt's
-    /// progress and is an error (`wrongKey`), as at unseal.
+    /// attempt's OTP; the attempt ends. A key that is not this vault's resets the attempt's
+    /// progress and is an error (`wrongKey`), as at unseal (``authorizingKey(_:collecting:)``).
     public func updateRootGeneration(key text: String, nonce: String) async throws -> RootGenerationStatus {
         let ring = try requireUnsealed()
         guard let generation = rootGeneration else {
@@ -79,37 +78,13 @@ extension VaultCore {
             throw VaultError(.badRequest, "nonce does not match the root token generation in progress (\(generation.nonce))")
         }
         guard let configuration else { throw VaultError(.notInitialized, "vault is not initialized") }
-        let material: UnsealKeyText
-        do { material = try UnsealKeyText(parsing: text) } catch { throw VaultError(.badRequest, error.reason) }
-        let key: SealKey
-        switch consume material {
-        case .key(let whole):
-            key = whole
-        case .share(let share):
-            _ = try rootGeneration!.shares.add(share)
-            let count = rootGeneration!.shares.count
-            let thresholds = [configuration.secretThreshold, configuration.recoveryThreshold].filter { $0 > 1 }
-            guard let smallest = thresholds.min(), count >= smallest else { return rootGenerationStatus() }
-            let combined = try? Shamir.combine(rootGeneration!.shares.shares)
-            guard let combined, combined.count == SealKey.byteCount, let candidate = try? SealKey(bytes: combined), await verify(candidate) else {
-                // Enough shares for the smaller threshold but not the key: wait for the larger.
-                if count < thresholds.max()! { return rootGenerationStatus() }
-                rootGeneration?.shares.reset()
-                throw VaultError(.wrongKey, "the shares do not combine to this vault's seal key: progress reset")
-            }
-            key = candidate
-        }
-        guard await verify(key) else {
-            rootGeneration?.shares.reset()
-            throw VaultError(.wrongKey, "the key is not this vault's seal key: progress reset")
-        }
+        guard try await authorizingKey(text, collecting: generation.authorization) != nil else { return rootGenerationStatus() }
         let token = try TokenRecord.newTokenString()
         let record = TokenRecord(policies: ["root"], vaultIDs: nil, createdAt: Date(), displayName: "root")
         let operation = try ring.systemKey.reveal { try record.storageOperation(token: token, systemKey: $0) }
         try await storage.apply([operation])
         let otp = Array(generation.otp.utf8)
         let encoded = Data(zip(Array(token.utf8), otp).map { $0 ^ $1 }).base64EncodedString().replacingOccurrences(of: "=", with: "")
-        rootGeneration?.shares.reset()
         rootGeneration = nil
         logger.warning("root token generated with the seal key; the previous root tokens stay valid until revoked")
         var status = rootGenerationStatus()

@@ -44,6 +44,9 @@ extension VaultCore {
     // MARK: Vaults
 
     public func createVault(name: String, description: String, owner: String? = "root") async throws -> VaultRecord {
+        try await waitForRekeyCommit()
+        sealKeyWritersInFlight += 1
+        defer { sealKeyWritersInFlight -= 1 }
         let ring = try requireUnsealed()
         let record = VaultRecord(id: UUIDText.random(), createdAt: Date(), name: name, description: description, owner: owner)
         let master = try SecretBytes.random(count: 32)
@@ -85,6 +88,9 @@ extension VaultCore {
     /// Deletes a vault with everything in it: its master key, keys, key material and secrets.
     public func deleteVault(_ id: String) async throws {
         _ = try await vault(id)
+        try await waitForRekeyCommit()
+        sealKeyWritersInFlight += 1
+        defer { sealKeyWritersInFlight -= 1 }
         try await storage.apply([.deletePrefix(Self.vaultPrefix(id))])
         masterKeys[id] = nil
         vaultRecords[id] = nil
@@ -104,15 +110,19 @@ extension VaultCore {
     /// The vault's master key, from the cache or unwrapped with the seal key.
     func masterKey(_ vaultID: String) async throws -> CloakedKey {
         if let cached = masterKeys[vaultID] { return cached }
-        let ring = try requireUnsealed()
+        _ = try requireUnsealed()
         let before = deletions
+        let sealKeyBefore = rekeysCommitted
         guard Self.isValidID(vaultID), let envelope = try await storage.get(Self.masterPath(vaultID)) else {
             throw VaultError(.notFound, "vault not found")
         }
+        let ring = try requireUnsealed()
         let unwrapped: SecretBytes
         do {
             unwrapped = try ring.sealKey.reveal { try Envelope.openSecret(envelope, key: $0, aad: "vaultd:vault-master:\(vaultID)") }
         } catch {
+            // Read under the old key while a rekey committed: read it again under the new one.
+            if rekeysCommitted != sealKeyBefore { return try await masterKey(vaultID) }
             throw VaultError(.internalError, "the master key of vault \(vaultID) failed to decrypt: the database is damaged")
         }
         let key = try CloakedKey(unwrapped)

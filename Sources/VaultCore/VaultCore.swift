@@ -34,6 +34,13 @@ public actor VaultCore {
     private var progress = UnsealProgress()
     /// A `sys/generate-root` attempt in progress (see VaultCore+GenerateRoot.swift).
     var rootGeneration: RootGeneration?
+    /// A `sys/rekey` in progress, and whether its transaction is being committed; vault
+    /// creation and deletion count themselves while they run (VaultCore+Rekey.swift).
+    var rekeyAttempt: RekeyAttempt?
+    var rekeyCommitting = false
+    var sealKeyWritersInFlight = 0
+    /// Bumped by every committed rekey: a master key read before one is re-read after it.
+    var rekeysCommitted = 0
     private var initializing = false
 
     static let systemKeyPath = "core/system-key"
@@ -69,6 +76,12 @@ public actor VaultCore {
     public func startTerm() async throws {
         dropCaches()
         try await load()
+        // Rekeyed on another node while this one stood by: the key it holds opens nothing now.
+        if let ring = keyRing, let recorded = configuration.flatMap({ try? ValidationHash(parsing: $0.validationHash) }),
+           let held = try? SealKey(bytes: ring.sealKey.revealed()), !recorded.matches(held) {
+            seal()
+            logger.warning("the seal key was replaced (rekey) while this node was a standby: sealed; unseal it with the new key")
+        }
     }
 
     /// See ``startTerm()``: a node that stops leading forgets what it cached as well.
@@ -189,7 +202,7 @@ public actor VaultCore {
         )
     }
 
-    private static func validateShares(_ shares: Int, _ threshold: Int, setting: String) throws {
+    static func validateShares(_ shares: Int, _ threshold: Int, setting: String) throws {
         guard (1...255).contains(shares) else {
             throw VaultError(.badRequest, "\(setting)_shares must be between 1 and 255; got \(shares)")
         }
@@ -202,7 +215,7 @@ public actor VaultCore {
     }
 
     /// The seal key as `count` shares (hex, base64). One share is the key itself.
-    private static func shares(of key: borrowing SealKey, count: Int, threshold: Int, forceSplit: Bool = false) throws -> ([String], [String]) {
+    static func shares(of key: borrowing SealKey, count: Int, threshold: Int, forceSplit: Bool = false) throws -> ([String], [String]) {
         if count == 1 && !forceSplit {
             return ([key.encoded(as: .hex)], [key.encoded(as: .base64)])
         }
@@ -289,8 +302,8 @@ public actor VaultCore {
         keyCache.removeAll()
         tokenRecords.removeAll()
         progress.reset()
-        rootGeneration?.shares.reset()
         rootGeneration = nil
+        rekeyAttempt = nil
         if wasUnsealed { logger.info("vault sealed") }
     }
 

@@ -44,6 +44,7 @@ public struct VaultAPI: HTTPResponder {
         addSnapshotRoutes()
         addGenerateRootRoutes()
         addTokenRoutes()
+        addRekeyRoutes()
     }
 
     public func respond(to request: HTTPRequest) async -> HTTPResponse {

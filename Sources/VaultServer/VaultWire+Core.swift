@@ -45,3 +45,14 @@ extension GenerateRootStatusResponse {
                   encodedToken: status.encodedToken, otp: status.otp, otpLength: status.otpLength, complete: status.complete)
     }
 }
+
+extension RekeyResponse {
+    init(_ status: RekeyStatus) {
+        let made = !status.keysBase64.isEmpty
+        self.init(nonce: status.nonce, started: status.started, t: status.threshold, n: status.shares, progress: status.progress,
+                  required: status.required, verificationRequired: status.verificationRequired, verificationNonce: status.verificationNonce,
+                  complete: status.complete, keys: made ? status.keys : nil, keysBase64: made ? status.keysBase64 : nil,
+                  recoveryKeysBase64: status.recoveryKeysBase64.isEmpty ? nil : status.recoveryKeysBase64,
+                  validationHash: status.validationHash.isEmpty ? nil : status.validationHash)
+    }
+}

@@ -77,9 +77,32 @@ public struct GenerateRootAttemptRequest: Codable, Sendable, Equatable {
     public init(otp: String? = nil) { self.otp = otp }
 }
 
-/// `PUT sys/generate-root/update`: a key or share for the attempt named by `nonce`. A secret:
-/// never log a request that holds one.
-public struct GenerateRootUpdateRequest: Codable, Sendable, Equatable {
+/// `PUT sys/rekey/init`: the new split, whether its shares must come back before the switch,
+/// and vaultd's `seal_key` (a new key the caller stored already). A secret when it holds one.
+public struct RekeyInitRequest: Codable, Sendable, Equatable {
+    public var secretShares: Int
+    public var secretThreshold: Int
+    public var requireVerification: Bool
+    public var sealKey: String?
+
+    public init(secretShares: Int, secretThreshold: Int, requireVerification: Bool = false, sealKey: String? = nil) {
+        self.secretShares = secretShares
+        self.secretThreshold = secretThreshold
+        self.requireVerification = requireVerification
+        self.sealKey = sealKey
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case secretShares = "secret_shares"
+        case secretThreshold = "secret_threshold"
+        case requireVerification = "require_verification"
+        case sealKey = "seal_key"
+    }
+}
+
+/// `PUT sys/generate-root/update` (and `sys/rekey/update`, `…/verify`): a key or share for the
+/// attempt named by `nonce`. A secret: never log a request that holds one.
+public struct NonceKeyRequest: Codable, Sendable, Equatable {
     public var key: String
     public var nonce: String
     public init(key: String, nonce: String) {

@@ -339,3 +339,54 @@ public struct TokenCreateResponse: Codable, Sendable, Equatable {
     public var auth: Auth
     public init(auth: Auth) { self.auth = auth }
 }
+
+/// `sys/rekey/init`, `…/update` and `…/verify` (and OpenBao's `sys/rotate/root/*`, under
+/// `data`): one shape for status and result, as Vault's clients read either from it. `keys`,
+/// `keys_base64` (and vaultd's `recovery_keys_base64`, `validation_hash`) only in the answer
+/// that made the new key.
+public struct RekeyResponse: Codable, Sendable, Equatable {
+    public var nonce: String
+    public var started: Bool
+    public var t: Int
+    public var n: Int
+    public var progress: Int
+    public var required: Int
+    public var pgpFingerprints: [String]?
+    public var backup: Bool
+    public var verificationRequired: Bool
+    public var verificationNonce: String
+    public var complete: Bool
+    public var keys: [String]?
+    public var keysBase64: [String]?
+    public var recoveryKeysBase64: [String]?
+    public var validationHash: String?
+
+    public init(nonce: String, started: Bool, t: Int, n: Int, progress: Int, required: Int, verificationRequired: Bool, verificationNonce: String,
+                complete: Bool, keys: [String]?, keysBase64: [String]?, recoveryKeysBase64: [String]?, validationHash: String?) {
+        self.nonce = nonce
+        self.started = started
+        self.t = t
+        self.n = n
+        self.progress = progress
+        self.required = required
+        self.pgpFingerprints = nil
+        self.backup = false
+        self.verificationRequired = verificationRequired
+        self.verificationNonce = verificationNonce
+        self.complete = complete
+        self.keys = keys
+        self.keysBase64 = keysBase64
+        self.recoveryKeysBase64 = recoveryKeysBase64
+        self.validationHash = validationHash
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case nonce, started, t, n, progress, required, backup, complete, keys
+        case pgpFingerprints = "pgp_fingerprints"
+        case verificationRequired = "verification_required"
+        case verificationNonce = "verification_nonce"
+        case keysBase64 = "keys_base64"
+        case recoveryKeysBase64 = "recovery_keys_base64"
+        case validationHash = "validation_hash"
+    }
+}

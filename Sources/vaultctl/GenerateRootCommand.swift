@@ -59,8 +59,7 @@ struct GenerateRootCommand: AsyncParsableCommand {
             return
         }
         guard let nonce else { throw CommandFailure("give --nonce (from --init or --status) with the key, or one of --init, --status, --cancel, --decode", exitCode: 2) }
-        let text = try key == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : key ?? promptSecret("Unseal key (will be hidden): ")
-        let request = GenerateRootUpdateRequest(key: text.trimmingCharacters(in: .whitespacesAndNewlines), nonce: nonce)
+        let request = NonceKeyRequest(key: try readKey(key), nonce: nonce)
         let answer = try await perform { try await client.call("PUT", path + "/update", body: request, as: GenerateRootStatusResponse.self) }
         Self.show(answer)
         if !answer.complete { throw ExitCode(2) }

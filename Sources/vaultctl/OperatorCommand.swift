@@ -3,12 +3,12 @@ import Foundation
 import VaultCLI
 import VaultWire
 
-/// `vaultctl operator …`: init, unseal, seal, generate-root, snapshot.
+/// `vaultctl operator …`: init, unseal, seal, rekey, generate-root, snapshot.
 struct OperatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "operator",
-        abstract: "Initialise, unseal and seal a vault (vaultd, OpenBao or Vault); make a root token; save and restore snapshots.",
-        subcommands: [Init.self, Unseal.self, Seal.self, GenerateRootCommand.self, SnapshotCommand.self]
+        abstract: "Initialise, unseal and seal a vault (vaultd, OpenBao or Vault); rekey; make a root token; save and restore snapshots.",
+        subcommands: [Init.self, Unseal.self, Seal.self, RekeyCommand.self, GenerateRootCommand.self, SnapshotCommand.self]
     )
 
     struct Init: AsyncParsableCommand {
