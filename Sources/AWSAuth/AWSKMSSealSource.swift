@@ -71,6 +71,11 @@ public struct AWSKMSSealSource: StoringSealSource {
 
     public var localPath: String? { ciphertextPath }
 
+    public func pending() -> (any StoringSealSource)? {
+        AWSKMSSealSource(keyID: keyID, ciphertextPath: Self.pendingPath(of: ciphertextPath), encryptionContext: encryptionContext,
+                         region: region, client: client, chain: chain, priority: priority)
+    }
+
     public func storeIfAbsent(_ material: SealMaterial) async throws(SealSourceError) -> StoreOutcome {
         // An envelope already in place is kept (and no KMS call is spent on a new one).
         if FileManager.default.fileExists(atPath: ciphertextPath) { return .alreadyHeld(try await fetch()) }

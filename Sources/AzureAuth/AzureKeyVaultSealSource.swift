@@ -97,6 +97,12 @@ public struct AzureKeyVaultSealSource: StoringSealSource {
         }
     }
 
+    public func pending() -> (any StoringSealSource)? {
+        guard case .unwrap(let key, let path) = mode else { return nil }
+        return AzureKeyVaultSealSource(mode: .unwrap(keyName: key, ciphertextPath: Self.pendingPath(of: path)), client: client,
+                                       credentialName: credentialName, skippedCredentials: skippedCredentials, priority: priority)
+    }
+
     public func storeIfAbsent(_ material: SealMaterial) async throws(SealSourceError) -> StoreOutcome {
         switch mode {
         case .fetch(let secretName):

@@ -36,12 +36,41 @@ public protocol StoringSealSource: SealSource {
     /// The file on this host that holds the material (a key file, an envelope); `nil` where the
     /// source keeps nothing here (an Azure Key Vault secret).
     var localPath: String? { get }
+
+    /// The same source keeping material beside the current one (`PATH.pending`): where a rekey
+    /// stores the new key before any vault uses it, so that a crash at any instant leaves a key
+    /// that unseals. `nil` where the source keeps nothing on this host.
+    func pending() -> (any StoringSealSource)?
 }
 
 extension StoringSealSource {
     /// The file whose lock (``InitLock``) serialises autonomous init between processes, beside
     /// the material; `nil` without a local file.
     public var initLockPath: String? { localPath.map { InitLock.path(beside: $0) } }
+
+    /// The pending companion's file name: the current one's with `.pending`.
+    public static func pendingPath(of path: String) -> String { path + ".pending" }
+
+    /// Whether a rekey left material in the pending companion.
+    public var hasPending: Bool {
+        guard let path = pending()?.localPath else { return false }
+        return access(path, F_OK) == 0
+    }
+
+    /// Removes this source's file and makes the removal durable (the directory is synced): used
+    /// on a pending companion once its material is promoted.
+    public func removeLocalMaterial() throws(SealSourceError) {
+        guard let path = localPath else { return }
+        if unlink(path) != 0 && errno != ENOENT {
+            throw SealSourceError(.needsFix, "cannot remove \(path): \(String(cString: strerror(errno)))")
+        }
+        let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        let descriptor = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if descriptor >= 0 {
+            _ = fsync(descriptor)
+            close(descriptor)
+        }
+    }
 
     /// Removes what a writer killed mid-store left beside the material (temporary files that may
     /// hold a key never used). The agent calls it at start.

@@ -53,6 +53,10 @@ public struct FileSealSource: StoringSealSource {
 
     public var localPath: String? { path }
 
+    public func pending() -> (any StoringSealSource)? {
+        FileSealSource(path: Self.pendingPath(of: path), priority: priority, allowInsecurePermissions: allowInsecurePermissions, environment: [:])
+    }
+
     public func storeIfAbsent(_ material: SealMaterial) async throws(SealSourceError) -> StoreOutcome {
         if try write(material, replacing: false) { return .stored }
         // Someone else's material is in place (another node's init, an operator): keep it.

@@ -185,10 +185,16 @@ actor TargetLoop {
 
     // MARK: - Unseal
 
-    /// Tries the sources in priority order; returns the name of the one that unsealed.
+    /// Tries the sources in priority order — each followed by the key a rekey left pending in
+    /// it, if any (a vault rekeyed before the rekey finished holds that one) — and returns the
+    /// name of the one that unsealed.
     private func unseal(_ status: SealStatusResponse) async throws -> String {
         var errors = [SealSourceError]()
-        for source in sources {
+        let candidates = sources.flatMap { source -> [any SealSource] in
+            guard let storing = source as? any StoringSealSource, storing.hasPending, let pending = storing.pending() else { return [source] }
+            return [source, PendingSealSource(pending)]
+        }
+        for source in candidates {
             let fetched = ContinuousClock.now
             let material: SealMaterial
             do {
@@ -339,4 +345,14 @@ extension Duration {
     public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
     /// Whole milliseconds, for logs and human-facing output.
     public var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+}
+
+/// A rekey's pending key, named as such in logs and metrics.
+struct PendingSealSource: SealSource {
+    let inner: any StoringSealSource
+    init(_ inner: any StoringSealSource) { self.inner = inner }
+    var kind: String { inner.kind }
+    var name: String { inner.name + " (pending rekey)" }
+    var priority: Int { inner.priority }
+    func fetch() async throws(SealSourceError) -> SealMaterial { try await inner.fetch() }
 }
