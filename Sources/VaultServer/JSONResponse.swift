@@ -14,6 +14,11 @@ enum JSONResponse {
         return HTTPResponse(status: status, headers: headers, body: body)
     }
 
+    /// Encodes `value` bare (Vault's `sys` paths) or under `data` (OpenBao's logical paths).
+    static func encode<T: Codable & Sendable & Equatable>(_ value: T, underData: Bool) -> HTTPResponse {
+        underData ? encode(DataEnvelope(data: value)) : encode(value)
+    }
+
     static func error(_ status: HTTPResponseStatus, _ message: String) -> HTTPResponse {
         encode(ErrorResponse(message), status: status)
     }

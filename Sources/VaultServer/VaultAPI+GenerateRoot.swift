@@ -27,8 +27,7 @@ extension VaultAPI {
         let guardian = self.unsealGuard
         let logger = self.logger
         let answer = { @Sendable (status: RootGenerationStatus) -> HTTPResponse in
-            let response = GenerateRootStatusResponse(status)
-            return wrapped ? JSONResponse.encode(DataEnvelope(data: response)) : JSONResponse.encode(response)
+            JSONResponse.encode(GenerateRootStatusResponse(status), underData: wrapped)
         }
         route([.GET], base + "/attempt") { _, _ in
             try await Self.requireUnsealedForRootGeneration(core)
@@ -49,24 +48,10 @@ extension VaultAPI {
             return JSONResponse.noContent()
         }
         route([.PUT, .POST], base + "/update") { request, _ in
-            try Self.requireSealDoor(request, "sys/generate-root")
-            try await Self.requireUnsealedForRootGeneration(core)
-            let peer = request.peer
-            if let wait = guardian.retryAfter(peer) {
-                throw VaultError(.rateLimited, "too many wrong keys from this client: retry in \(wait) s")
-            }
-            let body = try RequestBody(request.body, allowEmpty: false)
-            let key = try body.requiredString("key")
-            let nonce = try body.requiredString("nonce")
-            do {
-                let status = try await core.updateRootGeneration(key: key, nonce: nonce)
-                if status.complete { guardian.recordSuccess(peer) }
-                return answer(status)
-            } catch let error as VaultError where error.code == .wrongKey {
-                guardian.recordFailure(peer)
-                logger.warning("generate-root key refused", metadata: ["peer": "\(peer)"])
-                throw error
-            }
+            answer(try await Self.keyStep(request, "sys/generate-root", guardian: guardian, logger: logger, completes: \.complete) { key, nonce in
+                try await Self.requireUnsealedForRootGeneration(core)
+                return try await core.updateRootGeneration(key: key, nonce: nonce)
+            })
         }
     }
 

@@ -22,26 +22,11 @@ extension VaultAPI {
         let guardian = self.unsealGuard
         let logger = self.logger
         let answer = { @Sendable (status: RekeyStatus) -> HTTPResponse in
-            let response = RekeyResponse(status)
-            return wrapped ? JSONResponse.encode(DataEnvelope(data: response)) : JSONResponse.encode(response)
+            JSONResponse.encode(RekeyResponse(status), underData: wrapped)
         }
-        /// Runs a step that takes key material: refused through a closed door, rate limited,
-        /// wrong keys counted.
         let keyStep = { @Sendable (request: HTTPRequest, step: @Sendable (String, String) async throws -> RekeyStatus) async throws -> HTTPResponse in
-            try Self.requireSealDoor(request, "sys/rekey")
             guard await !core.isSealed else { throw VaultError(.sealed, "vault is sealed: unseal it before rekeying") }
-            let peer = request.peer
-            if let wait = guardian.retryAfter(peer) { throw VaultError(.rateLimited, "too many wrong keys from this client: retry in \(wait) s") }
-            let body = try RequestBody(request.body, allowEmpty: false)
-            do {
-                let status = try await step(try body.requiredString("key"), try body.requiredString("nonce"))
-                if status.complete { guardian.recordSuccess(peer) }
-                return answer(status)
-            } catch let error as VaultError where error.code == .wrongKey {
-                guardian.recordFailure(peer)
-                logger.warning("rekey key refused", metadata: ["peer": "\(peer)"])
-                throw error
-            }
+            return answer(try await Self.keyStep(request, "sys/rekey", guardian: guardian, logger: logger, completes: \.complete, step))
         }
         route([.GET], base + "/init") { _, _ in
             guard await !core.isSealed else { throw VaultError(.sealed, "vault is sealed") }

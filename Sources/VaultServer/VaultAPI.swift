@@ -206,6 +206,27 @@ public struct VaultAPI: HTTPResponder {
         }
     }
 
+    /// A step that takes key material (generate-root, rekey): through the seal door only,
+    /// refused while this peer is rate limited, and a wrong key counted toward the same limit as
+    /// unseal's. `step` gets the body's `key` and `nonce`; `completes` says whether its result
+    /// finished the operation (a success that clears the peer's record).
+    static func keyStep<T>(_ request: HTTPRequest, _ operation: String, guardian: UnsealGuard, logger: Logger,
+                           completes: (T) -> Bool, _ step: (_ key: String, _ nonce: String) async throws -> T) async throws -> T {
+        try requireSealDoor(request, operation)
+        let peer = request.peer
+        if let wait = guardian.retryAfter(peer) { throw VaultError(.rateLimited, "too many wrong keys from this client: retry in \(wait) s") }
+        let body = try RequestBody(request.body, allowEmpty: false)
+        do {
+            let result = try await step(try body.requiredString("key"), try body.requiredString("nonce"))
+            if completes(result) { guardian.recordSuccess(peer) }
+            return result
+        } catch let error as VaultError where error.code == .wrongKey {
+            guardian.recordFailure(peer)
+            logger.warning("\(operation): key refused", metadata: ["peer": "\(peer)"])
+            throw error
+        }
+    }
+
     /// Seal operations (init, unseal, the Provide unseal routes) come through the Unix socket —
     /// the door whose peers the kernel names — or a TCP listener that opted in. Otherwise any
     /// client that can reach a TCP port could initialise a fresh vault before the agent (and

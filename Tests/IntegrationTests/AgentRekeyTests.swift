@@ -102,7 +102,7 @@ struct AgentRekeyTests {
         #expect(refused.status == 400)
     }
 
-    @Test("kill -9 of the rekey command at 12 random instants (and of a vault in every third round) across three vaults: every vault unseals after each, and a last run finishes")
+    @Test("kill -9 of the rekey command at 30 random instants (and of a vault in every third round) across three vaults: every vault unseals after each, and a last run finishes")
     func crashCampaign() async throws {
         let fleet = try await Self.fleet(3)
         defer { fleet.remove() }
@@ -112,7 +112,7 @@ struct AgentRekeyTests {
         try #require(measured.status == 0, "\(measured.stderr)")
         let window = Int((ContinuousClock.now - clock) / .microseconds(1))
         var stages = [String: Int]()
-        for round in 0..<12 {
+        for round in 0..<30 {
             let keyBefore = try String(contentsOfFile: fleet.keyFile, encoding: .utf8)
             let command = try Self.rekey(fleet)
             try await Task.sleep(for: .microseconds(Int.random(in: 0...window)))

@@ -144,14 +144,15 @@ struct VaultdSnapshotTests {
                 index += 1
             }
         }
-        try await Task.sleep(for: .milliseconds(300))
+        // Conditions, not sleeps: a loaded machine (PostgreSQL, a parallel run) writes slowly.
+        #expect(await eventually { await acknowledged.all.count >= 10 }, "the writer acknowledged nothing")
         let beforeSnapshot = await acknowledged.all
         let file = try await Self.save(vault.root)
-        try await Task.sleep(for: .milliseconds(200))
+        #expect(await eventually { await acknowledged.all.count >= beforeSnapshot.count + 5 }, "the writer stopped")
         stop.set()
         await writer.value
         let total = await acknowledged.all.count
-        #expect(beforeSnapshot.count > 10 && total > beforeSnapshot.count, "the load did not run across the snapshot: \(beforeSnapshot.count) then \(total)")
+        #expect(beforeSnapshot.count >= 10 && total > beforeSnapshot.count, "the load did not run across the snapshot: \(beforeSnapshot.count) then \(total)")
 
         // A fresh vaultd under the same seal key (as an agent would initialise it): another
         // vault, so -force; the same key, so it stays unsealed.
