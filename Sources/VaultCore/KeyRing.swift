@@ -1,15 +1,47 @@
 import SealKit
 
 /// The keys an unsealed vault holds, each cloaked in memory (``Cloaked``): the seal key (to
-/// wrap new vault master keys), the system key (tokens and vault metadata) and the master keys
-/// of the vaults used so far. Dropping the ring — sealing — wipes them all.
+/// wrap new vault master keys and the keyring), and the keyring — term 1 is the system key made
+/// at init, each `sys/rotate` adds a term. New records are sealed under the active (newest)
+/// term; a record names its term (``Envelope/term(of:)``), so every older one stays readable.
+/// Dropping the ring — sealing — wipes them all.
 final class KeyRing: Sendable {
     let sealKey: Cloaked
     let systemKey: Cloaked
+    /// Terms 2 and later, by number.
+    let terms: [UInt32: CloakedKey]
+    let activeTerm: UInt32
 
-    init(sealKey: consuming SecretBytes, systemKey: consuming SecretBytes) throws {
+    init(sealKey: consuming SecretBytes, systemKey: consuming SecretBytes, terms: [UInt32: CloakedKey] = [:]) throws {
         self.sealKey = try Cloaked(sealKey)
         self.systemKey = try Cloaked(systemKey)
+        self.terms = terms
+        self.activeTerm = terms.keys.max() ?? 1
+    }
+
+    /// The same seal key and system key with `terms` (a rotation, a reload).
+    func with(terms: [UInt32: CloakedKey]) throws -> KeyRing {
+        try KeyRing(sealKey: sealKey.revealed(), systemKey: systemKey.revealed(), terms: terms)
+    }
+
+    /// Lends the key of keyring `term` (1: the system key).
+    func withTermKey<R>(_ term: UInt32, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        if term == 1 { return try systemKey.reveal(body) }
+        guard let key = terms[term] else {
+            throw VaultError(.internalError, "a record names keyring term \(term), which this node does not hold: restart it to read the keyring again")
+        }
+        return try key.key.reveal(body)
+    }
+
+    /// Seals `plaintext` under the active term.
+    func sealSystem(_ plaintext: [UInt8], aad: String) throws -> [UInt8] {
+        try withTermKey(activeTerm) { try Envelope.seal(plaintext, key: $0, aad: aad, term: activeTerm) }
+    }
+
+    /// Opens an envelope sealed under any term of the keyring.
+    func openSystem(_ envelope: [UInt8], aad: String) throws -> [UInt8] {
+        guard let term = Envelope.term(of: envelope) else { throw EnvelopeError.malformed }
+        return try withTermKey(term) { try Envelope.open(envelope, key: $0, aad: aad) }
     }
 }
 

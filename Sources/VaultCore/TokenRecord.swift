@@ -79,6 +79,12 @@ public struct TokenRecord: Codable, Sendable, Equatable {
         let json = Array(try JSONEncoder.vault.encode(self))
         return .put(key, try Envelope.seal(json, key: systemKey, aad: Self.aad(for: key)))
     }
+
+    /// The record sealed under the keyring's active term.
+    func storageOperation(token: String, ring: KeyRing) throws -> StorageOperation {
+        let key = Self.storageKey(for: token)
+        return .put(key, try ring.sealSystem(Array(try JSONEncoder.vault.encode(self)), aad: Self.aad(for: key)))
+    }
 }
 
 extension VaultCore {
@@ -96,7 +102,7 @@ extension VaultCore {
         }
         let record: TokenRecord
         do {
-            let json = try ring.systemKey.reveal { try Envelope.open(envelope, key: $0, aad: TokenRecord.aad(for: key)) }
+            let json = try ring.openSystem(envelope, aad: TokenRecord.aad(for: key))
             record = try JSONDecoder.vault.decode(TokenRecord.self, from: Data(json))
         } catch {
             throw VaultError(.internalError, "a token record failed to decrypt: the database is damaged")
@@ -109,7 +115,8 @@ extension VaultCore {
     public func createToken(_ record: TokenRecord) async throws -> String {
         let ring = try requireUnsealed()
         let token = try TokenRecord.newTokenString()
-        let operation = try ring.systemKey.reveal { try record.storageOperation(token: token, systemKey: $0) }
+        let operation = try record.storageOperation(token: token, ring: ring)
+        noteEncryption(ring.activeTerm)
         try await storage.apply([operation])
         return token
     }

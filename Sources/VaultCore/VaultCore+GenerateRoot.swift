@@ -81,7 +81,8 @@ extension VaultCore {
         guard try await authorizingKey(text, collecting: generation.authorization) != nil else { return rootGenerationStatus() }
         let token = try TokenRecord.newTokenString()
         let record = TokenRecord(policies: ["root"], vaultIDs: nil, createdAt: Date(), displayName: "root")
-        let operation = try ring.systemKey.reveal { try record.storageOperation(token: token, systemKey: $0) }
+        let operation = try record.storageOperation(token: token, ring: ring)
+        noteEncryption(ring.activeTerm)
         try await storage.apply([operation])
         let otp = Array(generation.otp.utf8)
         let encoded = Data(zip(Array(token.utf8), otp).map { $0 ^ $1 }).base64EncodedString().replacingOccurrences(of: "=", with: "")

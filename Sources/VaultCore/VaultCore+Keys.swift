@@ -80,7 +80,7 @@ extension VaultCore {
     static func keyMaterialPath(_ vault: String, _ key: String) -> String { "vaults/\(vault)/keymaterial/\(key)" }
 
     public func createKey(vaultID: String, _ request: KeyRequest) async throws -> CreatedKey {
-        let master = try await masterKey(vaultID)
+        let dataKey = try await dataKey(vaultID)
         var material = try VaultError.from { () throws(KeyKitError) -> [UInt8] in
             if let mnemonic = request.mnemonic { return try KeyMaterial.entropy(mnemonic: mnemonic) }
             return try KeyMaterial.generate(request.spec)
@@ -102,8 +102,9 @@ extension VaultCore {
         }
         let keyPath = Self.keyPath(vaultID, record.id)
         let materialPath = Self.keyMaterialPath(vaultID, record.id)
-        let meta = try sealRecord(record, path: keyPath, master: master)
-        let sealedMaterial = try master.key.reveal { try Envelope.seal(material, key: $0, aad: "vaultd:keymaterial:\(materialPath)") }
+        let meta = try sealRecord(record, path: keyPath, key: dataKey)
+        noteEncryption(dataKey.term)
+        let sealedMaterial = try dataKey.key.key.reveal { try Envelope.seal(material, key: $0, aad: "vaultd:keymaterial:\(materialPath)", term: dataKey.term) }
         try await storage.apply([.insertNew(materialPath, sealedMaterial), .insertNew(keyPath, meta)])
         return CreatedKey(record: record)
     }
@@ -151,20 +152,20 @@ extension VaultCore {
         if let cached = keyCache[path] { return cached }
         let before = deletions
         let record = try await readRecord(KeyRecord.self, vaultID: vaultID, id: keyID, path: path)
-        let master = try await masterKey(vaultID)
         let materialPath = Self.keyMaterialPath(vaultID, keyID)
         guard let envelope = try await storage.get(materialPath) else {
             throw VaultError(.internalError, "the material of key \(keyID) is missing: the database is damaged")
         }
+        let key = try await dataKey(vaultID, for: envelope)
         let material: Cloaked
         do {
-            material = try Cloaked(try master.key.reveal { try Envelope.openSecret(envelope, key: $0, aad: "vaultd:keymaterial:\(materialPath)") })
+            material = try Cloaked(try key.key.reveal { try Envelope.openSecret(envelope, key: $0, aad: "vaultd:keymaterial:\(materialPath)") })
         } catch {
             throw VaultError(.internalError, "the material of key \(keyID) failed to decrypt: the database is damaged")
         }
-        let key = CachedKey(record: record, material: material)
-        if mayCache(since: before) { keyCache.set(key, for: path, limit: Self.keyCacheLimit) }
-        return key
+        let cached = CachedKey(record: record, material: material)
+        if mayCache(since: before) { keyCache.set(cached, for: path, limit: Self.keyCacheLimit) }
+        return cached
     }
 }
 

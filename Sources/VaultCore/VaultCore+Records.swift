@@ -11,34 +11,35 @@ protocol StoredRecord: Codable {
 }
 
 extension VaultCore {
-    func sealRecord<T: StoredRecord>(_ record: T, path: String, master: CloakedKey) throws -> [UInt8] {
+    func sealRecord<T: StoredRecord>(_ record: T, path: String, key: DataKey) throws -> [UInt8] {
         let json = Array(try JSONEncoder.vault.encode(record))
-        return try master.key.reveal { try Envelope.seal(json, key: $0, aad: "vaultd:\(T.noun):\(path)") }
+        noteEncryption(key.term)
+        return try key.key.key.reveal { try Envelope.seal(json, key: $0, aad: "vaultd:\(T.noun):\(path)", term: key.term) }
     }
 
     /// The record at `path`; 404 when `id` is not an id or nothing is stored there.
     func readRecord<T: StoredRecord>(_ type: T.Type, vaultID: String, id: String, path: String) async throws -> T {
-        let master = try await masterKey(vaultID)
+        _ = try await masterKey(vaultID)   // 404 for a vault that does not exist, before the record
         guard Self.isValidID(id), let envelope = try await storage.get(path) else {
             throw VaultError(.notFound, "\(T.noun) not found")
         }
-        return try openRecord(envelope, path: path, master: master)
+        return try openRecord(envelope, path: path, key: try await dataKey(vaultID, for: envelope))
     }
 
     /// Every record under `prefix`, oldest first.
     func readRecords<T: StoredRecord>(_ type: T.Type, vaultID: String, prefix: String) async throws -> [T] {
-        let master = try await masterKey(vaultID)
+        _ = try await masterKey(vaultID)
         var out = [T]()
         for path in try await storage.list(prefix: prefix) {
             guard let envelope = try await storage.get(path) else { continue }
-            out.append(try openRecord(envelope, path: path, master: master))
+            out.append(try openRecord(envelope, path: path, key: try await dataKey(vaultID, for: envelope)))
         }
         return out.sorted { $0.createdAt < $1.createdAt }
     }
 
-    private func openRecord<T: StoredRecord>(_ envelope: [UInt8], path: String, master: CloakedKey) throws -> T {
+    private func openRecord<T: StoredRecord>(_ envelope: [UInt8], path: String, key: CloakedKey) throws -> T {
         do {
-            let json = try master.key.reveal { try Envelope.open(envelope, key: $0, aad: "vaultd:\(T.noun):\(path)") }
+            let json = try key.key.reveal { try Envelope.open(envelope, key: $0, aad: "vaultd:\(T.noun):\(path)") }
             return try JSONDecoder.vault.decode(T.self, from: Data(json))
         } catch {
             throw VaultError(.internalError, "a \(T.noun) record failed to decrypt: the database is damaged")

@@ -168,6 +168,9 @@ extension VaultCore {
             throw VaultError(.internalError, "the stored system key is missing: the database is damaged")
         }
         operations.append(.put(Self.systemKeyPath, try Self.rewrap(systemEnvelope, aad: Self.systemKeyAAD, from: ring.sealKey, to: newKey)))
+        if let keyring = try await storage.get(Self.keyringPath) {
+            operations.append(.put(Self.keyringPath, try Self.rewrap(keyring, aad: Self.keyringAAD, from: ring.sealKey, to: newKey)))
+        }
         var vaults = 0
         for path in try await storage.list(prefix: "vaults/") where path.hasSuffix("/master") {
             guard let envelope = try await storage.get(path) else { continue }
@@ -186,7 +189,7 @@ extension VaultCore {
         try await storage.apply(operations)
 
         configuration = newConfiguration
-        keyRing = try KeyRing(sealKey: newKey.duplicate().secretBytes(), systemKey: ring.systemKey.revealed())
+        keyRing = try KeyRing(sealKey: newKey.duplicate().secretBytes(), systemKey: ring.systemKey.revealed(), terms: ring.terms)
         rekeysCommitted += 1
         logger.warning("rekey committed: the vault's seal key is replaced", metadata: [
             "vaults": "\(vaults)", "secret_shares": "\(shares)", "validation_hash": "\(newConfiguration.validationHash)",

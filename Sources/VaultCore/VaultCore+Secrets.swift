@@ -53,9 +53,8 @@ extension VaultCore {
         let masterEnvelope = try ring.sealKey.reveal { sealKey in
             try master.withUnsafeBytes { try Envelope.seal($0, key: sealKey, aad: "vaultd:vault-master:\(record.id)") }
         }
-        let meta = try ring.systemKey.reveal {
-            try Envelope.seal(Array(try JSONEncoder.vault.encode(record)), key: $0, aad: "vaultd:vault-meta:\(record.id)")
-        }
+        let meta = try ring.sealSystem(Array(try JSONEncoder.vault.encode(record)), aad: "vaultd:vault-meta:\(record.id)")
+        noteEncryption(ring.activeTerm)
         try await storage.apply([.insertNew(Self.masterPath(record.id), masterEnvelope), .put(Self.metaPath(record.id), meta)])
         masterKeys[record.id] = try CloakedKey(master)
         vaultRecords[record.id] = record
@@ -92,7 +91,7 @@ extension VaultCore {
         sealKeyWritersInFlight += 1
         defer { sealKeyWritersInFlight -= 1 }
         try await storage.apply([.deletePrefix(Self.vaultPrefix(id))])
-        masterKeys[id] = nil
+        masterKeys = masterKeys.filter { $0.key != id && !$0.key.hasPrefix(id + "#") }
         vaultRecords[id] = nil
         keyCache = keyCache.filter { !$0.key.hasPrefix(Self.vaultPrefix(id)) }
         deletions += 1
@@ -100,7 +99,7 @@ extension VaultCore {
 
     private func decodeMeta(_ envelope: [UInt8], id: String, ring: KeyRing) throws -> VaultRecord {
         do {
-            let json = try ring.systemKey.reveal { try Envelope.open(envelope, key: $0, aad: "vaultd:vault-meta:\(id)") }
+            let json = try ring.openSystem(envelope, aad: "vaultd:vault-meta:\(id)")
             return try JSONDecoder.vault.decode(VaultRecord.self, from: Data(json))
         } catch {
             throw VaultError(.internalError, "the record of vault \(id) failed to decrypt: the database is damaged")
@@ -133,10 +132,10 @@ extension VaultCore {
     // MARK: Secrets
 
     public func createSecret(vaultID: String, name: String, type: String, description: String, value: String) async throws -> SecretRecord {
-        let master = try await masterKey(vaultID)
+        let dataKey = try await dataKey(vaultID)
         var record = SecretRecord(id: UUIDText.random(), createdAt: Date(), vaultID: vaultID, type: type, name: name, description: description, value: value)
         let path = Self.secretPath(vaultID, record.id)
-        try await storage.apply([.put(path, try sealRecord(record, path: path, master: master))])
+        try await storage.apply([.put(path, try sealRecord(record, path: path, key: dataKey))])
         record.value = nil
         return record
     }

@@ -81,7 +81,9 @@ extension VaultCore {
         dropCaches()
         configuration = restored
         if let systemKey, keyRing != nil {
-            keyRing = try KeyRing(sealKey: ring.sealKey.revealed(), systemKey: systemKey)
+            let terms = try await loadKeyringTerms(sealKey: ring.sealKey)
+            keyRing = try KeyRing(sealKey: ring.sealKey.revealed(), systemKey: systemKey, terms: terms)
+            termEncryptions.removeAll()
             logger.info("snapshot restored", metadata: ["records": "\(records.count)", "cluster_id": "\(restored.clusterID)"])
             return .unsealed
         }

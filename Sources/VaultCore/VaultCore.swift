@@ -41,6 +41,8 @@ public actor VaultCore {
     var sealKeyWritersInFlight = 0
     /// Bumped by every committed rekey: a master key read before one is re-read after it.
     var rekeysCommitted = 0
+    /// Encryptions per keyring term since the last rotation (or unseal), for `sys/key-status`.
+    var termEncryptions: [UInt32: Int] = [:]
     private var initializing = false
 
     static let systemKeyPath = "core/system-key"
@@ -81,6 +83,11 @@ public actor VaultCore {
            let held = try? SealKey(bytes: ring.sealKey.revealed()), !recorded.matches(held) {
             seal()
             logger.warning("the seal key was replaced (rekey) while this node was a standby: sealed; unseal it with the new key")
+        }
+        // Terms another node added (sys/rotate) while this one stood by.
+        if let ring = keyRing {
+            let terms = try await loadKeyringTerms(sealKey: ring.sealKey)
+            if keyRing === ring, terms.count != ring.terms.count { keyRing = try ring.with(terms: terms) }
         }
     }
 
@@ -288,7 +295,10 @@ public actor VaultCore {
         }
         if alreadyUnsealedCheck { return }
         guard keyRing == nil else { return }  // another request unsealed it meanwhile
-        keyRing = try KeyRing(sealKey: key.secretBytes(), systemKey: systemKey)
+        // The keyring's later terms (sys/rotate), opened with the same key.
+        let terms = try await loadKeyringTerms(sealKey: try Cloaked(key.duplicate().secretBytes()))
+        guard keyRing == nil else { return }
+        keyRing = try KeyRing(sealKey: key.secretBytes(), systemKey: systemKey, terms: terms)
         progress.reset()
         logger.info("vault unsealed")
     }

@@ -45,6 +45,7 @@ public struct VaultAPI: HTTPResponder {
         addGenerateRootRoutes()
         addTokenRoutes()
         addRekeyRoutes()
+        addKeyringRoutes()
     }
 
     public func respond(to request: HTTPRequest) async -> HTTPResponse {

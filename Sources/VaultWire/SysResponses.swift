@@ -390,3 +390,35 @@ public struct RekeyResponse: Codable, Sendable, Equatable {
         case validationHash = "validation_hash"
     }
 }
+
+/// `GET sys/key-status`: the keyring's active term, when it was installed (RFC 3339) and how
+/// many encryptions it has made. Vault's clients read it from `data`; older ones from the top.
+public struct KeyStatusResponse: Codable, Sendable, Equatable {
+    public struct Fields: Codable, Sendable, Equatable {
+        public var term: Int
+        public var installTime: String
+        public var encryptions: Int
+
+        enum CodingKeys: String, CodingKey {
+            case term, encryptions
+            case installTime = "install_time"
+        }
+    }
+
+    public var term: Int
+    public var installTime: String
+    public var encryptions: Int
+    public var data: Fields
+
+    public init(term: Int, installTime: String, encryptions: Int) {
+        self.term = term
+        self.installTime = installTime
+        self.encryptions = encryptions
+        self.data = Fields(term: term, installTime: installTime, encryptions: encryptions)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case term, encryptions, data
+        case installTime = "install_time"
+    }
+}
