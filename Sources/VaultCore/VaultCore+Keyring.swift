@@ -69,6 +69,11 @@ extension VaultCore {
 
     func noteEncryption(_ term: UInt32) {
         termEncryptions[term, default: 0] += 1
+        // max_operations: checked every 100 encryptions, off the request's path.
+        if let policy = cachedRotationPolicy, policy.enabled, policy.maxOperations > 0,
+           termEncryptions[term, default: 0] % 100 == 0, !rotatingByPolicy {
+            Task { try? await self.rotateIfDue() }
+        }
     }
 
     /// Terms 2 and later, from `core/keyring` (sealed under `sealKey`); empty before the first

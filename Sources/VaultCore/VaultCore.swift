@@ -43,6 +43,9 @@ public actor VaultCore {
     var rekeysCommitted = 0
     /// Encryptions per keyring term since the last rotation (or unseal), for `sys/key-status`.
     var termEncryptions: [UInt32: Int] = [:]
+    /// `sys/rotate/config` as last read or set, and whether a rotation it asked for is running.
+    var cachedRotationPolicy: RotationPolicy?
+    var rotatingByPolicy = false
     private var initializing = false
 
     static let systemKeyPath = "core/system-key"
@@ -93,6 +96,7 @@ public actor VaultCore {
 
     /// See ``startTerm()``: a node that stops leading forgets what it cached as well.
     public func dropCaches() {
+        cachedRotationPolicy = nil
         masterKeys.removeAll()
         vaultRecords.removeAll()
         keyCache.removeAll()

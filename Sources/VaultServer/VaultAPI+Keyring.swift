@@ -1,5 +1,8 @@
 import Foundation
+import HCL
 import HTTPServerKit
+import Logging
+import ServiceLifecycle
 import VaultCore
 import VaultWire
 
@@ -16,6 +19,32 @@ extension VaultAPI {
                 return JSONResponse.noContent()
             }
         }
+        route([.GET], "/v1/sys/rotate/config") { request, _ in
+            try await Self.requireRoot(request, core: core, "reading the rotation policy")
+            let policy = try await core.rotationPolicy()
+            return JSONResponse.encode(RotationConfigResponse(enabled: policy.enabled, maxOperations: policy.maxOperations, interval: "\(policy.intervalSeconds)s"))
+        }
+        route([.POST, .PUT], "/v1/sys/rotate/config") { request, _ in
+            try await Self.requireRoot(request, core: core, "setting the rotation policy")
+            let body = try RequestBody(request.body, allowEmpty: false)
+            var policy = try await core.rotationPolicy()
+            if let enabled = try body.vaultBool("enabled") { policy.enabled = enabled }
+            if let operations = try body.int("max_operations") { policy.maxOperations = operations }
+            if let value = body.object["interval"] {
+                // Vault takes "24h" or seconds.
+                if let seconds = value as? Int { policy.intervalSeconds = seconds } else if let text = value as? String {
+                    if let seconds = Int(text) { policy.intervalSeconds = seconds } else if let duration = Duration(configText: text) {
+                        policy.intervalSeconds = Int(duration.components.seconds)
+                    } else {
+                        throw VaultError(.badRequest, "interval: expected a duration such as \"24h\" or a number of seconds; got \"\(text)\"")
+                    }
+                } else {
+                    throw VaultError(.badRequest, "interval: expected a duration such as \"24h\" or a number of seconds")
+                }
+            }
+            try await core.setRotationPolicy(policy)
+            return JSONResponse.noContent()
+        }
         route([.GET], "/v1/sys/key-status") { request, _ in
             try await Self.requireRoot(request, core: core, "reading the key status")
             let status = try await core.keyringStatus()
@@ -31,5 +60,24 @@ extension VaultAPI {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return formatter.string(from: date)
+    }
+}
+
+/// Rotates the keyring when its policy (`sys/rotate/config`) says a term is due: checked every
+/// second on an unsealed, active node (cheap when not due: one small read).
+struct KeyringRotationService: Service {
+    let core: VaultCore
+    let leadership: Leadership
+    let logger: Logger
+
+    func run() async throws {
+        while true {
+            do { try await Task.sleep(for: .seconds(1)) } catch { return }
+            if Task.isCancelled || Task.isShuttingDownGracefully { return }
+            guard await !core.isSealed, !leadership.isEnabled || leadership.isActive else { continue }
+            do { try await core.rotateIfDue() } catch {
+                logger.error("keyring rotation by policy failed; tried again in a second", metadata: ["error": "\(error)"])
+            }
+        }
     }
 }

@@ -79,7 +79,9 @@ public enum VaultServerRunner {
         let api = VaultAPI(core: core, logger: Logger(label: "vaultd.http"), allowUnsealerKey: allowUnsealerKey, maxSecretSize: configuration.maxSecretSize,
                            leadership: leadership, forwardingCABundle: environment["VAULT_CACERT"])
 
-        var scheduled = [ServiceGroupConfiguration.ServiceConfiguration]()
+        var scheduled: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: KeyringRotationService(core: core, leadership: leadership, logger: Logger(label: "vaultd.keyring")), serviceName: "keyring rotation"),
+        ]
         if let schedule = configuration.snapshotSchedule {
             try prepareSnapshotDirectory(schedule.directory)
             scheduled.append(.init(service: SnapshotScheduleService(schedule: schedule, core: core, leadership: leadership, metrics: api.metrics, logger: Logger(label: "vaultd.snapshot")),

@@ -96,6 +96,19 @@ public struct RequestBody: @unchecked Sendable {
         throw WireError(.badRequest, "'\(key)' must be an integer")
     }
 
+    /// A boolean as Vault's logical paths take one: `true`/`false`, or the text `bao write`
+    /// sends (`"true"`, `"false"`, `"1"`, `"0"`).
+    public func vaultBool(_ key: String) throws(WireError) -> Bool? {
+        if let text = object[key] as? String {
+            switch text.lowercased() {
+            case "true", "1": return true
+            case "false", "0": return false
+            default: throw WireError(.badRequest, "'\(key)' must be true or false; got \"\(text)\"")
+            }
+        }
+        return try bool(key)
+    }
+
     public func bool(_ key: String) throws(WireError) -> Bool? {
         guard let value = object[key], !(value is AnyJSON.Null) else { return nil }
         if let flag = value as? Bool { return flag }

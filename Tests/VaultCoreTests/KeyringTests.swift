@@ -67,4 +67,29 @@ struct KeyringTests {
         #expect(try await standby.secret(vaultID: vault.id, secretID: secret.id).value == "after")
         #expect(try await standby.keyringStatus().term == 2)
     }
+
+    @Test("rotation by policy: max_operations rotates after that many encryptions, interval after that long; disabled, neither")
+    func policy() async throws {
+        let core = VaultCore(storage: MemoryStorage())
+        try await core.load()
+        let phrase = try SealKey.generate().phrase()
+        _ = try await core.initialize(InitParameters(sealKey: phrase))
+        _ = try await core.submitUnsealKey(phrase)
+        await #expect(throws: VaultError.self) { try await core.setRotationPolicy(RotationPolicy(enabled: true, maxOperations: 10)) }
+        try await core.setRotationPolicy(RotationPolicy(enabled: true, maxOperations: 1000))
+        for index in 0..<999 { _ = try await core.createToken(TokenRecord(policies: ["root"], vaultIDs: nil, createdAt: Date(), displayName: "t\(index)")) }
+        #expect(try await core.rotateIfDue() == false)
+        #expect(try await core.keyringStatus().term == 1)
+        _ = try await core.createToken(TokenRecord(policies: ["root"], vaultIDs: nil, createdAt: Date(), displayName: "last"))
+        // The 1000th encryption starts the rotation off the request's path; or the schedule does.
+        _ = try await core.rotateIfDue()
+        #expect(try await core.keyringStatus().term == 2)
+
+        try await core.setRotationPolicy(RotationPolicy(enabled: true, intervalSeconds: 3600))
+        #expect(try await core.rotateIfDue(now: Date().addingTimeInterval(60)) == false)
+        #expect(try await core.rotateIfDue(now: Date().addingTimeInterval(3601)) == true)
+        #expect(try await core.keyringStatus().term == 3)
+        try await core.setRotationPolicy(RotationPolicy(enabled: false, intervalSeconds: 3600))
+        #expect(try await core.rotateIfDue(now: Date().addingTimeInterval(99999)) == false)
+    }
 }
