@@ -56,7 +56,9 @@ public struct AWSKMSSealSource: StoringSealSource {
         }
         let result: KMSClient.DecryptResult
         do {
-            result = try await client.decrypt(Array(blob), keyID: keyID.isEmpty ? envelope.keyID : keyID, context: encryptionContext)
+            // The key that made the file, as recorded in it: after kms_key_id moves to a new key
+            // (rotation), files of the old one still open until `unseal-agent rewrap` renews them.
+            result = try await client.decrypt(Array(blob), keyID: envelope.keyID.isEmpty ? keyID : envelope.keyID, context: encryptionContext)
         } catch {
             var message = "seal \"awskms\": \(error.message)"
             if error.serviceCode == "InvalidCiphertextException" {

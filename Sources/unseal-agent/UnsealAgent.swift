@@ -17,7 +17,7 @@ struct UnsealAgentCommand: AsyncParsableCommand {
             =docker (key file at SEAL_UNSEAL_KEY_SECRET_PATH), vault at VAULT_ADDR.
             """,
         version: BuildInfo.version,
-        subcommands: [Run.self, Check.self, Wrap.self, Rekey.self, Doctor.self, Version.self, InitCustodianCommand.self]
+        subcommands: [Run.self, Check.self, Wrap.self, Rewrap.self, Rekey.self, Doctor.self, Version.self, InitCustodianCommand.self]
     )
 
     static func main() async {
