@@ -81,8 +81,13 @@ struct KeyringTests {
         #expect(try await core.rotateIfDue() == false)
         #expect(try await core.keyringStatus().term == 1)
         _ = try await core.createToken(TokenRecord(policies: ["root"], vaultIDs: nil, createdAt: Date(), displayName: "last"))
-        // The 1000th encryption starts the rotation off the request's path; or the schedule does.
-        _ = try await core.rotateIfDue()
+        // The 1000th encryption starts the rotation off the request's path (or the schedule
+        // does): wait for it, bounded.
+        for _ in 0..<500 {
+            if try await core.keyringStatus().term == 2 { break }
+            _ = try await core.rotateIfDue()
+            try await Task.sleep(for: .milliseconds(10))
+        }
         #expect(try await core.keyringStatus().term == 2)
 
         try await core.setRotationPolicy(RotationPolicy(enabled: true, intervalSeconds: 3600))
