@@ -6,9 +6,6 @@ import VaultSnapshot
 /// Taking and restoring snapshots: the vault's records (VaultCore) in the snapshot file
 /// (VaultSnapshot). Shared by the HTTP routes and the scheduled snapshots.
 enum SnapshotOperations {
-    /// The largest snapshot accepted once decompressed (a restore holds it in memory).
-    static let maximumSize = 1 << 30
-
     /// A consistent snapshot of `core`'s storage, as the file's bytes.
     static func take(_ core: VaultCore) async throws -> (file: [UInt8], manifest: SnapshotManifest) {
         let source = try await core.snapshotSource()
@@ -28,7 +25,7 @@ enum SnapshotOperations {
     static func restore(_ file: [UInt8], into core: VaultCore, force: Bool) async throws -> RestoreOutcome {
         guard await !core.isSealed else { throw VaultError(.sealed, "vault is sealed: unseal it before restoring a snapshot") }
         let opened: Snapshot.Opened
-        do { opened = try Snapshot.open(file, maximumSize: maximumSize) } catch {
+        do { opened = try Snapshot.open(file) } catch {
             throw VaultError(.badRequest, "the snapshot is refused and nothing was changed: \(error.message)")
         }
         let manifest = opened.snapshot.manifest

@@ -60,9 +60,12 @@ public struct Snapshot: Sendable, Equatable {
         return Array(compressed.readableBytesView)
     }
 
+    /// The largest snapshot read, decompressed: a reader holds it in memory.
+    public static let maximumSize = 1 << 30
+
     /// Reads `file`, checking every part against `SHA256SUMS`. Nothing about the seal key is
     /// known here: ``Opened/sealedChecksums`` is for the vault to open and compare.
-    public static func open(_ file: [UInt8], maximumSize: Int) throws(SnapshotError) -> Opened {
+    public static func open(_ file: [UInt8], maximumSize: Int = Snapshot.maximumSize) throws(SnapshotError) -> Opened {
         guard file.count >= 2, file[0] == 0x1f, file[1] == 0x8b else {
             throw SnapshotError(.damaged, "the file is not gzip-compressed: it is not a snapshot, or not the start of one")
         }

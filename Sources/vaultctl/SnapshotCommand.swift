@@ -21,9 +21,6 @@ struct SnapshotCommand: AsyncParsableCommand {
         subcommands: [Save.self, Restore.self, Inspect.self]
     )
 
-    /// The largest snapshot read from disk (decompressed).
-    static let maximumSize = 1 << 30
-
     struct Save: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Take a snapshot and write it to FILE (mode 0600, replaced atomically).",
@@ -40,7 +37,7 @@ struct SnapshotCommand: AsyncParsableCommand {
                 return body
             }
             let opened: Snapshot.Opened
-            do { opened = try Snapshot.open(body, maximumSize: SnapshotCommand.maximumSize) } catch {
+            do { opened = try Snapshot.open(body) } catch {
                 throw CommandFailure("the vault sent a snapshot that does not check: \(error.message); \(file) was not written")
             }
             do { try AtomicFile.write(body, to: file, mode: 0o600) } catch {
@@ -67,7 +64,7 @@ struct SnapshotCommand: AsyncParsableCommand {
 
         func run() async throws {
             let bytes = try SnapshotCommand.read(file)
-            do { _ = try Snapshot.open(bytes, maximumSize: SnapshotCommand.maximumSize) } catch {
+            do { _ = try Snapshot.open(bytes) } catch {
                 throw CommandFailure("\(file): \(error.message); nothing was sent to the vault", exitCode: 2)
             }
             let client = try server.client()
@@ -97,7 +94,7 @@ struct SnapshotCommand: AsyncParsableCommand {
 
         func run() async throws {
             let opened: Snapshot.Opened
-            do { opened = try Snapshot.open(try SnapshotCommand.read(file), maximumSize: SnapshotCommand.maximumSize) } catch let error as SnapshotError {
+            do { opened = try Snapshot.open(try SnapshotCommand.read(file)) } catch let error as SnapshotError {
                 throw CommandFailure("\(file): \(error.message)", exitCode: 2)
             }
             let manifest = opened.snapshot.manifest
