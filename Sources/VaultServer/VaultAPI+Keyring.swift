@@ -22,7 +22,7 @@ extension VaultAPI {
         route([.GET], "/v1/sys/rotate/config") { request, _ in
             try await Self.requireRoot(request, core: core, "reading the rotation policy")
             let policy = try await core.rotationPolicy()
-            return JSONResponse.encode(RotationConfigResponse(enabled: policy.enabled, maxOperations: policy.maxOperations, interval: "\(policy.intervalSeconds)s"))
+            return JSONResponse.encode(RotationConfigResponse(RotationConfig(enabled: policy.enabled, maxOperations: policy.maxOperations, interval: "\(policy.intervalSeconds)s")))
         }
         route([.POST, .PUT], "/v1/sys/rotate/config") { request, _ in
             try await Self.requireRoot(request, core: core, "setting the rotation policy")
@@ -48,10 +48,9 @@ extension VaultAPI {
         route([.GET], "/v1/sys/key-status") { request, _ in
             try await Self.requireRoot(request, core: core, "reading the key status")
             let status = try await core.keyringStatus()
-            return JSONResponse.encode(KeyStatusResponse(
-                term: status.term, installTime: Self.rfc3339(status.installTime),
-                encryptions: status.encryptions
-            ))
+            return JSONResponse.encode(KeyStatusResponse(KeyStatus(
+                term: status.term, installTime: Self.rfc3339(status.installTime), encryptions: status.encryptions
+            )))
         }
     }
 

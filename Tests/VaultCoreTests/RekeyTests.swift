@@ -6,8 +6,8 @@ import VaultCoreTestSupport
 
 @Suite("rekey in the core")
 struct RekeyTests {
-    @Test("two nodes on one storage: a rekey on the active one seals the other at its next term, and the new key unseals it")
-    func standbySealedAfterRekey() async throws {
+    /// Two nodes on one storage, both unsealed with the same key (phrase returned).
+    static func twoNodes() async throws -> (active: VaultCore, standby: VaultCore, phrase: String) {
         let storage = MemoryStorage()
         let active = VaultCore(storage: storage)
         let standby = VaultCore(storage: storage)
@@ -17,6 +17,12 @@ struct RekeyTests {
         try await standby.load()
         _ = try await active.submitUnsealKey(phrase)
         _ = try await standby.submitUnsealKey(phrase)
+        return (active, standby, phrase)
+    }
+
+    @Test("two nodes on one storage: a rekey on the active one seals the other at its next term, and the new key unseals it")
+    func standbySealedAfterRekey() async throws {
+        let (active, standby, phrase) = try await Self.twoNodes()
         let vault = try await active.createVault(name: "kept", description: "")
         let secret = try await active.createSecret(vaultID: vault.id, name: "s", type: "", description: "", value: "value")
 
