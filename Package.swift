@@ -123,6 +123,14 @@ let package = Package(
             ]
         ),
 
+        // The audit log: `file` devices (options, the appending and reopening file), entries in
+        // Vault's shape with tokens and values as HMAC-SHA256 under each device's key, and the
+        // broker that fans an entry out and says whether any device recorded it. No vault logic.
+        .target(
+            name: "VaultAudit",
+            dependencies: ["SealKit", "ErrorKit", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+
         // HTTP/1.1 listeners on SwiftNIO: unix sockets with peer credentials, TCP with TLS,
         // graceful shutdown. Shared by vaultd and the agent's telemetry endpoint.
         .target(
@@ -143,13 +151,14 @@ let package = Package(
         .target(
             name: "VaultServer",
             dependencies: [
-                "VaultCore", "VaultWire", "VaultSnapshot", "DurableFile", "VaultStorageSQLite", "VaultStoragePostgres", "HCL", "SealKit", "KeyKit", "CVaultSystem", "HTTPServerKit", "HTTPTransport",
+                "VaultCore", "VaultWire", "VaultSnapshot", "VaultAudit", "DurableFile", "VaultStorageSQLite", "VaultStoragePostgres", "HCL", "SealKit", "KeyKit", "CVaultSystem", "HTTPServerKit", "HTTPTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
 
@@ -255,6 +264,7 @@ let package = Package(
         ),
         .testTarget(name: "VaultWireTests", dependencies: ["VaultWire"]),
         .testTarget(name: "VaultSnapshotTests", dependencies: ["VaultSnapshot"]),
+        .testTarget(name: "VaultAuditTests", dependencies: ["VaultAudit", "SealKit"]),
         .testTarget(name: "KeyKitTests", dependencies: ["KeyKit", "SealKit", "TestSupport"]),
         .testTarget(name: "VaultCoreTests", dependencies: ["VaultCore", "VaultCoreTestSupport", "VaultStorageSQLite", "VaultStoragePostgres", "SealKit", "KeyKit", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "LeanFoundationTests", dependencies: ["LeanFoundation"]),

@@ -70,22 +70,24 @@ def main():
         d = os.path.join(work, "vaultd")
         os.makedirs(d)
         port = free_port()
+        configuration = (f'storage "sqlite" {{ path = "{d}/vault.db" }}\nlistener "unix" {{ address = "{d}/vaultd.sock" }}\n'
+                         f'listener "tcp" {{\n  address = "127.0.0.1:{port}"\n  tls_disable = true\n}}\nlog_level = "warn"\n')
         with open(os.path.join(d, "vaultd.hcl"), "w") as f:
-            f.write(f'storage "sqlite" {{ path = "{d}/vault.db" }}\nlistener "unix" {{ address = "{d}/vaultd.sock" }}\n'
-                    f'listener "tcp" {{\n  address = "127.0.0.1:{port}"\n  tls_disable = true\n}}\nlog_level = "warn"\n')
+            f.write(configuration)
         log = open(os.path.join(d, "log"), "w")
-        processes.append(subprocess.Popen([f"{bin_dir}/vaultd", "server", "--config", f"{d}/vaultd.hcl"], stdout=log, stderr=log))
+        vaultd = subprocess.Popen([f"{bin_dir}/vaultd", "server", "--config", f"{d}/vaultd.hcl"], stdout=log, stderr=log)
+        processes.append(vaultd)
         sock = f"{d}/vaultd.sock"
         wait_for(lambda: connectable(sock))
         _, init = request(sock, "PUT", "/v1/sys/init", {"secret_shares": 1, "secret_threshold": 1})
         request(sock, "PUT", "/v1/sys/unseal", {"key": init["keys_base64"][0]})
         token = init["root_token"]
         _, vault = request(sock, "POST", "/api/v1/vaults", {"name": "bench", "description": "data path"}, token=token)
-        body = '{"name": "bench", "value": "' + "x" * 64 + '"}'
+        secret_body = '{"name": "bench", "value": "' + "x" * 64 + '"}'
         status, secret = request(sock, "POST", f"/api/v1/vaults/{vault['id']}/secrets", {"name": "bench", "value": "x" * 64}, token=token)
         base = f"http://127.0.0.1:{port}"
         read = wrk(f"{base}/api/v1/vaults/{vault['id']}/secrets/{secret['id']}", token, seconds, directory=d)
-        write = wrk(f"{base}/api/v1/vaults/{vault['id']}/secrets", token, seconds, "POST", body, directory=d)
+        write = wrk(f"{base}/api/v1/vaults/{vault['id']}/secrets", token, seconds, "POST", secret_body, directory=d)
         report("vaultd", read, write)
         keys = f"/api/v1/vaults/{vault['id']}/keys"
         message = "ab" * 64
@@ -97,6 +99,18 @@ def main():
             verb = "encrypt" if operation.startswith("encrypt") else "sign"
             figures[operation] = wrk(f"{base}{keys}/{key['id']}/{verb}", token, seconds, "POST", body, directory=d)
         report_operations("vaultd", figures)
+
+        # The same server with an audit device declared (SIGHUP reads it): each request and
+        # answer written before the answer, fsynced (the default) or left to the page cache.
+        for name, fsync in [("vaultd-audited-fsync", "true"), ("vaultd-audited-nofsync", "false")]:
+            audit_log = os.path.join(d, f"{name}.log")
+            with open(os.path.join(d, "vaultd.hcl"), "w") as f:
+                f.write(configuration + f'audit "file" "{name}" {{\n  options {{\n    file_path = "{audit_log}"\n    fsync = "{fsync}"\n  }}\n}}\n')
+            vaultd.send_signal(signal.SIGHUP)
+            wait_for(lambda: os.path.exists(audit_log))
+            read = wrk(f"{base}/api/v1/vaults/{vault['id']}/secrets/{secret['id']}", token, seconds, directory=d)
+            write = wrk(f"{base}/api/v1/vaults/{vault['id']}/secrets", token, seconds, "POST", secret_body, directory=d)
+            report(name, read, write)
 
         # OpenBao, KV v2 on raft
         d = os.path.join(work, "openbao")

@@ -9,3 +9,8 @@ listener "tcp" {
   tls_disable = true   # loopback only; use tls_cert_file/tls_key_file for anything else
 }
 log_level = "info"
+# The audit log: every request and answer, tokens and values as HMACs. Uncomment to enable;
+# `systemctl reload vaultd` (SIGHUP) applies it and reopens the file after logrotate.
+# audit "file" "file" {
+#   options { file_path = "/var/log/vaultd/audit.log" }
+# }

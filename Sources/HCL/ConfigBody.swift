@@ -182,14 +182,22 @@ public struct ConfigBody: Sendable {
     /// Native HCL blocks (`seal "awskms" { … }`) and the JSON form (`"seal": {"awskms": {…}}`,
     /// or a list of such objects) are read alike.
     public func blocks(_ type: String, labels: Int) throws(HCLError) -> [Block] {
+        try blocks(type, labels: labels...labels)
+    }
+
+    /// Every `type` block with a number of labels in `labels` (`audit "file" { … }` and
+    /// `audit "file" "path" { … }`). In the JSON form, where nesting alone cannot tell a label
+    /// from a setting, the most labels are read.
+    public func blocks(_ type: String, labels range: ClosedRange<Int>) throws(HCLError) -> [Block] {
+        let labels = range.upperBound
         var out = [Block]()
         for item in items where item.name == type {
             switch item {
             case .block(let block):
-                guard block.labels.count == labels else {
+                guard range.contains(block.labels.count) else {
                     throw HCLError(
                         .syntax, at: block.location,
-                        "\(prefix)a '\(type)' block takes \(Self.labelPhrase(labels)), found \(block.labels.count)\(labels > 0 ? " (e.g. \(type) \"name\" { … })" : "")"
+                        "\(prefix)a '\(type)' block takes \(range.count > 1 ? "\(range.lowerBound) to \(range.upperBound) labels" : Self.labelPhrase(labels)), found \(block.labels.count)\(labels > 0 ? " (e.g. \(type) \"name\" { … })" : "")"
                     )
                 }
                 let context = ([type] + block.labels.map { "\"\($0)\"" }).joined(separator: " ")

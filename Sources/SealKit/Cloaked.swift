@@ -102,3 +102,11 @@ public struct Cloaked: ~Copyable, Sendable {
         try cloak.open(sealed, count: count)
     }
 }
+
+/// A ``Cloaked`` secret behind a reference, so it can live in a dictionary or an array and be
+/// shared between tasks (vaults' master keys, keyring terms, audit devices' HMAC keys).
+public final class CloakedKey: Sendable {
+    public let key: Cloaked
+    /// Cloaks `key`, which is consumed (and so wiped).
+    public init(_ key: consuming SecretBytes) throws(SealKitError) { self.key = try Cloaked(key) }
+}

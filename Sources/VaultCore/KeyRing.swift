@@ -45,12 +45,6 @@ final class KeyRing: Sendable {
     }
 }
 
-/// A reference wrapper so cloaked master keys can live in a dictionary.
-final class CloakedKey: Sendable {
-    let key: Cloaked
-    init(_ key: consuming SecretBytes) throws { self.key = try Cloaked(key) }
-}
-
 /// The unseal shares received so far, Vault-style: a nonce names the attempt, a reset or a
 /// completed attempt wipes them.
 struct UnsealProgress {

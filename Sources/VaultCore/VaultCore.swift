@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SealKit
+import Synchronization
 
 /// The vault: its seal state machine (uninitialized → sealed → unsealed), its keys, and the
 /// records it keeps in a ``StorageBackend``.
@@ -46,6 +47,12 @@ public actor VaultCore {
     /// `sys/rotate/config` as last read or set, and whether a rotation it asked for is running.
     var cachedRotationPolicy: RotationPolicy?
     var rotatingByPolicy = false
+    /// The audit table as last read (devices and their HMAC keys), the devices the
+    /// configuration file declares, and a counter the server compares to know when the table it
+    /// holds is stale: bumped at unseal, seal, a new term and every change (VaultCore+Audit.swift).
+    var cachedAuditTable: [AuditTableEntry]?
+    var declaredAuditDevices: [AuditDeviceRecord] = []
+    nonisolated let auditEpochCounter = Mutex<UInt64>(0)
     private var initializing = false
 
     static let systemKeyPath = "core/system-key"
@@ -97,6 +104,8 @@ public actor VaultCore {
     /// See ``startTerm()``: a node that stops leading forgets what it cached as well.
     public func dropCaches() {
         cachedRotationPolicy = nil
+        cachedAuditTable = nil
+        auditTableChanged()
         masterKeys.removeAll()
         vaultRecords.removeAll()
         keyCache.removeAll()
@@ -303,6 +312,7 @@ public actor VaultCore {
         let terms = try await loadKeyringTerms(sealKey: try Cloaked(key.duplicate().secretBytes()))
         guard keyRing == nil else { return }
         keyRing = try KeyRing(sealKey: key.secretBytes(), systemKey: systemKey, terms: terms)
+        auditTableChanged()
         progress.reset()
         logger.info("vault unsealed")
     }
@@ -318,6 +328,8 @@ public actor VaultCore {
         progress.reset()
         rootGeneration = nil
         rekeyAttempt = nil
+        cachedAuditTable = nil
+        auditTableChanged()
         if wasUnsealed { logger.info("vault sealed") }
     }
 

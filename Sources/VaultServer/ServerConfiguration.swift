@@ -2,6 +2,7 @@ import Foundation
 import HCL
 import HTTPServerKit
 import SealKit
+import VaultCore
 
 /// `vaultd.hcl` (or its JSON form), decoded and checked. Every error names the file, line,
 /// column and setting.
@@ -47,6 +48,14 @@ public struct ServerConfiguration: Sendable {
     public var maxSecretSize = defaultMaxSecretSize
     /// The `snapshot` block: scheduled snapshots, or nil.
     public var snapshotSchedule: SnapshotSchedule?
+    /// The `audit` blocks: devices the file declares (ServerConfiguration+Audit.swift).
+    public var auditDevices: [AuditDeviceRecord] = []
+    /// `unsafe_allow_api_audit_creation` (OpenBao's name): whether `sys/audit/<path>` may enable
+    /// a device. Off by default: a device writes a file vaultd opens, a power an API caller
+    /// should not have (OpenBao CVE-2025-54997); declare devices in the file instead.
+    public var allowAPIAuditCreation = false
+    /// The file this was read from: read again at SIGHUP for its audit blocks.
+    public var sourcePath: String?
 
     public init(storage: StorageSettings, listeners: [Listener], validationHash: ValidationHash?, logLevel: String = "info", logFormat: LogFormat = .text) {
         self.storage = storage
@@ -61,9 +70,9 @@ public struct ServerConfiguration: Sendable {
         let root = try HCLDocument(contentsOf: path).root
         if root.contains("seal") {
             let location = (try? root.blocks("seal", labels: 1))?.first?.location ?? root.location
-            throw HCLError(.unknownKey, at: location, "a seal block belongs to unseal-agent, not vaultd: vaultd holds no cloud credentials by design; move this block into the agent's configuration (README: \"unseal-agent — the sidecar\") and keep only seal_validation_hash here")
+            throw HCLError(.unknownKey, at: location, "a seal block belongs to unseal-agent, not vaultd: vaultd holds no cloud credentials by design; move this block into the agent's configuration (docs/unseal-agent.md) and keep only seal_validation_hash here")
         }
-        try root.checkKeys(["storage", "listener", "seal_validation_hash", "log_level", "log_format", "max_secret_size", "api_addr", "snapshot"] + Self.vaultSettingsIgnored)
+        try root.checkKeys(["storage", "listener", "seal_validation_hash", "log_level", "log_format", "max_secret_size", "api_addr", "snapshot", "audit", "unsafe_allow_api_audit_creation"] + Self.vaultSettingsIgnored)
         let ignored = root.keys.filter { Self.vaultSettingsIgnored.contains($0) }
 
         let storages = try root.blocks("storage", labels: 1)
@@ -110,6 +119,9 @@ public struct ServerConfiguration: Sendable {
         }
         configuration.apiAddress = try root.string("api_addr") ?? environment["VAULT_API_ADDR"]
         configuration.snapshotSchedule = try snapshotSchedule(root)
+        configuration.auditDevices = try auditDevices(root)
+        configuration.allowAPIAuditCreation = try root.bool("unsafe_allow_api_audit_creation") ?? false
+        configuration.sourcePath = path
         if case .postgresql(let settings) = storageSettings, settings.haEnabled {
             guard let address = configuration.apiAddress, address.hasPrefix("http://") || address.hasPrefix("https://") else {
                 throw HCLError(.missing, at: storage.location, "storage \"postgresql\" with ha_enabled needs api_addr (or VAULT_API_ADDR): the http(s)://HOST:PORT of one of this node's TCP listeners, where standbys forward requests, e.g. api_addr = \"https://vault-0.internal:8200\"")

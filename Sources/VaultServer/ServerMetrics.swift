@@ -11,6 +11,11 @@ final class ServerMetrics: Sendable {
     func snapshotSucceeded(at unixTime: Int) { snapshots.withLock { $0 = ($0 ?? (0, 0)); $0!.lastSuccess = unixTime } }
     func snapshotFailed() { snapshots.withLock { $0 = ($0 ?? (0, 0)); $0!.failures += 1 } }
 
+    /// Audit device writes that failed, and requests refused because no device could record them.
+    private let audit = Mutex<(writeFailures: Int, refused: Int)>((0, 0))
+    func auditWritesFailed(_ count: Int) { audit.withLock { $0.writeFailures += count } }
+    func auditRefused() { audit.withLock { $0.refused += 1 } }
+
     func record(status: UInt) {
         responses.withLock { $0[status, default: 0] += 1 }
     }
@@ -41,6 +46,15 @@ final class ServerMetrics: Sendable {
                 "vaultd_ha_term \(leadership.term)",
             ]
         }
+        let audit = audit.withLock { $0 }
+        lines += [
+            "# HELP vaultd_audit_write_failures_total Audit entries an enabled audit device could not write (full disk, I/O error, missing file).",
+            "# TYPE vaultd_audit_write_failures_total counter",
+            "vaultd_audit_write_failures_total \(audit.writeFailures)",
+            "# HELP vaultd_audit_refused_total Requests refused (or answers replaced by a 500) because no enabled audit device could record them.",
+            "# TYPE vaultd_audit_refused_total counter",
+            "vaultd_audit_refused_total \(audit.refused)",
+        ]
         if let snapshots = snapshots.withLock({ $0 }) {
             lines += [
                 "# HELP vaultd_snapshot_last_success_timestamp_seconds When the last scheduled snapshot was written (0: none yet).",

@@ -25,17 +25,25 @@ public struct VaultAPI: HTTPResponder {
     /// `VAULT_CACERT`: the CA bundle a standby trusts when it forwards to the active node's
     /// https `api_addr` (nil: the system's).
     let forwardingCABundle: String?
+    /// The audit log between every audited request and its answer (AuditGate.swift).
+    let audit: AuditGate
+    /// `unsafe_allow_api_audit_creation`: whether `sys/audit/<path>` may enable a device.
+    let allowAPIAuditCreation: Bool
     private var router = Router()
 
     public init(core: VaultCore, logger: Logger, allowUnsealerKey: Bool, maxSecretSize: Int = ServerConfiguration.defaultMaxSecretSize,
-                leadership: Leadership = Leadership(storage: nil, address: ""), forwardingCABundle: String? = nil) {
+                leadership: Leadership = Leadership(storage: nil, address: ""), forwardingCABundle: String? = nil,
+                allowAPIAuditCreation: Bool = false) {
         self.core = core
+        let metrics = ServerMetrics()
+        self.metrics = metrics
+        self.audit = AuditGate(core: core, metrics: metrics, logger: Logger(label: "vaultd.audit"))
+        self.allowAPIAuditCreation = allowAPIAuditCreation
         self.leadership = leadership
         self.forwardingCABundle = forwardingCABundle
         self.logger = logger
         self.allowUnsealerKey = allowUnsealerKey
         self.maxSecretSize = maxSecretSize
-        self.metrics = ServerMetrics()
         addSysRoutes()
         addProvideRoutes()
         addResourceRoutes()
@@ -46,6 +54,7 @@ public struct VaultAPI: HTTPResponder {
         addTokenRoutes()
         addRekeyRoutes()
         addKeyringRoutes()
+        addAuditRoutes()
     }
 
     public func respond(to request: HTTPRequest) async -> HTTPResponse {
@@ -56,10 +65,10 @@ public struct VaultAPI: HTTPResponder {
         } else if leadership.isEnabled, let term = leadership.term {
             // The term that served it, when it held from start to end: what an operator (and the
             // failover test) checks an answer against. A term that changed meanwhile says so.
-            response = await route(request)
+            response = await routeAudited(request)
             response.headers.replaceOrAdd(name: "X-Vaultd-Term", value: leadership.term == term ? "\(term.epoch)" : "changed")
         } else {
-            response = await route(request)
+            response = await routeAudited(request)
         }
         metrics.record(status: response.status.code)
         // Paths hold only ids; bodies and headers (keys, tokens) are never logged.
@@ -68,6 +77,12 @@ public struct VaultAPI: HTTPResponder {
             "peer": "\(request.peer)", "ms": "\((ContinuousClock.now - started).milliseconds)",
         ])
         return response
+    }
+
+    /// Paths every node answers itself (status, unseal) are not audited, as in Vault.
+    private func routeAudited(_ request: HTTPRequest) async -> HTTPResponse {
+        if Self.servedByEveryNode.contains(request.path) { return await route(request) }
+        return await audit.audited(request) { await route(request) }
     }
 
     private func route(_ request: HTTPRequest) async -> HTTPResponse {

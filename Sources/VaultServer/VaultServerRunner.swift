@@ -8,6 +8,7 @@ import NIOPosix
 import NIOSSL
 import SealKit
 import ServiceLifecycle
+import UnixSignals
 import VaultCore
 import VaultStoragePostgres
 import VaultStorageSQLite
@@ -66,6 +67,8 @@ public enum VaultServerRunner {
         }
         let core = VaultCore(storage: storage, validationHash: configuration.validationHash, logger: Logger(label: "vaultd.core"))
         try await core.load()
+        await core.declareAuditDevices(configuration.auditDevices)
+        let hangUps = await UnixSignalsSequence(trapping: .sighup)
         let leadership = Leadership(storage: shared, address: configuration.apiAddress ?? "")
         // Stopped first (ServiceGroup stops in reverse order): at SIGTERM the lease goes at
         // once, so a standby takes over while this node drains; writes still in flight here are
@@ -77,10 +80,12 @@ public enum VaultServerRunner {
 
         let allowUnsealerKey = dev != nil || environment["SEAL_UNSEAL_PROVIDER"] == "environment"
         let api = VaultAPI(core: core, logger: Logger(label: "vaultd.http"), allowUnsealerKey: allowUnsealerKey, maxSecretSize: configuration.maxSecretSize,
-                           leadership: leadership, forwardingCABundle: environment["VAULT_CACERT"])
+                           leadership: leadership, forwardingCABundle: environment["VAULT_CACERT"], allowAPIAuditCreation: configuration.allowAPIAuditCreation)
 
         var scheduled: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: KeyringRotationService(core: core, leadership: leadership, logger: Logger(label: "vaultd.keyring")), serviceName: "keyring rotation"),
+            .init(service: HangUpService(signals: hangUps, configurationPath: configuration.sourcePath, environment: environment, core: core, audit: api.audit,
+                                         leadership: leadership, logger: Logger(label: "vaultd.reload")), serviceName: "SIGHUP"),
         ]
         if let schedule = configuration.snapshotSchedule {
             try prepareSnapshotDirectory(schedule.directory)

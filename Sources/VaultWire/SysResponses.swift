@@ -452,3 +452,31 @@ public struct RotationConfig: Codable, Sendable, Equatable {
 }
 
 public typealias RotationConfigResponse = TopAndData<RotationConfig>
+
+/// One audit device in `GET sys/audit` (keyed by its path, `file/`), as Vault lists it.
+public struct AuditDeviceInfo: Codable, Sendable, Equatable {
+    public var type: String
+    public var description: String
+    public var options: [String: String]
+    public var local: Bool
+    public var path: String
+
+    public init(type: String, description: String, options: [String: String], local: Bool, path: String) {
+        self.type = type
+        self.description = description
+        self.options = options
+        self.local = local
+        self.path = path
+    }
+}
+
+/// `GET sys/audit`: the enabled devices by path.
+public typealias AuditListResponse = TopAndData<[String: AuditDeviceInfo]>
+
+/// `POST sys/audit-hash/<path>`: a value as that device's log writes it.
+public struct AuditHash: Codable, Sendable, Equatable {
+    public var hash: String
+    public init(hash: String) { self.hash = hash }
+}
+
+public typealias AuditHashResponse = TopAndData<AuditHash>

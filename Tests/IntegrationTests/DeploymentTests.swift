@@ -124,6 +124,8 @@ struct DeploymentTests {
         #expect(state[.ownerAccountID] as? Int == vaultdUID)
         let socketDirectory = try FileManager.default.attributesOfItem(atPath: root.appendingPathComponent("run/vaultd").path)
         #expect(socketDirectory[.posixPermissions] as? Int == 0o750)
+        let auditDirectory = try FileManager.default.attributesOfItem(atPath: root.appendingPathComponent("var/log/vaultd").path)
+        #expect(auditDirectory[.posixPermissions] as? Int == 0o700 && auditDirectory[.ownerAccountID] as? Int == vaultdUID)
     }
 
     @Test("the example configurations in systemd/ are accepted by vaultd and the agent")

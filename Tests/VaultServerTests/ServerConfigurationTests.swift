@@ -69,6 +69,41 @@ struct ServerConfigurationTests {
         }
     }
 
+    @Test("audit blocks: OpenBao's two-label form with options, the one-label shorthand, the JSON form; each bad one an error naming what to fix")
+    func auditBlocks() throws {
+        let two = try Self.load(Self.config(tlsDisable: "true", extra: """
+            audit "file" "main" {
+              description = "to disk"
+              options {
+                file_path = "/var/log/vaultd/audit.log"
+                fsync     = false
+                mode      = "0640"
+              }
+            }
+            audit "file" { file_path = "stdout" }
+            unsafe_allow_api_audit_creation = true
+            """))
+        #expect(two.auditDevices.map(\.path) == ["main/", "file/"] && two.allowAPIAuditCreation)
+        #expect(two.auditDevices[0].options == ["file_path": "/var/log/vaultd/audit.log", "fsync": "false", "mode": "0640"] && two.auditDevices[0].description == "to disk")
+        #expect(two.auditDevices.allSatisfy { $0.declared })
+        let json = try Self.load(#"{"storage": {"sqlite": {"path": "/tmp/v.db"}}, "listener": {"tcp": {"address": "127.0.0.1:8200", "tls_disable": true}}, "audit": [{"file": {"j": {"options": {"file_path": "/a.log"}}}}]}"#)
+        #expect(json.auditDevices.map(\.path) == ["j/"] && !json.allowAPIAuditCreation)
+        #expect(try Self.load(Self.config(tlsDisable: "true")).auditDevices.isEmpty)
+        for (block, fragment) in [
+            ("audit \"syslog\" \"s\" { options { tag = \"x\" } }", "not supported"),
+            ("audit \"file\" \"a\" { options { file_path = \"relative.log\" } }", "absolute"),
+            ("audit \"file\" \"a\" { options { file_path = \"/a\" } }\naudit \"file\" \"a\" { options { file_path = \"/b\" } }", "a/"),
+            ("audit \"file\" \"a\" { options { file_path = \"/a\"\n filter = \"x\" } }", "filter"),
+            ("audit \"file\" \"a\" { file_path = \"/a\"\n options { file_path = \"/b\" } }", "both"),
+            ("audit \"file\" \"a\" { options { file_path = \"/a\"\n log_raw = true } }", "log_raw"),
+            ("audit \"file\" \"a\" \"b\" { }", "1 to 2 labels"),
+            ("audit \"file\" \"a\" { options { } }", "file_path"),
+        ] {
+            let error = #expect(throws: HCLError.self) { try Self.load(Self.config(tlsDisable: "true", extra: block)) }
+            #expect(error?.description.contains(fragment) == true, "\(block): \(error?.description ?? "")")
+        }
+    }
+
     @Test("a seal block in vaultd.hcl is explained: seals belong to unseal-agent")
     func sealBlock() {
         let error = #expect(throws: HCLError.self) {
