@@ -16,7 +16,7 @@ public struct PostgresSettings: Sendable {
     public var haEnabled = false
     /// `max_parallel`: at most this many connections to PostgreSQL.
     public var maxParallel = 16
-    /// `skip_create_table`: the tables exist already (created by a DBA with the DDL in the README).
+    /// `skip_create_table`: the tables exist already (created by a DBA with the DDL in docs/high-availability.md).
     public var skipCreateTable = false
     /// `ha_lease_ttl` (vaultd's own): how long the active node's lease lasts without renewal. A
     /// standby takes over at most this long after the active node dies; the active renews every

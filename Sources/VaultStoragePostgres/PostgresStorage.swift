@@ -112,10 +112,10 @@ public final class PostgresStorage: StorageBackend, Sendable {
                 throw VaultError(.storageUnavailable, "PostgreSQL (\(settings.redactedURL)): \(Self.describe(error))")
             }
             guard let found else {
-                throw PostgresSettingsError("\(setting) \(table) does not exist and skip_create_table is set: create it with the DDL in the README's PostgreSQL section, or drop skip_create_table")
+                throw PostgresSettingsError("\(setting) \(table) does not exist and skip_create_table is set: create it with the DDL in docs/high-availability.md, or drop skip_create_table")
             }
             guard found == columns else {
-                throw PostgresSettingsError("\(setting) \(table) has the columns (\(found)), not vaultd's (\(columns)): it is another program's table (Vault's own vault_kv_store, say), which vaultd cannot read and must not write beside; name another table — see the README's PostgreSQL section for the DDL")
+                throw PostgresSettingsError("\(setting) \(table) has the columns (\(found)), not vaultd's (\(columns)): it is another program's table (Vault's own vault_kv_store, say), which vaultd cannot read and must not write beside; name another table — see docs/high-availability.md for the DDL")
             }
         }
     }

@@ -51,7 +51,7 @@ struct PostgresStorageTests {
         let error = await #expect(throws: PostgresSettingsError.self) {
             _ = try await Self.storage(in: database) { $0.skipCreateTable = true; $0.table = "missing" }
         }
-        #expect(error?.description.contains("README") == true)
+        #expect(error?.description.contains("docs/high-availability.md") == true)
     }
 
     @Test("the lease: one holder; a standby's write is refused; epochs grow; release hands over at once")
