@@ -1,4 +1,5 @@
 import ErrorKit
+import LeanFoundation
 
 /// Typed access to a configuration body, with errors that name the file, line, column and the
 /// setting, whichever form (HCL or JSON) the file was written in.
@@ -291,25 +292,6 @@ public struct ConfigBody: Sendable {
 
     /// The allowed name within edit distance 2 of `name`, if any.
     static func nearest(_ name: String, in allowed: [String]) -> String? {
-        var best: (name: String, distance: Int)?
-        for candidate in allowed {
-            let distance = editDistance(Array(name), Array(candidate))
-            if distance <= 2, distance < (best?.distance ?? .max) { best = (candidate, distance) }
-        }
-        return best?.name
-    }
-
-    private static func editDistance(_ a: [Character], _ b: [Character]) -> Int {
-        if a.isEmpty { return b.count }
-        if b.isEmpty { return a.count }
-        var previous = Array(0...b.count)
-        for i in 1...a.count {
-            var current = [i] + Array(repeating: 0, count: b.count)
-            for j in 1...b.count {
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            previous = current
-        }
-        return previous[b.count]
+        NearestName.find(name, in: allowed)
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import LeanFoundation
 import SealKit
 
 #if canImport(Glibc)
@@ -53,10 +54,29 @@ public enum CommandRunner {
                 root.exit(withError: error)  // --help, --version: print and exit 0
             }
             let message = root.message(for: error)
-            printError("\(name): error: \(message.split(separator: "\n").first.map(String.init) ?? message)")
+            var line = message.split(separator: "\n").first.map(String.init) ?? message
+            if let (word, suggestion) = suggestion(root, Array(CommandLine.arguments.dropFirst())) {
+                line = "unknown command '\(word)' (did you mean '\(suggestion)'?)"
+            }
+            printError("\(name): error: \(line)")
             printError("(see '\(name) --help')")
             exit(badInputExitCode)
         }
+    }
+
+    /// For `vaultctl stauts`: the subcommand nearest to the first word that names none, at the
+    /// level where it was given (`vaultctl secrets lsit` → `list`).
+    static func suggestion(_ root: any ParsableCommand.Type, _ arguments: [String]) -> (word: String, suggestion: String)? {
+        var command = root
+        for argument in arguments where !argument.hasPrefix("-") {
+            let subcommands = command.configuration.subcommands
+            if let next = subcommands.first(where: { $0._commandName == argument || $0.configuration.aliases.contains(argument) }) {
+                command = next
+                continue
+            }
+            return NearestName.find(argument, in: subcommands.map { $0._commandName }).map { (argument, $0) }
+        }
+        return nil
     }
 
     /// Writes one line to standard error.

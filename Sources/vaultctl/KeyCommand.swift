@@ -28,8 +28,8 @@ struct KeyCommand: ParsableCommand {
                 """
         )
 
-        @Flag(help: "Print {\"phrase\": …, \"validation_hash\": …}.")
-        var json = false
+        @OptionGroup var outputFormat: OutputFormat
+        var json: Bool { outputFormat.json }
 
         @Option(name: .shortAndLong, help: ArgumentHelp("Write the phrase to this new file (mode 0600) instead of printing it.", valueName: "file"))
         var output: String?

@@ -54,7 +54,8 @@ struct KeysCommand: AsyncParsableCommand {
         @Option(help: "RSA only: sign/verify (default) or encrypt/decrypt.") var usage: String?
         @Flag(help: "BIP39 only: import the mnemonic read from standard input.") var mnemonicStdin = false
         @Flag(help: "Return the private material once; store nothing.") var ephemeral = false
-        @Flag(help: "Print the created key as JSON.") var json = false
+        @OptionGroup var outputFormat: OutputFormat
+        var json: Bool { outputFormat.json }
 
         func run() async throws {
             let client = try server.client()
@@ -80,7 +81,8 @@ struct KeysCommand: AsyncParsableCommand {
         @Option(name: .long, help: "The vault's id or name.") var vault = "default"
         @Option(help: "Only this spec.") var spec: String?
         @Option(help: "Only this type: symmetric, asymmetric or hdwallet.") var type: String?
-        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var outputFormat: OutputFormat
+        var json: Bool { outputFormat.json }
 
         func run() async throws {
             let client = try server.client()
@@ -128,7 +130,8 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var target: KeyTarget
         @Argument(help: "The plaintext (prefer standard input: arguments show in 'ps').") var data: String?
         @Flag(help: "The plaintext is base64 (binary data).") var base64 = false
-        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var outputFormat: OutputFormat
+        var json: Bool { outputFormat.json }
 
         func run() async throws {
             let client = try server.client()
@@ -149,7 +152,8 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var target: KeyTarget
         @Argument(help: "The ciphertext, hex.") var data: String?
         @Flag(help: "Print the plaintext as base64 (binary data).") var base64 = false
-        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var outputFormat: OutputFormat
+        var json: Bool { outputFormat.json }
 
         func run() async throws {
             let client = try server.client()
@@ -170,7 +174,8 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var target: KeyTarget
         @Argument(help: "The message, hex (a 32-byte digest for secp256k1 and BIP39).") var message: String
         @OptionGroup var flags: SigningFlags
-        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var outputFormat: OutputFormat
+        var json: Bool { outputFormat.json }
 
         func run() async throws {
             let client = try server.client()
@@ -207,7 +212,8 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var server: ServerOptions
         @OptionGroup var target: KeyTarget
         @Option(help: "The path (default m/44'/60'/0'/0/0; coin 0 gives a Bitcoin P2PKH address).") var path: String?
-        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var outputFormat: OutputFormat
+        var json: Bool { outputFormat.json }
 
         func run() async throws {
             let client = try server.client()

@@ -32,7 +32,8 @@ struct OperatorCommand: AsyncParsableCommand {
         var recoveryThreshold = 0
         @Option(name: .customLong("seal-key"), help: "Use this seal key ('-' reads it from standard input).")
         var sealKey: String?
-        @Flag(help: "Print the init response as JSON.") var json = false
+        @OptionGroup var outputFormat: OutputFormat
+        var json: Bool { outputFormat.json }
 
         func run() async throws {
             let client = try server.client()

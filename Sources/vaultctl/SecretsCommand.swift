@@ -27,7 +27,8 @@ struct SecretsCommand: AsyncParsableCommand {
         @Argument(help: "The value (prefer standard input: arguments show in 'ps').") var value: String?
         @Option(help: "A type label.") var type = "generic"
         @Option(help: "A description.") var description = ""
-        @Flag(help: "Print the created secret as JSON.") var json = false
+        @OptionGroup var outputFormat: OutputFormat
+        var json: Bool { outputFormat.json }
 
         func run() async throws {
             let client = try server.client()
@@ -50,7 +51,8 @@ struct SecretsCommand: AsyncParsableCommand {
         @OptionGroup var server: ServerOptions
         @OptionGroup var target: VaultOption
         @Argument(help: "The secret's id or name.") var secret: String
-        @Flag(help: "Print the whole record as JSON.") var json = false
+        @OptionGroup var outputFormat: OutputFormat
+        var json: Bool { outputFormat.json }
 
         func run() async throws {
             let client = try server.client()
@@ -65,7 +67,8 @@ struct SecretsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the secrets in a vault (names and ids, never values).")
         @OptionGroup var server: ServerOptions
         @OptionGroup var target: VaultOption
-        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var outputFormat: OutputFormat
+        var json: Bool { outputFormat.json }
 
         func run() async throws {
             let client = try server.client()

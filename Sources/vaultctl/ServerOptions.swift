@@ -6,13 +6,14 @@ import VaultClient
 
 /// Where the vault is and who we are: shared by every command that talks to a server.
 struct ServerOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp(
+    @Option(name: [.long, .customLong("address", withSingleDash: true)], help: ArgumentHelp(
         "The vault: unix:///path, http://host:port or https://host:port.",
         discussion: "Defaults to $VAULT_ADDR, then $BAO_ADDR, then unix:///run/vaultd/vaultd.sock."
     ))
     var address: String?
 
-    @Option(name: .long, help: "A token (defaults to $VAULT_TOKEN or $BAO_TOKEN). Prefer the environment: arguments show in 'ps'.")
+    @Option(name: [.long, .customLong("token", withSingleDash: true)],
+            help: "A token (defaults to $VAULT_TOKEN, $BAO_TOKEN, then ~/.vault-token as 'bao login' writes it). Prefer those: arguments show in 'ps'.")
     var token: String?
 
     @Option(name: .customLong("ca-cert"), help: "A PEM CA bundle to trust for https (defaults to $VAULT_CACERT).")
@@ -27,9 +28,24 @@ struct ServerOptions: ParsableArguments {
         }
         return VaultClient(
             address: parsed,
-            token: token ?? environment["VAULT_TOKEN"] ?? environment["BAO_TOKEN"],
+            token: token ?? Self.nonEmpty(environment["VAULT_TOKEN"]) ?? Self.nonEmpty(environment["BAO_TOKEN"]) ?? Self.tokenFile(environment),
             caBundlePath: caCert ?? environment["VAULT_CACERT"]
         )
+    }
+}
+
+extension ServerOptions {
+    static func nonEmpty(_ text: String?) -> String? {
+        guard let text, !text.isEmpty else { return nil }
+        return text
+    }
+
+    /// `~/.vault-token`, which `vault login` and `bao login` write: the token a Vault user
+    /// already has. Nil when absent or empty.
+    static func tokenFile(_ environment: [String: String]) -> String? {
+        guard let home = nonEmpty(environment["HOME"]),
+              let text = try? String(contentsOfFile: home + "/.vault-token", encoding: .utf8) else { return nil }
+        return nonEmpty(text.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 }
 

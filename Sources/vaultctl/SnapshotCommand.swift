@@ -89,7 +89,8 @@ struct SnapshotCommand: AsyncParsableCommand {
             abstract: "Check FILE's checksums and print what it holds; no vault needed.",
             discussion: "The sealed copy of the checksums can only be checked by a vault holding the seal key (restore does)."
         )
-        @Flag(help: "Print the manifest as JSON.") var json = false
+        @OptionGroup var outputFormat: OutputFormat
+        var json: Bool { outputFormat.json }
         @Argument(help: "The snapshot file.") var file: String
 
         func run() async throws {

@@ -17,7 +17,8 @@ struct StatusCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var server: ServerOptions
-    @Flag(help: "Print the seal-status JSON.") var json = false
+    @OptionGroup var outputFormat: OutputFormat
+    var json: Bool { outputFormat.json }
     @Option(help: ArgumentHelp("Wait up to this long for the vault to be unsealed (e.g. 10s).", valueName: "duration"))
     var wait: String?
 

@@ -23,7 +23,8 @@ struct TokenCommand: AsyncParsableCommand {
         @Option(name: .long, help: "A vault id or name the token may reach (repeatable).") var vault: [String] = []
         @Option(help: "Comma-separated: read, write, sign, encrypt.") var capabilities: String
         @Option(name: .customLong("display-name"), help: "A label for the token.") var displayName = "token"
-        @Flag(help: "Print {token, accessor, vault_ids, capabilities} as JSON.") var json = false
+        @OptionGroup var outputFormat: OutputFormat
+        var json: Bool { outputFormat.json }
 
         func run() async throws {
             let client = try server.client()

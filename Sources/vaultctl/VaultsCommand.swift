@@ -20,7 +20,8 @@ struct VaultsCommand: AsyncParsableCommand {
         @OptionGroup var server: ServerOptions
         @Argument(help: "The vault's name.") var name: String
         @Option(help: "A description.") var description = ""
-        @Flag(help: "Print the created vault as JSON.") var json = false
+        @OptionGroup var outputFormat: OutputFormat
+        var json: Bool { outputFormat.json }
 
         func run() async throws {
             let client = try server.client()
@@ -34,7 +35,8 @@ struct VaultsCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the vaults this token reaches.")
         @OptionGroup var server: ServerOptions
-        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var outputFormat: OutputFormat
+        var json: Bool { outputFormat.json }
 
         func run() async throws {
             let client = try server.client()
