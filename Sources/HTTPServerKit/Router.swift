@@ -6,6 +6,7 @@ public struct Router: Sendable {
 
     private struct Route: Sendable {
         let methods: [HTTPMethod]
+        let pattern: String
         let segments: [Substring]
         let handler: Handler
     }
@@ -15,11 +16,13 @@ public struct Router: Sendable {
     public init() {}
 
     public mutating func add(_ methods: [HTTPMethod], _ pattern: String, _ handler: @escaping Handler) {
-        routes.append(Route(methods: methods, segments: pattern.split(separator: "/"), handler: handler))
+        routes.append(Route(methods: methods, pattern: pattern, segments: pattern.split(separator: "/"), handler: handler))
     }
 
     public enum Match {
-        case found(Handler, [String: String])
+        /// The handler, the path's parameters, and the pattern that matched (a metric's label:
+        /// bounded, and free of ids).
+        case found(Handler, [String: String], pattern: String)
         case methodNotAllowed
         case notFound
     }
@@ -40,7 +43,7 @@ public struct Router: Sendable {
             }
             guard matched else { continue }
             pathMatched = true
-            if route.methods.contains(method) { return .found(route.handler, parameters) }
+            if route.methods.contains(method) { return .found(route.handler, parameters, pattern: route.pattern) }
         }
         return pathMatched ? .methodNotAllowed : .notFound
     }

@@ -152,7 +152,7 @@ struct TelemetryResponder: HTTPResponder {
     func respond(to request: HTTPRequest) async -> HTTPResponse {
         switch request.path {
         case "/metrics":
-            return HTTPResponse(status: .ok, headers: ["Content-Type": "text/plain; version=0.0.4"], body: Array(metrics.prometheus().utf8))
+            return HTTPResponse(status: .ok, headers: ["Content-Type": "text/plain; version=0.0.4"], body: Array((metrics.prometheus() + ProcessMetrics.prometheus()).utf8))
         case "/healthz":
             return HTTPResponse(status: .ok, headers: ["Content-Type": "text/plain"], body: Array("ok\n".utf8))
         case "/readyz":

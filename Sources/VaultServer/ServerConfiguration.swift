@@ -54,6 +54,10 @@ public struct ServerConfiguration: Sendable {
     /// a device. Off by default: a device writes a file vaultd opens, a power an API caller
     /// should not have (OpenBao CVE-2025-54997); declare devices in the file instead.
     public var allowAPIAuditCreation = false
+    /// `telemetry { unauthenticated_metrics_access = true }` (Vault's setting): `sys/metrics`
+    /// without a token. Off by default, as in Vault; a sealed vault cannot check tokens, so a
+    /// monitor that must see `vaultd_sealed` needs it on.
+    public var unauthenticatedMetricsAccess = false
     /// The file this was read from: read again at SIGHUP for its audit blocks.
     public var sourcePath: String?
 
@@ -72,7 +76,7 @@ public struct ServerConfiguration: Sendable {
             let location = (try? root.blocks("seal", labels: 1))?.first?.location ?? root.location
             throw HCLError(.unknownKey, at: location, "a seal block belongs to unseal-agent, not vaultd: vaultd holds no cloud credentials by design; move this block into the agent's configuration (docs/unseal-agent.md) and keep only seal_validation_hash here")
         }
-        try root.checkKeys(["storage", "listener", "seal_validation_hash", "log_level", "log_format", "max_secret_size", "api_addr", "snapshot", "audit", "unsafe_allow_api_audit_creation"] + Self.vaultSettingsIgnored)
+        try root.checkKeys(["storage", "listener", "seal_validation_hash", "log_level", "log_format", "max_secret_size", "api_addr", "snapshot", "audit", "unsafe_allow_api_audit_creation", "telemetry"] + Self.vaultSettingsIgnored)
         let ignored = root.keys.filter { Self.vaultSettingsIgnored.contains($0) }
 
         let storages = try root.blocks("storage", labels: 1)
@@ -122,14 +126,31 @@ public struct ServerConfiguration: Sendable {
         configuration.auditDevices = try auditDevices(root)
         configuration.allowAPIAuditCreation = try root.bool("unsafe_allow_api_audit_creation") ?? false
         configuration.sourcePath = path
+        var telemetryWarnings = [String]()
+        if let telemetry = try root.block("telemetry") {
+            try telemetry.checkKeys(["unauthenticated_metrics_access"] + Self.vaultTelemetryIgnored)
+            configuration.unauthenticatedMetricsAccess = try telemetry.bool("unauthenticated_metrics_access") ?? false
+            telemetryWarnings = telemetry.keys.filter { Self.vaultTelemetryIgnored.contains($0) }
+                .map { "\(path): telemetry › '\($0)' is a Vault setting vaultd does not implement (it serves Prometheus' text at sys/metrics only); it is ignored" }
+        }
         if case .postgresql(let settings) = storageSettings, settings.haEnabled {
             guard let address = configuration.apiAddress, address.hasPrefix("http://") || address.hasPrefix("https://") else {
                 throw HCLError(.missing, at: storage.location, "storage \"postgresql\" with ha_enabled needs api_addr (or VAULT_API_ADDR): the http(s)://HOST:PORT of one of this node's TCP listeners, where standbys forward requests, e.g. api_addr = \"https://vault-0.internal:8200\"")
             }
         }
-        configuration.warnings = ignored.map { "\(path): '\($0)' is a Vault setting vaultd does not implement; it is ignored" }
+        configuration.warnings = ignored.map { "\(path): '\($0)' is a Vault setting vaultd does not implement; it is ignored" } + telemetryWarnings
         return configuration
     }
+
+    /// Vault's other `telemetry` settings (statsd, circonus, dogstatsd, retention, …): accepted
+    /// and named in a warning.
+    static let vaultTelemetryIgnored = [
+        "prometheus_retention_time", "disable_hostname", "enable_hostname_label", "usage_gauge_period", "maximum_gauge_cardinality",
+        "lease_metrics_epsilon", "num_lease_metrics_buckets", "add_lease_metrics_namespace_labels", "filter_default", "prefix_filter",
+        "statsite_address", "statsd_address", "dogstatsd_addr", "dogstatsd_tags", "circonus_api_token", "circonus_api_app",
+        "circonus_api_url", "circonus_submission_interval", "circonus_submission_url", "circonus_check_id",
+        "stackdriver_project_id", "stackdriver_location", "stackdriver_namespace", "stackdriver_debug_logs",
+    ]
 
     /// Top-level settings of a Vault server configuration that vaultd accepts, so that an existing
     /// file carries over, but does not implement. Each one found is named in a warning at start.

@@ -1,9 +1,28 @@
+import HTTPServerKit
 import Synchronization
+import VaultCore
 
 /// Counters for `GET /v1/sys/metrics` in the Prometheus text format. Only counts: no labels
 /// that could carry request data.
 final class ServerMetrics: Sendable {
-    private let responses = Mutex<[UInt: Int]>([:])
+    /// Responses by code, and request durations by route pattern and code, under one lock (one
+    /// acquisition per request).
+    private struct Requests {
+        var byCode: [UInt: Int] = [:]
+        var durations: [DurationKey: Histogram] = [:]
+    }
+    private struct DurationKey: Hashable {
+        let route: String
+        let code: UInt
+    }
+    private struct Histogram {
+        var buckets = [Int](repeating: 0, count: ServerMetrics.durationBounds.count)
+        var count = 0
+        var sum = 0.0
+    }
+    /// Seconds: from a cached read (well under a millisecond) to a slow snapshot.
+    static let durationBounds: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    private let requests = Mutex(Requests())
     /// Scheduled snapshots (`snapshot` block): nil until a schedule runs.
     private let snapshots = Mutex<(lastSuccess: Int, failures: Int)?>(nil)
 
@@ -16,8 +35,18 @@ final class ServerMetrics: Sendable {
     func auditWritesFailed(_ count: Int) { audit.withLock { $0.writeFailures += count } }
     func auditRefused() { audit.withLock { $0.refused += 1 } }
 
-    func record(status: UInt) {
-        responses.withLock { $0[status, default: 0] += 1 }
+    /// One answered request: `route` is the pattern that served it (`/api/v1/vaults/:id`, never
+    /// a path with ids), `unmatched` or `forwarded`.
+    func record(route: String, status: UInt, seconds: Double) {
+        requests.withLock { requests in
+            requests.byCode[status, default: 0] += 1
+            let key = DurationKey(route: route, code: status)
+            var histogram = requests.durations[key] ?? Histogram()
+            if let bucket = Self.durationBounds.firstIndex(where: { seconds <= $0 }) { histogram.buckets[bucket] += 1 }
+            histogram.count += 1
+            histogram.sum += seconds
+            requests.durations[key] = histogram
+        }
     }
 
     /// - Parameter leadership: with `ha_enabled`: whether this node is active, and its term (0 as a standby).
@@ -65,13 +94,41 @@ final class ServerMetrics: Sendable {
                 "vaultd_snapshot_failures_total \(snapshots.failures)",
             ]
         }
+        let requests = requests.withLock { $0 }
         lines += [
             "# HELP vaultd_http_responses_total HTTP responses by status code.",
             "# TYPE vaultd_http_responses_total counter",
         ]
-        for (status, count) in responses.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
+        for (status, count) in requests.byCode.sorted(by: { $0.key < $1.key }) {
             lines.append("vaultd_http_responses_total{code=\"\(status)\"} \(count)")
         }
-        return lines.joined(separator: "\n") + "\n"
+        lines += [
+            "# HELP vaultd_http_request_duration_seconds Time from a request's arrival to its answer, by route pattern and status code.",
+            "# TYPE vaultd_http_request_duration_seconds histogram",
+        ]
+        for (key, histogram) in requests.durations.sorted(by: { ($0.key.route, $0.key.code) < ($1.key.route, $1.key.code) }) {
+            let labels = "route=\"\(Self.escape(key.route))\",code=\"\(key.code)\""
+            var cumulative = 0
+            for (index, bound) in Self.durationBounds.enumerated() {
+                cumulative += histogram.buckets[index]
+                lines.append("vaultd_http_request_duration_seconds_bucket{\(labels),le=\"\(bound)\"} \(cumulative)")
+            }
+            lines.append("vaultd_http_request_duration_seconds_bucket{\(labels),le=\"+Inf\"} \(histogram.count)")
+            lines.append("vaultd_http_request_duration_seconds_sum{\(labels)} \(histogram.sum)")
+            lines.append("vaultd_http_request_duration_seconds_count{\(labels)} \(histogram.count)")
+        }
+        lines += [
+            "# HELP vaultd_build_info The running build: 1, labelled with its version.",
+            "# TYPE vaultd_build_info gauge",
+            "vaultd_build_info{version=\"\(Self.escape(VaultBuild.version))\"} 1",
+        ]
+        return lines.joined(separator: "\n") + "\n" + ProcessMetrics.prometheus()
+    }
+}
+
+extension ServerMetrics {
+    /// A label value as the text format needs it: backslash, quote and newline escaped.
+    static func escape(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
     }
 }

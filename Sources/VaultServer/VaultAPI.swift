@@ -29,11 +29,14 @@ public struct VaultAPI: HTTPResponder {
     let audit: AuditGate
     /// `unsafe_allow_api_audit_creation`: whether `sys/audit/<path>` may enable a device.
     let allowAPIAuditCreation: Bool
+    /// `telemetry { unauthenticated_metrics_access }`: `sys/metrics` without a token.
+    let unauthenticatedMetrics: Bool
     private var router = Router()
 
     public init(core: VaultCore, logger: Logger, allowUnsealerKey: Bool, maxSecretSize: Int = ServerConfiguration.defaultMaxSecretSize,
                 leadership: Leadership = Leadership(storage: nil, address: ""), forwardingCABundle: String? = nil,
-                allowAPIAuditCreation: Bool = false) {
+                allowAPIAuditCreation: Bool = false, unauthenticatedMetrics: Bool = false) {
+        self.unauthenticatedMetrics = unauthenticatedMetrics
         self.core = core
         let metrics = ServerMetrics()
         self.metrics = metrics
@@ -60,17 +63,18 @@ public struct VaultAPI: HTTPResponder {
     public func respond(to request: HTTPRequest) async -> HTTPResponse {
         let started = ContinuousClock.now
         var response: HTTPResponse
+        var pattern = "forwarded"
         if leadership.isEnabled && !leadership.isActive && !Self.servedByEveryNode.contains(request.path) {
             response = await answerAsStandby(request)
         } else if leadership.isEnabled, let term = leadership.term {
             // The term that served it, when it held from start to end: what an operator (and the
             // failover test) checks an answer against. A term that changed meanwhile says so.
-            response = await routeAudited(request)
+            (response, pattern) = await routeAudited(request)
             response.headers.replaceOrAdd(name: "X-Vaultd-Term", value: leadership.term == term ? "\(term.epoch)" : "changed")
         } else {
-            response = await routeAudited(request)
+            (response, pattern) = await routeAudited(request)
         }
-        metrics.record(status: response.status.code)
+        metrics.record(route: pattern, status: response.status.code, seconds: (ContinuousClock.now - started).seconds)
         // Paths hold only ids; bodies and headers (keys, tokens) are never logged.
         logger.debug("request", metadata: [
             "method": "\(request.method.rawValue)", "path": "\(request.path)", "status": "\(response.status.code)",
@@ -80,15 +84,24 @@ public struct VaultAPI: HTTPResponder {
     }
 
     /// Paths every node answers itself (status, unseal) are not audited, as in Vault.
-    private func routeAudited(_ request: HTTPRequest) async -> HTTPResponse {
+    private func routeAudited(_ request: HTTPRequest) async -> (HTTPResponse, pattern: String) {
         if Self.servedByEveryNode.contains(request.path) { return await route(request) }
-        return await audit.audited(request) { await route(request) }
+        var pattern = "unmatched"
+        let response = await audit.audited(request) {
+            let (response, matched) = await route(request)
+            pattern = matched
+            return response
+        }
+        return (response, pattern)
     }
 
-    private func route(_ request: HTTPRequest) async -> HTTPResponse {
+    /// The answer, and the route pattern that served it (`unmatched` for none).
+    private func route(_ request: HTTPRequest) async -> (HTTPResponse, pattern: String) {
         let response: HTTPResponse
+        var pattern = "unmatched"
         switch router.match(request.method, request.path) {
-        case .found(let handler, let parameters):
+        case .found(let handler, let parameters, let matched):
+            pattern = matched
             do {
                 response = try await handler(request, parameters)
             } catch let error as WireError {
@@ -107,7 +120,7 @@ public struct VaultAPI: HTTPResponder {
         case .notFound:
             response = JSONResponse.error(.notFound, "no handler for \(request.path)")
         }
-        return response
+        return (response, pattern)
     }
 
     // MARK: - Helpers
@@ -213,7 +226,13 @@ public struct VaultAPI: HTTPResponder {
                 version: status.version, clusterName: status.clusterName ?? "", clusterID: status.clusterID ?? ""
             ), status: HTTPResponseStatus(statusCode: code))
         }
-        route([.GET], "/v1/sys/metrics") { _, _ in
+        let unauthenticatedMetrics = self.unauthenticatedMetrics
+        route([.GET], "/v1/sys/metrics") { request, _ in
+            if !unauthenticatedMetrics {
+                do { _ = try await core.authenticate(Self.token(of: request)) } catch let error as VaultError {
+                    throw VaultError(error.code, "\(error.message) — sys/metrics needs a token unless vaultd.hcl has telemetry { unauthenticated_metrics_access = true }")
+                }
+            }
             let text = metrics.prometheus(unsealFailures: guardian.failuresTotal.load(ordering: .relaxed),
                                           rateLimited: guardian.rateLimitedTotal.load(ordering: .relaxed),
                                           sealed: await core.isSealed, initialized: await core.isInitialized,
@@ -292,5 +311,6 @@ public struct VaultAPI: HTTPResponder {
 
 extension Duration {
     var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
     var microseconds: Int64 { components.seconds * 1_000_000 + components.attoseconds / 1_000_000_000_000 }
 }

@@ -80,7 +80,8 @@ public enum VaultServerRunner {
 
         let allowUnsealerKey = dev != nil || environment["SEAL_UNSEAL_PROVIDER"] == "environment"
         let api = VaultAPI(core: core, logger: Logger(label: "vaultd.http"), allowUnsealerKey: allowUnsealerKey, maxSecretSize: configuration.maxSecretSize,
-                           leadership: leadership, forwardingCABundle: environment["VAULT_CACERT"], allowAPIAuditCreation: configuration.allowAPIAuditCreation)
+                           leadership: leadership, forwardingCABundle: environment["VAULT_CACERT"], allowAPIAuditCreation: configuration.allowAPIAuditCreation,
+                           unauthenticatedMetrics: configuration.unauthenticatedMetricsAccess)
 
         var scheduled: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: KeyringRotationService(core: core, leadership: leadership, logger: Logger(label: "vaultd.keyring")), serviceName: "keyring rotation"),

@@ -254,8 +254,8 @@ struct HAStandbyTests {
         #expect(nodes.contains { $0["api_address"] as? String == active.apiAddress && $0["active_node"] as? Bool == true }, "\(nodes)")
 
         // Metrics say which node leads (each node answers for itself).
-        let activeMetrics = String(decoding: try await HACluster.request(active, "GET", "/v1/sys/metrics", token: nil).body, as: UTF8.self)
-        let standbyMetrics = String(decoding: try await HACluster.request(standby, "GET", "/v1/sys/metrics", token: nil).body, as: UTF8.self)
+        let activeMetrics = String(decoding: try await HACluster.request(active, "GET", "/v1/sys/metrics", token: token).body, as: UTF8.self)
+        let standbyMetrics = String(decoding: try await HACluster.request(standby, "GET", "/v1/sys/metrics", token: token).body, as: UTF8.self)
         #expect(activeMetrics.contains("vaultd_ha_active 1") && !activeMetrics.contains("vaultd_ha_term 0"), "\(activeMetrics)")
         #expect(standbyMetrics.contains("vaultd_ha_active 0") && standbyMetrics.contains("vaultd_ha_term 0"), "\(standbyMetrics)")
 

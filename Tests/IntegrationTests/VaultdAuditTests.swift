@@ -148,7 +148,7 @@ struct VaultdAuditTests {
         #expect(refused.status == 500 && "\(refused.json ?? "")".contains("no enabled audit device could record it"), "\(refused)")
         #expect(try await root.send("GET", "/api/v1/vaults").status == 500)
         #expect(try await vaultd.client().send("GET", "/v1/sys/seal-status").status == 200, "status paths are not audited")
-        let metrics = String(decoding: try await vaultd.client().exchange("GET", "/v1/sys/metrics").body, as: UTF8.self)
+        let metrics = String(decoding: try await vaultd.client(token: rootToken).exchange("GET", "/v1/sys/metrics").body, as: UTF8.self)
         #expect(metrics.contains("vaultd_audit_refused_total 2") && !metrics.contains("vaultd_audit_write_failures_total 0"), "\(metrics)")
 
         // Space again (the link back, SIGHUP): requests flow, and the refused write never happened.

@@ -84,7 +84,7 @@ struct VaultdHostileInputTests {
         #expect(rightAfter == 204)
 
         // The failures were counted.
-        let metrics = try await HTTPClient.send(HTTPClientRequest(method: "GET", url: "http://localhost/v1/sys/metrics", unixSocketPath: vaultd.socketPath))
+        let metrics = try await HTTPClient.send(HTTPClientRequest(method: "GET", url: "http://localhost/v1/sys/metrics", headers: [("X-Vault-Token", initialized.rootToken)], unixSocketPath: vaultd.socketPath))
         let text = String(decoding: metrics.body, as: UTF8.self)
         let failures = text.split(separator: "\n").first { $0.hasPrefix("vaultd_unseal_failures_total ") }
         #expect(failures.flatMap { Int($0.split(separator: " ")[1]) } ?? 0 >= 4, "\(text)")

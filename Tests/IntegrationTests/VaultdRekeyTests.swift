@@ -214,7 +214,7 @@ struct VaultdRekeyTests {
         #expect(try await client.send("PUT", "/v1/sys/rekey/update", body: ["key": phrase, "nonce": "other"]).status == 400)
         let wrong = try await client.send("PUT", "/v1/sys/rekey/update", body: ["key": try SealKey.generate().phrase(), "nonce": nonce])
         #expect(wrong.status == 400)
-        let metrics = String(decoding: try await client.exchange("GET", "/v1/sys/metrics").body, as: UTF8.self)
+        let metrics = String(decoding: try await vaultd.client(token: initialized.rootToken).exchange("GET", "/v1/sys/metrics").body, as: UTF8.self)
         #expect(metrics.contains("vaultd_unseal_failures_total 1"))
         #expect(try await client.send("DELETE", "/v1/sys/rekey/init").status == 204)
         #expect(try await client.send("PUT", "/v1/sys/rekey/init", body: ["pgp_keys": ["abc"]]).status == 400)

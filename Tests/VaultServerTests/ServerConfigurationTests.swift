@@ -104,6 +104,17 @@ struct ServerConfigurationTests {
         }
     }
 
+    @Test("telemetry: unauthenticated_metrics_access (default false); Vault's other telemetry settings warned about by name; a typo or a bad value is an error")
+    func telemetryBlock() throws {
+        #expect(try Self.load(Self.config(tlsDisable: "true")).unauthenticatedMetricsAccess == false)
+        let open = try Self.load(Self.config(tlsDisable: "true", extra: "telemetry {\n unauthenticated_metrics_access = true\n statsd_address = \"127.0.0.1:8125\"\n}"))
+        #expect(open.unauthenticatedMetricsAccess && open.warnings.contains { $0.contains("statsd_address") })
+        for (body, setting) in [("unauthenticated_metrics_access = \"maybe\"", "unauthenticated_metrics_access"), ("unauthenticated_metric_access = true", "unauthenticated_metrics_access")] {
+            let error = #expect(throws: HCLError.self) { try Self.load(Self.config(tlsDisable: "true", extra: "telemetry {\n \(body)\n}")) }
+            #expect(error?.description.contains(setting) == true, "\(body): \(error?.description ?? "")")
+        }
+    }
+
     @Test("a seal block in vaultd.hcl is explained: seals belong to unseal-agent")
     func sealBlock() {
         let error = #expect(throws: HCLError.self) {
