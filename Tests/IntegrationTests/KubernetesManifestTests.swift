@@ -106,6 +106,16 @@ struct KubernetesManifestTests {
                 rules = find(path, "NetworkPolicy")["spec"]["ingress"]
                 monitored = {p["port"] for r in rules for f in r["from"] if f.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name") == "monitoring" for p in r["ports"]}
                 assert {8200, 9102} <= monitored, (path, monitored)
+            # The example ServiceMonitor selects a Service that has both ports, sealed pods included.
+            monitor = yaml.safe_load(open(sys.argv[6] + "/monitoring/servicemonitor.yaml"))
+            wanted = monitor["spec"]["selector"]["matchLabels"].items()
+            for path in (base, ha):
+                services = [d for d in docs[path] if d["kind"] == "Service" and d["metadata"].get("labels", {}).items() >= wanted]
+                assert len(services) == 1, (path, services)
+                ports = {p["name"]: p["port"] for p in services[0]["spec"]["ports"]}
+                assert {e["port"] for e in monitor["spec"]["endpoints"]} <= ports.keys() and set(ports.values()) == {8200, 9102}, ports
+                assert services[0]["spec"]["publishNotReadyAddresses"] is True
+            assert {e["path"] for e in monitor["spec"]["endpoints"]} == {"/v1/sys/metrics", "/metrics"}
             # The configurations, for the daemons' own parsers below.
             out = sys.argv[4]
             for path, tag in ((base, "base"), (aws, "aws"), (azure, "azure"), (ha, "ha")):
@@ -114,7 +124,7 @@ struct KubernetesManifestTests {
                         for name, text in d["data"].items():
                             open(f"{out}/{tag}-{name}", "w").write(text)
             print("ok")
-            """, arguments: [base, aws, azure, directory.path, ha], input: "")
+            """, arguments: [base, aws, azure, directory.path, ha, Self.root.path], input: "")
         #expect(result.stdout.contains("ok"), "\(result.stdout)\(result.stderr)")
 
         // vaultd and the agent accept their configurations: whatever fails next (no storage,
