@@ -26,11 +26,12 @@ public struct LineLogHandler: LogHandler {
     public func log(event: LogEvent) {
         var merged = metadata
         if let extra = event.metadata { merged.merge(extra) { $1 } }
-        let timestamp = Date().formatted(.iso8601)
+        // UTC with milliseconds: lines a few milliseconds apart (a restart, an unseal) stay in order.
+        let timestamp = Date().formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
         let line: String
         if json {
-            var object: [String: String] = ["@timestamp": timestamp, "@level": event.level.rawValue, "@module": label, "@message": event.message.description]
-            for (key, value) in merged { object[key] = "\(value)" }
+            var object: [String: Any] = ["@timestamp": timestamp, "@level": event.level.rawValue, "@module": label, "@message": event.message.description]
+            for (key, value) in merged { object[key] = Self.typed(value) }
             let data = (try? AnyJSON.encode(object, sortedKeys: true)) ?? []
             line = String(decoding: data, as: UTF8.self)
         } else {
@@ -39,6 +40,25 @@ public struct LineLogHandler: LogHandler {
         }
         Self.lock.withLock { _ in
             _ = StandardStreams.write(line + "\n", to: 2)
+        }
+    }
+
+    /// A metadata value as JSON has it: a number or a bool when its text is one (`"ms": 12`,
+    /// `"sealed": false`), lists and objects as such, anything else a string. Leading zeros keep a
+    /// value a string (`"0042"` is an identifier, not 42).
+    static func typed(_ value: Logger.Metadata.Value) -> Any {
+        switch value {
+        case .array(let values): return values.map(typed)
+        case .dictionary(let entries): return entries.mapValues(typed)
+        case .string, .stringConvertible:
+            let text = "\(value)"
+            if text == "true" { return true }
+            if text == "false" { return false }
+            let digits = text.hasPrefix("-") ? text.dropFirst() : Substring(text)
+            if !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), digits == "0" || !digits.hasPrefix("0"), let number = Int(text) {
+                return number
+            }
+            return text
         }
     }
 
