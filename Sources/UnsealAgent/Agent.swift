@@ -58,7 +58,7 @@ public enum UnsealAgentRunner {
                     responder: TelemetryResponder(metrics: metrics), maxRequestSize: 4096, logger: logger
                 )
             } catch {
-                throw AgentError("telemetry.address \(address): cannot listen: \(error)")
+                throw AgentError("telemetry.address \(address): cannot listen: \(ListenFailure.reason(error))")
             }
         }
 

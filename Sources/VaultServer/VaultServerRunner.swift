@@ -184,7 +184,7 @@ public enum VaultServerRunner {
         } catch let error as ListenerError {
             throw VaultServerError(error.description)
         } catch {
-            throw VaultServerError("listener \(address): cannot listen: \(error)")
+            throw VaultServerError("listener \(address): cannot listen: \(ListenFailure.reason(error))")
         }
     }
 
