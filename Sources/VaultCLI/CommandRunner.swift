@@ -31,7 +31,11 @@ public enum CommandRunner {
     public static let badInputExitCode: Int32 = 2
 
     /// Parses `CommandLine.arguments` for `Root`, runs the chosen command, and exits.
-    public static func main<Root: ParsableCommand>(_ root: Root.Type) async -> Never {
+    ///
+    /// - Parameter badInput: the exit code for usage errors and bad input. The daemons keep 2;
+    ///   vaultctl passes 1, as Vault's CLI exits, keeping 2 for a state (sealed, more shares
+    ///   needed) that a command reports with `ExitCode(2)`.
+    public static func main<Root: ParsableCommand>(_ root: Root.Type, badInput: Int32 = badInputExitCode) async -> Never {
         let name = root.configuration.commandName ?? "command"
         do {
             var command = try root.parseAsRoot()
@@ -43,10 +47,10 @@ public enum CommandRunner {
             exit(0)
         } catch let failure as CommandFailure {
             printError("\(name): error: \(failure.message)")
-            exit(failure.exitCode)
+            exit(failure.exitCode == badInputExitCode ? badInput : failure.exitCode)
         } catch let error as SealKitError {
             printError("\(name): error: \(error.reason)")
-            exit(badInputExitCode)
+            exit(badInput)
         } catch let code as ExitCode {
             exit(code.rawValue)
         } catch {
@@ -60,7 +64,7 @@ public enum CommandRunner {
             }
             printError("\(name): error: \(line)")
             printError("(see '\(name) --help')")
-            exit(badInputExitCode)
+            exit(badInput)
         }
     }
 

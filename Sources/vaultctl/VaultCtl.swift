@@ -7,7 +7,9 @@ struct VaultCtl: AsyncParsableCommand {
         commandName: "vaultctl",
         abstract: "Operate a vaultd (or OpenBao/Vault) server and handle seal keys.",
         discussion: """
-            Exit codes: 0 success, 1 failure, 2 bad input (a malformed key, share or argument).
+            Exit codes, as Vault's CLI: 0 success; 1 an error, a refusal or bad input (a malformed key, \
+            share or argument); 2 only for a state: sealed (status, unseal) or more shares needed \
+            (rekey, generate-root).
             """,
         version: BuildInfo.version,
         subcommands: [
@@ -17,6 +19,6 @@ struct VaultCtl: AsyncParsableCommand {
     )
 
     static func main() async {
-        await CommandRunner.main(self)
+        await CommandRunner.main(self, badInput: 1)
     }
 }
