@@ -30,9 +30,7 @@ struct MetricsTests {
     func vaultdMetrics() async throws {
         let vaultd = try VaultdHarness()
         defer { vaultd.remove() }
-        try await vaultd.start()
-        let initialized = try await vaultd.client().initializeRecorded()
-        _ = try await vaultd.client().unseal(key: initialized.keysBase64[0])
+        let initialized = try await vaultd.startUnsealed()
         let root = try vaultd.client(token: initialized.rootToken)
         let vault = try await root.call("POST", "/api/v1/vaults", body: ["name": "m"]) as? [String: Any]
         let id = try #require(vault?["id"] as? String)

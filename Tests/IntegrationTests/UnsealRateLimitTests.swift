@@ -108,7 +108,8 @@ struct UnsealRateLimitTests {
         #expect(waits.allSatisfy { (1...2).contains($0) }, "\(waits)")
         // The step reached vaultd: its log lines after it are stamped an hour back.
         let stamp = ISO8601DateFormatter()
-        let stamped = vaultd.log().split(separator: "\n").compactMap { stamp.date(from: String($0.prefix(20))) }
+        stamp.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let stamped = vaultd.log().split(separator: "\n").compactMap { stamp.date(from: String($0.prefix(24))) }
         #expect(stamped.contains { $0 < Date().addingTimeInterval(-3000) }, "vaultd's clock was not stepped")
     }
 }

@@ -18,9 +18,7 @@ struct VaultctlHabitsTests {
     func habits() async throws {
         let vaultd = try VaultdHarness()
         defer { vaultd.remove() }
-        try await vaultd.start()
-        let initialized = try await vaultd.client().initializeRecorded()
-        _ = try await vaultd.client().unseal(key: initialized.keysBase64[0])
+        let initialized = try await vaultd.startUnsealed()
         let home = vaultd.directory.appendingPathComponent("home")
         try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
         let base = ["HOME": home.path]

@@ -39,9 +39,7 @@ struct VaultdAuditTests {
         let log = directory.appendingPathComponent("audit.log").path
         let vaultd = try VaultdHarness(extra: Self.declared(log))
         defer { vaultd.remove() }
-        try await vaultd.start()
-        let initialized = try await vaultd.client().initializeRecorded()
-        _ = try await vaultd.client().unseal(key: initialized.keysBase64[0])
+        let initialized = try await vaultd.startUnsealed()
         let rootToken = initialized.rootToken
         let root = try vaultd.client(token: rootToken)
         let vault = try await root.call("POST", "/api/v1/vaults", body: ["name": "audited"]) as? [String: Any]
@@ -100,9 +98,7 @@ struct VaultdAuditTests {
     func fullDisk() async throws {
         let vaultd = try VaultdHarness(extra: "unsafe_allow_api_audit_creation = true")
         defer { vaultd.remove() }
-        try await vaultd.start()
-        let initialized = try await vaultd.client().initializeRecorded()
-        _ = try await vaultd.client().unseal(key: initialized.keysBase64[0])
+        let initialized = try await vaultd.startUnsealed()
         let rootToken = initialized.rootToken
         let root = try vaultd.client(token: rootToken)
         let directory = vaultd.directory.path
@@ -181,9 +177,7 @@ struct VaultdAuditTests {
         defer { vaultd.remove() }
         let log = vaultd.directory.appendingPathComponent("audit.log").path
         try (try String(contentsOfFile: vaultd.configPath, encoding: .utf8) + "\n" + Self.declared(log)).write(toFile: vaultd.configPath, atomically: true, encoding: .utf8)
-        try await vaultd.start()
-        let initialized = try await vaultd.client().initializeRecorded()
-        _ = try await vaultd.client().unseal(key: initialized.keysBase64[0])
+        let initialized = try await vaultd.startUnsealed()
         let root = try vaultd.client(token: initialized.rootToken)
         let vault = try await root.call("POST", "/api/v1/vaults", body: ["name": "flood"]) as? [String: Any]
         let vaultID = try #require(vault?["id"] as? String)

@@ -188,3 +188,15 @@ extension VaultClient {
         return answer
     }
 }
+
+extension VaultdHarness {
+    /// Starts vaultd, initialises it with one share (recorded in the ledger) and unseals it:
+    /// where most tests begin. Returns the init answer (the key and the root token).
+    @discardableResult
+    func startUnsealed() async throws -> InitResponse {
+        try await start()
+        let initialized = try await client().initializeRecorded()
+        _ = try await client().unseal(key: initialized.keysBase64[0])
+        return initialized
+    }
+}
