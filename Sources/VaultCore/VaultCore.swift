@@ -53,6 +53,8 @@ public actor VaultCore {
     var cachedAuditTable: [AuditTableEntry]?
     var declaredAuditDevices: [AuditDeviceRecord] = []
     nonisolated let auditEpochCounter = Mutex<UInt64>(0)
+    /// Transitions since start, for `vaultd_unseals_total` and `vaultd_seals_total`.
+    nonisolated let transitions = Mutex<(unseals: Int, seals: Int)>((0, 0))
     private var initializing = false
 
     static let systemKeyPath = "core/system-key"
@@ -112,6 +114,9 @@ public actor VaultCore {
         tokenRecords.removeAll()
         deletions += 1
     }
+
+    /// How many times this process unsealed and sealed the vault (seal at shutdown included).
+    public nonisolated var sealTransitions: (unseals: Int, seals: Int) { transitions.withLock { $0 } }
 
     public var isInitialized: Bool { configuration != nil }
     public var isSealed: Bool { keyRing == nil }
@@ -314,6 +319,7 @@ public actor VaultCore {
         keyRing = try KeyRing(sealKey: key.secretBytes(), systemKey: systemKey, terms: terms)
         auditTableChanged()
         progress.reset()
+        transitions.withLock { $0.unseals += 1 }
         logger.info("vault unsealed")
     }
 
@@ -330,7 +336,10 @@ public actor VaultCore {
         rekeyAttempt = nil
         cachedAuditTable = nil
         auditTableChanged()
-        if wasUnsealed { logger.info("vault sealed") }
+        if wasUnsealed {
+            transitions.withLock { $0.seals += 1 }
+            logger.info("vault sealed")
+        }
     }
 
     /// Whether `key` is this vault's seal key (validation hash, then decryption).

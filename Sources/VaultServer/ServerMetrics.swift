@@ -50,7 +50,8 @@ final class ServerMetrics: Sendable {
     }
 
     /// - Parameter leadership: with `ha_enabled`: whether this node is active, and its term (0 as a standby).
-    func prometheus(unsealFailures: Int, rateLimited: Int, sealed: Bool, initialized: Bool, leadership: (active: Bool, term: Int64)? = nil) -> String {
+    func prometheus(unsealFailures: Int, rateLimited: Int, sealed: Bool, initialized: Bool, transitions: (unseals: Int, seals: Int) = (0, 0),
+                    leadership: (active: Bool, term: Int64)? = nil) -> String {
         var lines = [
             "# HELP vaultd_unseal_failures_total Unseal keys refused (wrong key, bad share, failed validation hash).",
             "# TYPE vaultd_unseal_failures_total counter",
@@ -61,6 +62,12 @@ final class ServerMetrics: Sendable {
             "# HELP vaultd_sealed 1 while the vault is sealed.",
             "# TYPE vaultd_sealed gauge",
             "vaultd_sealed \(sealed ? 1 : 0)",
+            "# HELP vaultd_unseals_total Times this process unsealed the vault (by a key, shares or the agent).",
+            "# TYPE vaultd_unseals_total counter",
+            "vaultd_unseals_total \(transitions.unseals)",
+            "# HELP vaultd_seals_total Times this process sealed the vault (sys/seal, a rekey seen as a standby, a storage fault).",
+            "# TYPE vaultd_seals_total counter",
+            "vaultd_seals_total \(transitions.seals)",
             "# HELP vaultd_initialized 1 once the vault is initialized.",
             "# TYPE vaultd_initialized gauge",
             "vaultd_initialized \(initialized ? 1 : 0)",

@@ -235,7 +235,7 @@ public struct VaultAPI: HTTPResponder {
             }
             let text = metrics.prometheus(unsealFailures: guardian.failuresTotal.load(ordering: .relaxed),
                                           rateLimited: guardian.rateLimitedTotal.load(ordering: .relaxed),
-                                          sealed: await core.isSealed, initialized: await core.isInitialized,
+                                          sealed: await core.isSealed, initialized: await core.isInitialized, transitions: core.sealTransitions,
                                           leadership: leadership.isEnabled ? (leadership.isActive, leadership.isActive ? leadership.term?.epoch ?? 0 : 0) : nil)
             return HTTPResponse(status: .ok, headers: ["Content-Type": "text/plain; version=0.0.4"], body: Array(text.utf8))
         }

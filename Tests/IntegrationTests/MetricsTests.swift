@@ -52,17 +52,22 @@ struct MetricsTests {
         #expect(checked.status == 0, "\(checked.stdout)\(checked.stderr)")
     }
 
-    @Test("vaultd with telemetry { unauthenticated_metrics_access = true }: served without a token, sealed too; promtool-clean",
+    @Test("vaultd with telemetry { unauthenticated_metrics_access = true }: served without a token, sealed too; unseals and seals counted; promtool-clean",
           .enabled(if: hasPromtool, "needs promtool: run scripts/test"))
     func unauthenticated() async throws {
         let vaultd = try VaultdHarness(extra: "telemetry {\n  unauthenticated_metrics_access = true\n  prometheus_retention_time = \"24h\"\n}")
         defer { vaultd.remove() }
         try await vaultd.start()
-        _ = try await vaultd.client().initializeRecorded()
+        let initialized = try await vaultd.client().initializeRecorded()
         let sealed = try await Self.metrics(vaultd, token: nil)
-        #expect(sealed.status == 200 && sealed.text.contains("vaultd_sealed 1"), "\(sealed.text)")
+        #expect(sealed.status == 200 && sealed.text.contains("vaultd_sealed 1") && sealed.text.contains("vaultd_unseals_total 0"), "\(sealed.text)")
+        // An unseal and a seal are counted.
+        _ = try await vaultd.client().unseal(key: initialized.keysBase64[0])
+        #expect(try await vaultd.client(token: initialized.rootToken).send("PUT", "/v1/sys/seal").status == 204)
+        let after = try await Self.metrics(vaultd, token: nil).text
+        #expect(after.contains("vaultd_unseals_total 1") && after.contains("vaultd_seals_total 1") && after.contains("vaultd_sealed 1"), "\(after)")
         #expect(vaultd.log().contains("prometheus_retention_time"), "an ignored Vault setting is named at start")
-        let checked = try await Self.check(sealed.text)
+        let checked = try await Self.check(after)
         #expect(checked.status == 0, "\(checked.stdout)\(checked.stderr)")
     }
 
