@@ -60,3 +60,11 @@ public enum ProcessMetrics {
         return nil
     }
 }
+
+/// Prometheus' text format, shared by both daemons' metrics.
+public enum PrometheusText {
+    /// A label value as the format needs it: backslash, quote and newline escaped.
+    public static func escapeLabel(_ value: String) -> String {
+        value.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"").replacing("\n", with: "\\n")
+    }
+}

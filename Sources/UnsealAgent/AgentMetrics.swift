@@ -1,3 +1,4 @@
+import HTTPServerKit
 import LeanFoundation
 import Synchronization
 
@@ -83,9 +84,7 @@ public final class AgentMetrics: Sendable {
             snapshot.sealedSeconds[target, default: 0] += max(0, (now - since).seconds)
         }
         var lines = [String]()
-        func escape(_ text: String) -> String {
-            text.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"")
-        }
+        let escape = PrometheusText.escapeLabel
         lines += ["# HELP unseal_agent_unseal_attempts_total Unseal attempts by target, source and outcome.",
                   "# TYPE unseal_agent_unseal_attempts_total counter"]
         for (key, count) in snapshot.attempts.sorted(by: { $0.key < $1.key }) {

@@ -114,7 +114,7 @@ final class ServerMetrics: Sendable {
             "# TYPE vaultd_http_request_duration_seconds histogram",
         ]
         for (key, histogram) in requests.durations.sorted(by: { ($0.key.route, $0.key.code) < ($1.key.route, $1.key.code) }) {
-            let labels = "route=\"\(Self.escape(key.route))\",code=\"\(key.code)\""
+            let labels = "route=\"\(PrometheusText.escapeLabel(key.route))\",code=\"\(key.code)\""
             var cumulative = 0
             for (index, bound) in Self.durationBounds.enumerated() {
                 cumulative += histogram.buckets[index]
@@ -127,15 +127,9 @@ final class ServerMetrics: Sendable {
         lines += [
             "# HELP vaultd_build_info The running build: 1, labelled with its version.",
             "# TYPE vaultd_build_info gauge",
-            "vaultd_build_info{version=\"\(Self.escape(VaultBuild.version))\"} 1",
+            "vaultd_build_info{version=\"\(PrometheusText.escapeLabel(VaultBuild.version))\"} 1",
         ]
         return lines.joined(separator: "\n") + "\n" + ProcessMetrics.prometheus()
     }
 }
 
-extension ServerMetrics {
-    /// A label value as the text format needs it: backslash, quote and newline escaped.
-    static func escape(_ value: String) -> String {
-        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
-    }
-}
