@@ -7,7 +7,7 @@ import VaultCLI
 struct Rekey: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Give every configured vaultd a new seal key, with no moment a crash could lose it.",
-        discussion: """
+        discussion: HelpText.prose("""
             The new key is stored first, as pending, beside the current one (the seal source's file
             with .pending); then each vault is rekeyed to it (one transaction per vault); only when
             every vault holds it does it replace the current key. The running agent unseals a vault
@@ -18,7 +18,7 @@ struct Rekey: AsyncParsableCommand {
             Needs a seal source with a file on this host (file, awskms, azurekeyvault unwrap mode),
             every vault unsealed and vaultd (for OpenBao use bao operator rekey). Prints the new
             key's validation hash, never the key. Runbook: docs/operations.md.
-            """
+            """)
     )
 
     @Option(name: .long, help: "The agent's configuration file.") var config: String

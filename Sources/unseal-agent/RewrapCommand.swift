@@ -7,7 +7,7 @@ import VaultCLI
 struct Rewrap: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Re-encrypt the stored key material under the seal's configured key, or copy it to another seal.",
-        discussion: """
+        discussion: HelpText.prose("""
             rewrap --config agent.hcl [--seal awskms]
               After kms_key_id (or the Azure key) moves to a new key: decrypts the file with the key
               that made it (recorded in the file) and writes it again under the configured key,
@@ -21,7 +21,7 @@ struct Rewrap: AsyncParsableCommand {
               the new one. A destination that already holds other material is refused.
 
             Runbook: docs/operations.md.
-            """
+            """)
     )
 
     @Option(name: .long, help: "The configuration file.") var config: String

@@ -11,11 +11,11 @@ struct UnsealAgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "unseal-agent",
         abstract: "Watches a vault over its Unix socket and pushes the seal key in when it is sealed.",
-        discussion: """
+        discussion: HelpText.prose("""
             Works with vaultd and with OpenBao/HashiCorp Vault (Shamir seal). Without --config the
             Provide conventions apply: SEAL_UNSEAL_PROVIDER=environment (key in SEAL_UNSEAL_KEY) or
             =docker (key file at SEAL_UNSEAL_KEY_SECRET_PATH), vault at VAULT_ADDR.
-            """,
+            """),
         version: BuildInfo.version,
         subcommands: [Run.self, Check.self, Wrap.self, Rewrap.self, Rekey.self, Doctor.self, Version.self, InitCustodianCommand.self]
     )
@@ -48,17 +48,20 @@ func loadConfiguration(_ path: String?) async throws -> AgentConfiguration {
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Keep the configured vaults unsealed (runs until SIGTERM).",
-        discussion: """
+        discussion: HelpText.prose("""
             unseal-agent.hcl:
 
-              vault { address = "unix:///run/vaultd/vaultd.sock" }   # repeatable
+              vault { address = "unix:///run/vaultd/vaultd.sock" }  # repeatable
               seal "file" { path = "/run/secrets/unseal-key"  priority = 1 }
-              seal "env"  { priority = 9 }                          # SEAL_UNSEAL_KEY; development only
-              init { enabled = true  secret_shares = 1  root_token = "discard" }   # or "file:/path"
-              telemetry { address = "127.0.0.1:9102" }              # /metrics /healthz /readyz
+              seal "env" { priority = 9 }            # SEAL_UNSEAL_KEY; development only
+              init {
+                enabled = true  secret_shares = 1
+                root_token = "discard"               # or "file:/path"
+              }
+              telemetry { address = "127.0.0.1:9102" }  # /metrics /healthz /readyz
               retry { initial = "200ms"  max = "30s" }
-              log_level = "info"   log_format = "text"              # or "json"
-            """
+              log_level = "info"  log_format = "text"   # or "json"
+            """)
     )
 
     @Option(name: .long, help: "The configuration file (HCL or JSON).") var config: String?

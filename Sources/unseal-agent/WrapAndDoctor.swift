@@ -10,7 +10,7 @@ import VaultCLI
 struct Wrap: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Encrypt key material with a KMS seal and write its ciphertext_path atomically.",
-        discussion: """
+        discussion: HelpText.prose("""
             Reads the key material from standard input — a phrase, base64 or hex key, or a JSON list of
             shares — or generates a new seal key with --generate (its validation hash is printed; the key
             is not). Used to migrate from manual unseal (wrap the key you have) and to rotate the KMS key
@@ -18,7 +18,7 @@ struct Wrap: AsyncParsableCommand {
 
             Material already in place is never overwritten without --replace: the file may hold the
             only copy of a key a vault is sealed with.
-            """
+            """)
     )
 
     @Option(name: .long, help: "The configuration file.") var config: String

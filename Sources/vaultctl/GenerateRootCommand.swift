@@ -11,17 +11,18 @@ struct GenerateRootCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate-root",
         abstract: "Make a new root token with the seal key or a threshold of shares.",
-        discussion: """
-            1. vaultctl operator generate-root --init     (prints the nonce and a one-time password)
-            2. vaultctl operator generate-root --nonce N  (prompts for the key or a share; repeat
-               until complete, which prints the encoded token)
-            3. vaultctl operator generate-root --decode ENCODED --otp OTP
+        discussion: HelpText.prose("""
+            1. vaultctl operator generate-root --init: prints the nonce and a one-time password.
+            2. vaultctl operator generate-root --nonce N: prompts for the key or a share; repeat
+               until complete, which prints the encoded token.
+            3. vaultctl operator generate-root --decode ENCODED --otp OTP: prints the root token.
+
             The way back to administration for a vault initialised with root_token = "discard".
             Earlier root tokens stay valid until revoked. Needs the vault's unix socket (or a TCP
             listener with allow_seal_operations); no token. Exit codes: 0 done (or the step
             succeeded), 2 more shares needed or the key/input refused, 1 error.
             Runbook: docs/operations.md.
-            """
+            """)
     )
 
     @OptionGroup var server: ServerOptions

@@ -9,23 +9,23 @@ struct KeyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "key",
         abstract: "Generate, convert, hash, split and combine seal keys (offline).",
-        discussion: """
+        discussion: HelpText.prose("""
             A seal key is 32 random bytes. Its human form is a 24-word BIP39 English phrase;
             base64 (padded) and hex (64 digits) are accepted wherever a key is read. The
             validation hash is "0x" + hex(SHA-256(phrase)), the phrase being the 24 words
             joined by single spaces.
-            """,
+            """),
         subcommands: [Generate.self, Encode.self, Decode.self, Hash.self, Split.self, Combine.self]
     )
 
     struct Generate: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print a new seal key phrase and its validation hash.",
-            discussion: """
+            discussion: HelpText.prose("""
                 Output: two lines, 'phrase: …' and 'validation_hash: 0x…'; with --json, {"phrase","validation_hash"}.
                 With --output FILE the phrase goes only into FILE (created with mode 0600, never \
                 overwriting an existing file, synced to disk) and only the validation hash is printed.
-                """
+                """)
         )
 
         @OptionGroup var outputFormat: OutputFormat
@@ -105,11 +105,11 @@ struct KeyCommand: ParsableCommand {
     struct Split: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Split a key into Shamir shares, one base64 share per line.",
-            discussion: """
+            discussion: HelpText.prose("""
                 The key (phrase, base64 or hex) is read from standard input, or given as an argument.
                 Any THRESHOLD of the SHARES shares recover it with 'vaultctl key combine'. Shares use
                 Vault's layout: the y bytes followed by the x coordinate.
-                """
+                """)
         )
 
         @Option(help: "How many shares to make (1…255).")

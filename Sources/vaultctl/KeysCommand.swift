@@ -9,11 +9,11 @@ struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
         abstract: "Create and use keys held in a vault: encrypt, decrypt, sign, verify, derive (vaultd).",
-        discussion: """
+        discussion: HelpText.prose("""
             Specs: AES-256-GCM, ChaCha20-Poly1305, Ed25519, secp256k1, P-256, RSA-2048, RSA-3072, RSA-4096, BIP39.
             Keys are named by id or by name (the newest of that name). Messages and signatures are hex;
             secp256k1 and BIP39 keys sign a 32-byte digest. Ciphertexts are hex (nonce ‖ ciphertext ‖ tag).
-            """,
+            """),
         subcommands: [Create.self, List.self, Get.self, Delete.self, Encrypt.self, Decrypt.self, Sign.self, Verify.self, Derive.self]
     )
 

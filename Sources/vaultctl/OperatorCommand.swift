@@ -14,11 +14,11 @@ struct OperatorCommand: AsyncParsableCommand {
     struct Init: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Initialise the vault and print its unseal keys and root token.",
-            discussion: """
+            discussion: HelpText.prose("""
                 With one key share (the default), the share is the seal key itself. --seal-key stores a
                 key you already hold (read from standard input with '-'), so it is safe before the vault
                 uses it; vaultd only.
-                """
+                """)
         )
 
         @OptionGroup var server: ServerOptions

@@ -11,7 +11,7 @@ struct RekeyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rekey",
         abstract: "Replace the vault's seal key, authorised by the current key or its shares.",
-        discussion: """
+        discussion: HelpText.prose("""
             1. vaultctl operator rekey --init --key-shares 3 --key-threshold 2 [--verify]
                (or --seal-key - to rekey to a key you already stored: nothing to lose in transit)
             2. vaultctl operator rekey --nonce N [KEY|-]   (the current key or shares; repeat)
@@ -21,7 +21,7 @@ struct RekeyCommand: AsyncParsableCommand {
             protects is re-encrypted in one transaction. Needs the unix socket (or a TCP listener
             with allow_seal_operations); no token. Exit codes: 0 done, 2 more shares needed or a
             key refused, 1 error. Runbook: docs/operations.md.
-            """
+            """)
     )
 
     @OptionGroup var server: ServerOptions

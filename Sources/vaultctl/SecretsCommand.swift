@@ -8,10 +8,10 @@ struct SecretsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "secrets",
         abstract: "Store, read, list and delete secrets (vaultd).",
-        discussion: """
+        discussion: HelpText.prose("""
             Secrets live in a vault (a container with its own master key). --vault names it by id or
             name; "default" is created on first use.
-            """,
+            """),
         subcommands: [Put.self, Get.self, List.self, Delete.self]
     )
 

@@ -12,12 +12,12 @@ struct SnapshotCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "snapshot",
         abstract: "Save, restore and inspect snapshots of a vault's storage.",
-        discussion: """
+        discussion: HelpText.prose("""
             A snapshot is one consistent copy of every record (they stay encrypted) with checksums
             sealed under the vault's seal key. Saving and restoring need the root token. A restore
             replaces everything the vault holds in one transaction; a damaged, truncated or foreign
             file is refused before anything changes. Runbook: docs/operations.md.
-            """,
+            """),
         subcommands: [Save.self, Restore.self, Inspect.self]
     )
 
@@ -50,12 +50,12 @@ struct SnapshotCommand: AsyncParsableCommand {
     struct Restore: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Replace everything the vault holds with the snapshot in FILE.",
-            discussion: """
+            discussion: HelpText.prose("""
                 Refused, with nothing changed, when the file is damaged or truncated, or — without
                 --force — when it was made under another seal key or of another vault. After a
                 forced restore under another seal key the vault is sealed and unseals only with
                 that snapshot's seal key. Exit codes: 0 restored, 2 refused, 1 error.
-                """
+                """)
         )
         @OptionGroup var server: ServerOptions
         @Flag(name: [.long, .customLong("force", withSingleDash: true)], help: "Also restore a snapshot of another vault or seal key.")

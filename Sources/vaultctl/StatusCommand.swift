@@ -8,12 +8,12 @@ struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Show whether the vault is initialised and sealed.",
-        discussion: """
+        discussion: HelpText.prose("""
             Exit codes (as Vault's CLI): 0 unsealed, 2 sealed or not initialised, 1 error.
             With --wait, asks again every 100 ms until the vault is unsealed or the time is up \
             (right after a restart, while unseal-agent unseals it); a vault that cannot be \
             reached yet counts as sealed until then.
-            """
+            """)
     )
 
     @OptionGroup var server: ServerOptions

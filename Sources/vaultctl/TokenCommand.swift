@@ -12,12 +12,12 @@ struct TokenCommand: AsyncParsableCommand {
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create a least-privilege token (needs the root token); prints it once.",
-            discussion: """
+            discussion: HelpText.prose("""
                 Capabilities: read (list and read keys and secrets), write (create and delete them; an \
                 unscoped token may also create vaults, which it then owns), sign (sign, verify), encrypt \
                 (encrypt, decrypt). With --vault the token reaches only those vaults (repeatable).
                 Example: vaultctl token create --vault 5c1e… --capabilities read,sign
-                """
+                """)
         )
         @OptionGroup var server: ServerOptions
         @Option(name: .long, help: "A vault id or name the token may reach (repeatable).") var vault: [String] = []

@@ -8,10 +8,10 @@ struct VaultsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vaults",
         abstract: "Create, list, show and delete vaults (vaultd).",
-        discussion: """
+        discussion: HelpText.prose("""
             A vault holds keys and secrets under its own master key. Deleting one removes everything in
             it; only its owner (the token that created it) or the root token may.
-            """,
+            """),
         subcommands: [Create.self, List.self, Get.self, Delete.self]
     )
 

@@ -21,12 +21,17 @@ struct Vaultd: AsyncParsableCommand {
 struct Server: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the vault server.",
-        discussion: """
+        discussion: HelpText.prose("""
             With --config, reads an HCL (or JSON) file:
 
               storage "sqlite" { path = "/var/lib/vaultd/vault.db" }
-              listener "unix"  { address = "/run/vaultd/vaultd.sock"  socket_mode = "0660"  allowed_uids = [998] }
-              listener "tcp"   { address = "127.0.0.1:8200"  tls_cert_file = "…"  tls_key_file = "…" }
+              listener "unix" {
+                address = "/run/vaultd/vaultd.sock"
+                socket_mode = "0660"  allowed_uids = [998]
+              }
+              listener "tcp" {
+                address = "127.0.0.1:8200"  tls_cert_file = "…"  tls_key_file = "…"
+              }
               seal_validation_hash = "0x…"     # or SEAL_UNSEAL_VALIDATION_HASH
               log_level = "info"               # trace, debug, info, warn, error
               log_format = "text"              # or "json"
@@ -37,7 +42,7 @@ struct Server: AsyncParsableCommand {
             --dev starts a throw-away server: storage in a new temporary directory, a unix socket
             there and a TCP listener on 127.0.0.1:8200 (--dev-listen-address), initialised and
             unsealed, with the seal key and root token printed. Never for real secrets.
-            """
+            """)
     )
 
     @Option(name: .long, help: "The configuration file (HCL or JSON).")
