@@ -76,6 +76,13 @@ struct KubernetesManifestTests {
             for c in (agent, vaultd):
                 s = c["securityContext"]
                 assert s["readOnlyRootFilesystem"] and not s["allowPrivilegeEscalation"] and s["capabilities"]["drop"] == ["ALL"], c["name"]
+                # Reviewed against vault-helm: probes time out after 3 s (Kubernetes' default of 1 s
+                # fails a busy server), memory requested as limited, liveness never fails when sealed.
+                for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+                    assert c[probe]["timeoutSeconds"] >= 3, (c["name"], probe)
+                r = c["resources"]
+                assert r["requests"]["memory"] == r["limits"]["memory"] and "cpu" in r["limits"], (c["name"], r)
+            assert "sealedcode=200" in vaultd["livenessProbe"]["httpGet"]["path"]
             assert "eks.amazonaws.com/role-arn" in find(aws, "ServiceAccount")["metadata"]["annotations"]
             assert 'seal "awskms"' in next(d for d in docs[aws] if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "unseal-agent-config")["data"]["agent.hcl"]
             assert "azure.workload.identity/client-id" in find(azure, "ServiceAccount")["metadata"]["annotations"]
