@@ -186,6 +186,11 @@ let package = Package(
             name: "AWSAuth",
             dependencies: ["LeanFoundation", "HTTPTransport", "SealKit", "SealSourceCore", "DurableFile", "ErrorKit", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // seal "transit": another Vault's Transit engine, and its token's renewal.
+        .target(
+            name: "TransitSeal",
+            dependencies: ["LeanFoundation", "HTTPTransport", "SealKit", "SealSourceCore"]
+        ),
 
         // Azure without an SDK: Entra ID tokens (client secret, certificate, workload and managed
         // identity), Key Vault secrets and keys, and seal "azurekeyvault" beside its client.
@@ -207,7 +212,8 @@ let package = Package(
         .target(
             name: "UnsealAgent",
             dependencies: [
-                "LeanFoundation", "SealSources", "SealSourceCore", "DurableFile", "AWSAuth", "AzureAuth", "VaultClient", "VaultWire", "HTTPTransport", "HTTPServerKit", "HCL", "SealKit", "CVaultSystem",
+                "LeanFoundation", "SealSources", "SealSourceCore", "DurableFile", "AWSAuth", "AzureAuth", "TransitSeal", "VaultClient", "VaultWire", "HTTPTransport", "HTTPServerKit", "HCL", "SealKit", "CVaultSystem",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -243,7 +249,7 @@ let package = Package(
         .executableTarget(
             name: "unseal-agent",
             dependencies: [
-                "LeanFoundation", "VaultCLI", "UnsealAgent", "HCL", "AWSAuth", "SealSources", "SealSourceCore", "SealKit", "HTTPTransport", "VaultClient", "VaultWire",
+                "LeanFoundation", "VaultCLI", "UnsealAgent", "HCL", "AWSAuth", "TransitSeal", "SealSources", "SealSourceCore", "SealKit", "HTTPTransport", "VaultClient", "VaultWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -76,16 +76,27 @@ final class HTTPExchange: @unchecked Sendable {
                 var configuration = TLSConfiguration.makeClientConfiguration()
                 configuration.certificateVerification = .fullVerification
                 if let bundle = self.request.caBundlePath { configuration.trustRoots = .file(bundle) }
+                if let client = self.request.clientCertificate {
+                    configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(client.certificatePath).map { .certificate($0) }
+                    configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: client.keyPath, format: .pem))
+                }
                 let context = try NIOSSLContext(configuration: configuration)
-                try pipeline.addHandler(NIOSSLClientHandler(context: context, serverHostname: self.target.isIPAddress ? nil : self.target.host))
+                try pipeline.addHandler(NIOSSLClientHandler(context: context, serverHostname: self.verifyName))
             }
             try pipeline.addHTTPClientHandlers()
-            let isTLS = self.target.scheme == "https"
             try pipeline.addHandler(HTTPExchangeHandler(
                 exchange: self, head: self.requestHead(), body: self.request.body,
-                verifyName: isTLS && !self.target.isIPAddress ? self.target.host : nil, isTLS: isTLS
+                verifyName: self.verifyName, isTLS: self.target.scheme == "https"
             ))
         }
+    }
+
+    /// The name the server's certificate must carry (and the SNI): `serverName` when given,
+    /// else the URL's host; `nil` for plain HTTP and IP literals (checked against the address).
+    var verifyName: String? {
+        guard target.scheme == "https" else { return nil }
+        if let name = request.serverName, !name.isEmpty { return name }
+        return target.isIPAddress ? nil : target.host
     }
 
     private func add(_ configure: (ChannelPipeline.SynchronousOperations) throws -> Void) {
@@ -158,7 +169,7 @@ final class HTTPExchange: @unchecked Sendable {
         case let error as IOError:
             return (.couldNotConnect, String(cString: strerror(error.errnoCode)).lowercased())
         case let error as NIOSSLExtraError where error == .failedToValidateHostname:
-            return (.tls, "the server's certificate is not valid for \(target.host)")
+            return (.tls, "the server's certificate is not valid for \(request.serverName ?? target.host)")
         case let error as NIOSSLError:
             if "\(error)".contains("CERTIFICATE_VERIFY_FAILED") {
                 let setting = request.caBundlePath.map { "the CA bundle \($0)" } ?? "the system's CAs"

@@ -12,11 +12,16 @@ public struct HTTPClientRequest: Sendable {
     public var timeout: Duration
     /// A PEM bundle of CAs to trust instead of the system's.
     public var caBundlePath: String?
+    /// A client certificate (PEM chain) and its private key (PEM), for servers that ask for one.
+    public var clientCertificate: (certificatePath: String, keyPath: String)?
+    /// The name the server's certificate must carry, and the SNI sent, when it is not the URL's
+    /// host (Vault's `tls_server_name`).
+    public var serverName: String?
 
     public init(
         method: String, url: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
         unixSocketPath: String? = nil, connectTimeout: Duration = .seconds(5), timeout: Duration = .seconds(30),
-        caBundlePath: String? = nil
+        caBundlePath: String? = nil, clientCertificate: (certificatePath: String, keyPath: String)? = nil, serverName: String? = nil
     ) {
         self.method = method
         self.url = url
@@ -26,6 +31,8 @@ public struct HTTPClientRequest: Sendable {
         self.connectTimeout = connectTimeout
         self.timeout = timeout
         self.caBundlePath = caBundlePath
+        self.clientCertificate = clientCertificate
+        self.serverName = serverName
     }
 }
 

@@ -79,6 +79,15 @@ extension StoringSealSource {
     }
 }
 
+/// A source with upkeep to do while the agent runs — renewing the token of a Transit seal, as
+/// Vault's own seal does. The agent runs ``maintain(log:)`` beside its target loops for as long
+/// as it runs, and cancels it at shutdown; one-shot commands (`check`, `wrap`) do not.
+public protocol MaintainedSealSource: SealSource {
+    /// Runs until cancelled; never throws. `log(level, message)` reports what an operator must
+    /// know (a token that cannot be renewed), never a secret. Levels: "info", "warning".
+    func maintain(log: @escaping @Sendable (_ level: String, _ message: String) -> Void) async
+}
+
 /// What ``StoringSealSource/storeIfAbsent(_:)`` did.
 public enum StoreOutcome: Sendable, Equatable {
     /// The material given was stored: the source held nothing before.

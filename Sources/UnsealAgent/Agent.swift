@@ -62,12 +62,13 @@ public enum UnsealAgentRunner {
             }
         }
 
+        let notifier = configuration.webhooks.isEmpty ? nil : Notifier(configuration.webhooks)
         let initFlight = InitFlight()
         let loops = try configuration.targets.map { target in
             try TargetLoop(
                 target: target, sources: configuration.sources, initSettings: configuration.initSettings,
                 retry: configuration.retry, metrics: metrics, logger: logger, custodian: custodian,
-                initFlight: initFlight, peers: configuration.peers(of: target),
+                initFlight: initFlight, peers: configuration.peers(of: target), notifier: notifier,
                 onUnsealed: { readiness.unsealed(target.address) }
             )
         }
@@ -91,6 +92,16 @@ public enum UnsealAgentRunner {
         // its own would not stop the others.
         var services = loops.map { ServiceGroupConfiguration.ServiceConfiguration(service: TargetLoopService(loop: $0), successTerminationBehavior: .ignore, serviceName: "vault \($0.name)") }
         if let telemetry { services.append(.init(service: telemetry, serviceName: "telemetry")) }
+        for delivery in notifier?.services(logger: logger) ?? [] {
+            services.append(.init(service: delivery, successTerminationBehavior: .ignore, serviceName: "webhook"))
+        }
+        services.append(.init(service: SourceHealthCheck(sources: configuration.sources, interval: configuration.sourceCheckInterval,
+                                                        metrics: metrics, logger: logger),
+                              successTerminationBehavior: .ignore, serviceName: "seal source check"))
+        for case let source as any MaintainedSealSource in configuration.sources {
+            services.append(.init(service: SealSourceUpkeep(source: source, logger: logger), successTerminationBehavior: .ignore,
+                                  serviceName: "upkeep of \(source.name)"))
+        }
         if let watchdog = Watchdog.fromEnvironment() { services.append(.init(service: watchdog, serviceName: "systemd watchdog")) }
         services.append(.init(service: StopNotice(logger: logger), serviceName: "stop notice"))
         var group = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
@@ -106,6 +117,62 @@ struct TargetLoopService: Service {
 
     func run() async throws {
         await cancelWhenGracefulShutdown { await loop.run() }
+    }
+}
+
+/// Fetches every seal source every `source_check_interval`, so that a source that
+/// stopped answering — the fallback nobody has needed for months — shows in
+/// `unseal_agent_source_up` and the log while the others still unseal. The material fetched is
+/// dropped at once; only whether it came is kept.
+struct SourceHealthCheck: Service {
+    let sources: [any SealSource]
+    let interval: Duration
+    let metrics: AgentMetrics
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            var failing = [String: String]()   // source → the message last logged
+            while !Task.isCancelled {
+                // The first check one interval after start: at start the loops fetch anyway
+                // (a sealed vault), and a KMS call saved is a KMS call saved.
+                try? await Task.sleep(for: interval)
+                if Task.isCancelled { break }
+                for source in sources {
+                    do throws(SealSourceError) {
+                        _ = try await source.fetch()
+                        metrics.sourceHealth(source: source.name, up: true)
+                        if failing.removeValue(forKey: source.name) != nil {
+                            logger.info("seal source answers again", metadata: ["source": "\(source.name)"])
+                        }
+                    } catch {
+                        metrics.sourceHealth(source: source.name, up: false)
+                        guard failing[source.name] != error.message else { continue }
+                        failing[source.name] = error.message
+                        if error.errorClass == .notFound {
+                            logger.info("seal source holds no key material yet: \(error.message)", metadata: ["source": "\(source.name)"])
+                        } else {
+                            logger.warning("seal source check failed: \(error.message)", metadata: ["source": "\(source.name)", "class": "\(error.errorClass)"])
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A source's upkeep (a Transit token's renewal) for as long as the agent runs.
+struct SealSourceUpkeep: Service {
+    let source: any MaintainedSealSource
+    let logger: Logger
+
+    func run() async throws {
+        let logger = self.logger
+        await cancelWhenGracefulShutdown {
+            await source.maintain { level, message in
+                if level == "warning" { logger.warning("\(message)") } else { logger.info("\(message)") }
+            }
+        }
     }
 }
 

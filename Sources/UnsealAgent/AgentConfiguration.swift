@@ -45,6 +45,11 @@ public struct AgentConfiguration: Sendable {
     public var logFormat: String
     /// Warnings to log at start (e.g. the env source is for development).
     public var warnings: [String]
+    /// How often every seal source is fetched to see it still answers (`source_check_interval`):
+    /// a broken fallback shows in `unseal_agent_source_up` and the log before it is needed.
+    public var sourceCheckInterval: Duration = .seconds(60)
+    /// `notify "webhook"` blocks: where sealed/unsealed/init/needs-a-fix events are POSTed.
+    public var webhooks: [WebhookSettings] = []
 
     /// Where a configuration came from, for messages.
     public var origin: String
@@ -53,7 +58,7 @@ public struct AgentConfiguration: Sendable {
 
     public static func load(path: String, environment: [String: String]) async throws -> AgentConfiguration {
         let root = try HCLDocument(contentsOf: path).root
-        try root.checkKeys(["vault", "seal", "init", "telemetry", "retry", "log_level", "log_format"])
+        try root.checkKeys(["vault", "seal", "init", "telemetry", "retry", "log_level", "log_format", "source_check_interval", "notify"])
         var warnings = [String]()
 
         var targets = [Target]()
@@ -98,8 +103,15 @@ public struct AgentConfiguration: Sendable {
                 sources.append(try await awsKMSSource(body, environment: environment))
             case "azurekeyvault":
                 sources.append(try azureKeyVaultSource(body, environment: environment, warnings: &warnings))
+            case "transit":
+                sources.append(try transitSource(body, environment: environment))
             case let kind:
-                throw HCLError(.invalidValue, at: block.location, "seal \"\(kind)\" is not available in this build; use \"file\", \"env\", \"awskms\" or \"azurekeyvault\"")
+                throw HCLError(.invalidValue, at: block.location, "seal \"\(kind)\" is not available in this build; use \"file\", \"env\", \"awskms\", \"azurekeyvault\" or \"transit\"")
+            }
+            // Two seals keeping material in one file would overwrite each other's.
+            if let store = sources.last as? any StoringSealSource, let path = store.localPath,
+               let other = sources.dropLast().first(where: { ($0 as? any StoringSealSource)?.localPath == path }) {
+                throw HCLError(.invalidValue, at: block.location, "seal \"\(store.kind)\" keeps its material in \(path), as seal \"\(other.kind)\" does: give each its own path (ciphertext_path)")
             }
         }
         sources += try await environmentSources(environment, warnings: &warnings)
@@ -162,10 +174,13 @@ public struct AgentConfiguration: Sendable {
         }
         let logFormat = (try root.string("log_format") ?? "text").lowercased()
         guard ["text", "json"].contains(logFormat) else { throw root.error("log_format", "expected \"text\" or \"json\"; got \"\(logFormat)\"") }
-        return AgentConfiguration(
+        var configuration = AgentConfiguration(
             targets: targets, sources: sources.sorted { $0.priority < $1.priority }, initSettings: initSettings,
             telemetryAddress: telemetry, retry: retry, logLevel: logLevel, logFormat: logFormat, warnings: warnings, origin: path
         )
+        if let interval = try Self.duration("source_check_interval", in: root) { configuration.sourceCheckInterval = interval }
+        configuration.webhooks = try Self.webhooks(root)
+        return configuration
     }
 
     /// The other nodes of `target`'s cluster (none outside a cluster).
@@ -208,6 +223,9 @@ public struct AgentConfiguration: Sendable {
         }
         if environment["VAULT_SEAL_TYPE"] == "azurekeyvault" {
             return [try azureKeyVaultSource(nil, environment: environment, warnings: &warnings)]
+        }
+        if environment["VAULT_SEAL_TYPE"] == "transit" {
+            return [try transitSource(nil, environment: environment)]
         }
         guard let provider = environment["SEAL_UNSEAL_PROVIDER"], !provider.isEmpty else { return [] }
         switch provider {

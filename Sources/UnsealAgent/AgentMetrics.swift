@@ -17,6 +17,7 @@ public final class AgentMetrics: Sendable {
         var durations: [String: Histogram] = [:]    // target → unseal durations
         var sourceLatency: [String: (sum: Double, count: Int, last: Double)] = [:]
         var inits: [String: Int] = [:]              // "target|outcome"
+        var sourceUp: [String: Bool] = [:]          // source → answered with material at its last fetch
     }
 
     /// A Prometheus histogram as counters: one per bucket, the count and the sum. Nothing is
@@ -67,6 +68,11 @@ public final class AgentMetrics: Sendable {
             let old = $0.sourceLatency[source] ?? (0, 0, 0)
             $0.sourceLatency[source] = (old.sum + seconds, old.count + 1, seconds)
         }
+    }
+
+    /// Whether `source` answered with key material at its last fetch (an unseal or a check).
+    func sourceHealth(source: String, up: Bool) {
+        state.withLock { $0.sourceUp[source] = up }
     }
 
     func initialized(target: String, outcome: String) {
@@ -122,6 +128,11 @@ public final class AgentMetrics: Sendable {
         for (source, value) in snapshot.sourceLatency.sorted(by: { $0.key < $1.key }) {
             lines.append("unseal_agent_source_latency_seconds_sum{source=\"\(escape(source))\"} \(value.sum)")
             lines.append("unseal_agent_source_latency_seconds_count{source=\"\(escape(source))\"} \(value.count)")
+        }
+        lines += ["# HELP unseal_agent_source_up Whether the seal source gave key material at its last fetch (an unseal or the periodic check): 1, or 0.",
+                  "# TYPE unseal_agent_source_up gauge"]
+        for (source, up) in snapshot.sourceUp.sorted(by: { $0.key < $1.key }) {
+            lines.append("unseal_agent_source_up{source=\"\(escape(source))\"} \(up ? 1 : 0)")
         }
         lines += ["# HELP unseal_agent_inits_total Autonomous initialisations by target and outcome.",
                   "# TYPE unseal_agent_inits_total counter"]

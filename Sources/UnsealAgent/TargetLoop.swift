@@ -27,6 +27,10 @@ actor TargetLoop {
     let initFlight: InitFlight
     /// The other nodes of this target's cluster (empty outside a cluster).
     let peers: [VaultClient]
+    /// Where sealed/unsealed/init/needs-a-fix events go (`notify` blocks); never waited on.
+    let notifier: Notifier?
+    /// The last seal state seen, so that `sealed` is notified once per spell.
+    private var lastSealed: Bool?
 
     /// Needs-a-fix messages already logged (each is logged once until something succeeds).
     private var reported = Set<String>()
@@ -42,9 +46,10 @@ actor TargetLoop {
 
     init(target: AgentConfiguration.Target, sources: [any SealSource], initSettings: AgentConfiguration.InitSettings,
          retry: RetryPolicy, metrics: AgentMetrics, logger: Logger, custodian: InitCustodian? = nil,
-         initFlight: InitFlight = InitFlight(), peers: [AgentConfiguration.Target] = [],
+         initFlight: InitFlight = InitFlight(), peers: [AgentConfiguration.Target] = [], notifier: Notifier? = nil,
          onUnsealed: @escaping @Sendable () -> Void) throws {
         self.initFlight = initFlight
+        self.notifier = notifier
         self.peers = try peers.map { VaultClient(address: try VaultAddress($0.address), timeout: .seconds(5), caBundlePath: $0.caCert) }
         self.target = target
         self.address = try VaultAddress(target.address)
@@ -143,7 +148,10 @@ actor TargetLoop {
         switch effect {
         case .report(let errorClass, let message): report(errorClass, message)
         case .progress(let message): reportProgress(message)
-        case .setSealed(let sealed): metrics.setSealed(target: name, sealed)
+        case .setSealed(let sealed):
+            metrics.setSealed(target: name, sealed)
+            if sealed && lastSealed != true { notifier?.post(AgentNotification(event: .sealed, target: name)) }
+            lastSealed = sealed
         case .recordUnseal(let source, let since): unsealed(by: source, since: since)
         case .unsealedElsewhere: onUnsealed()
         }
@@ -156,6 +164,8 @@ actor TargetLoop {
         metrics.setSealed(target: name, false)
         metrics.lastError(target: name, "none")
         logger.info("unsealed", metadata: ["target": "\(name)", "source": "\(source)", "sealed_ms": "\(Int(elapsed.seconds * 1000))"])
+        lastSealed = false
+        notifier?.post(AgentNotification(event: .unsealed, target: name, source: source))
         reported.removeAll()
         onUnsealed()
     }
@@ -176,6 +186,11 @@ actor TargetLoop {
         metrics.lastError(target: name, label)
         let key = "\(errorClass)|\(message)"
         guard reported.insert(key).inserted else { return }
+        switch errorClass {
+        case .needsFix: notifier?.post(AgentNotification(event: .needsFix, target: name, message: message))
+        case .storageLost: notifier?.post(AgentNotification(event: .storageLost, target: name, message: message))
+        default: break
+        }
         if errorClass == .retryable {
             logger.warning("\(message)", metadata: ["target": "\(name)", "class": "retryable"])
         } else {
@@ -200,9 +215,16 @@ actor TargetLoop {
             do {
                 material = try await source.fetch()
                 metrics.sourceLatency(source: source.name, seconds: (ContinuousClock.now - fetched).seconds)
+                metrics.sourceHealth(source: source.name, up: true)
             } catch {
+                metrics.sourceHealth(source: source.name, up: false)
                 metrics.attempt(target: name, source: source.name, outcome: error.errorClass == .retryable ? "source_unavailable" : "source_error")
                 errors.append(error)
+                // A broken fallback must be seen before it is needed: say so once (until the
+                // next success) even when a later source unseals.
+                if source.name != candidates.last?.name, reported.insert("fallback|\(source.name)|\(error.message)").inserted {
+                    logger.warning("\(error.message); trying the next seal source", metadata: ["target": "\(name)", "source": "\(source.name)", "class": "\(error.errorClass)"])
+                }
                 continue
             }
             do {
@@ -256,7 +278,8 @@ actor TargetLoop {
     /// moment the answer arrives (``ShareCustody``). Which of these happens, if any, is
     /// ``InitDecision``'s.
     private func initialize(isVaultd: Bool) async throws -> InitFlight.Step {
-        guard let store = sources.first(where: { $0 is any StoringSealSource }) as? any StoringSealSource else {
+        // With several storing seals, the material goes into every one before the vault uses it.
+        guard let store = ReplicatedSealStore.forInit(sources) else {
             throw SealSourceError(.needsFix, "autonomous init needs a seal source that can store (seal \"file\")")
         }
         var request = InitRequest(secretShares: initSettings.secretShares, secretThreshold: initSettings.secretThreshold)
@@ -277,6 +300,7 @@ actor TargetLoop {
             guard case .initialised(let shares) = outcome else { return .joining }
             metrics.initialized(target: name, outcome: "success")
             logger.info("initialized", metadata: ["target": "\(name)", "kind": "openbao/vault", "shares": "\(shares)"])
+            notifier?.post(AgentNotification(event: .`init`, target: name))
             return .initialised
         }
 
@@ -298,6 +322,8 @@ actor TargetLoop {
         switch decision {
         case .initialiseWithStoredKey(let key):
             keyText = key
+            // Several stores: the key goes into any that lacks it before the vault uses it.
+            if store is ReplicatedSealStore { _ = try await store.storeIfAbsent(.key(key)) }
             logger.info("initialising with the key already stored in \(store.name)", metadata: ["target": "\(name)"])
         case .initialiseWithNewMaterial:
             let (phrase, hash) = try Self.newKey()
@@ -324,6 +350,7 @@ actor TargetLoop {
         metrics.initialized(target: name, outcome: "success")
         await ShareCustody.keepRootToken(result.rootToken, at: initSettings.rootTokenPath, retry: retry, logger: logger)
         logger.info("initialized", metadata: ["target": "\(name)", "kind": "vaultd"])
+        notifier?.post(AgentNotification(event: .`init`, target: name))
         return .initialised
     }
 

@@ -37,7 +37,8 @@ struct InitCustodianCommand: AsyncParsableCommand {
             guard let entry = configuration.targets.first(where: { $0.address == target }) else {
                 throw SealSourceError(.needsFix, "no vault \(target) in the configuration")
             }
-            guard let store = configuration.sources.first(where: { $0 is any StoringSealSource }) as? any StoringSealSource else {
+            // The shares OpenBao hands back exist nowhere else: into every store that answers.
+            guard let store = ReplicatedSealStore.forInit(configuration.sources, issued: true) else {
                 throw SealSourceError(.needsFix, "autonomous init needs a seal source that can store (seal \"file\")")
             }
             let client = VaultClient(address: try VaultAddress(entry.address), timeout: .seconds(10), caBundlePath: entry.caCert)

@@ -9,7 +9,8 @@ struct Rewrap: AsyncParsableCommand {
         abstract: "Re-encrypt the stored key material under the seal's configured key, or copy it to another seal.",
         discussion: HelpText.prose("""
             rewrap --config agent.hcl [--seal awskms]
-              After kms_key_id (or the Azure key) moves to a new key: decrypts the file with the key
+              After kms_key_id (or the Azure key) moves to a new key, or the Transit key is rotated
+              (--seal transit): decrypts the file with the key
               that made it (recorded in the file) and writes it again under the configured key,
               atomically — the material never reaches a terminal, and a crash leaves the old file
               or the new one, each of which unseals.

@@ -4,12 +4,13 @@ import LeanFoundation
 import SealKit
 import SealSourceCore
 import SealSources
+import TransitSeal
 import UnsealAgent
 import VaultCLI
 
 struct Wrap: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Encrypt key material with a KMS seal and write its ciphertext_path atomically.",
+        abstract: "Encrypt key material with a KMS, Key Vault or Transit seal and write its ciphertext_path atomically.",
         discussion: HelpText.prose("""
             Reads the key material from standard input — a phrase, base64 or hex key, or a JSON list of
             shares — or generates a new seal key with --generate (its validation hash is printed; the key
@@ -22,15 +23,13 @@ struct Wrap: AsyncParsableCommand {
     )
 
     @Option(name: .long, help: "The configuration file.") var config: String
-    @Option(name: .long, help: "Which seal block to use (its type), when there are several.") var seal = "awskms"
+    @Option(name: .long, help: "Which seal block to use (its type: awskms, azurekeyvault, transit, file), when there are several.") var seal: String?
     @Flag(name: .long, help: "Generate a new seal key instead of reading one.") var generate = false
     @Flag(name: .long, help: "Overwrite material the seal already holds (KMS key rotation). Without it an existing file is kept and the command fails.") var replace = false
 
     func run() async throws {
         let configuration = try await loadConfiguration(config)
-        guard let source = configuration.sources.first(where: { $0.kind == seal }) as? any StoringSealSource, source.kind != "file" || seal == "file" else {
-            throw CommandFailure("no seal \"\(seal)\" block that can wrap in \(config)", exitCode: 1)
-        }
+        let source = try Self.wrappingSource(configuration, seal: seal, config: config)
         var material: SealMaterial
         var hash: String?
         if generate {
@@ -60,9 +59,29 @@ struct Wrap: AsyncParsableCommand {
     }
 }
 
+extension Wrap {
+    /// The seal named by --seal; without it, the one seal that wraps (a KMS, Key Vault or
+    /// Transit), and an error listing them when there are several.
+    static func wrappingSource(_ configuration: AgentConfiguration, seal: String?, config: String) throws -> any StoringSealSource {
+        let storing = configuration.sources.compactMap { $0 as? any StoringSealSource }
+        if let seal {
+            guard let source = storing.first(where: { $0.kind == seal }) else {
+                throw CommandFailure("no seal \"\(seal)\" block that can wrap in \(config)", exitCode: 1)
+            }
+            return source
+        }
+        let wrapping = storing.filter { $0.kind != "file" }
+        guard wrapping.count == 1, let only = wrapping.first else {
+            throw CommandFailure(wrapping.isEmpty ? "no seal block that can wrap in \(config) (awskms, azurekeyvault or transit)"
+                                 : "\(config) has several seals that wrap (\(wrapping.map(\.kind).joined(separator: ", "))): choose one with --seal", exitCode: 1)
+        }
+        return only
+    }
+}
+
 struct Doctor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Diagnose the AWS path: the credential chain, IMDS (v2 / hop limit / v1 disabled), and a test Decrypt.",
+        abstract: "Diagnose the remote seals: AWS (credential chain, IMDS v2 and hop limit, a test Decrypt) and Transit (the token's life, a test decrypt).",
         discussion: "Exit code 0 when the ciphertext decrypts, 1 otherwise."
     )
 
@@ -72,7 +91,8 @@ struct Doctor: AsyncParsableCommand {
         let configuration = try await loadConfiguration(config)
         var healthy = true
         let sources = configuration.sources.compactMap { $0 as? AWSKMSSealSource }
-        if sources.isEmpty { print("no seal \"awskms\" configured") }
+        let transit = configuration.sources.compactMap { $0 as? TransitSealSource }
+        if sources.isEmpty && transit.isEmpty { print("no seal \"awskms\" or \"transit\" configured") }
         for source in sources {
             print("seal \"awskms\" \(source.keyID) in \(source.region), endpoint \(source.client.endpoint)")
             let started = ContinuousClock.now
@@ -105,7 +125,38 @@ struct Doctor: AsyncParsableCommand {
                 print("  decrypt \(source.ciphertextPath): FAILED — \(error.message)")
             }
         }
+        for source in transit where !(await Self.diagnose(source)) { healthy = false }
         if !healthy { throw ExitCode(1) }
     }
 }
 
+extension Doctor {
+    /// Transit: the token (its life, whether the agent can renew it) and a test decrypt.
+    static func diagnose(_ source: TransitSealSource) async -> Bool {
+        print("seal \"transit\" \(source.name)")
+        var healthy = true
+        do {
+            let state = try await source.client.lookupSelf()
+            let life = state.ttl == 0 ? "does not expire" : "expires in \(state.ttl) s"
+            let renewal = source.renewToken ? (state.renewable ? "renewable: the agent renews it" : "not renewable") : "renewal off (disable_renewal)"
+            print("  token: \(life), \(renewal)")
+            if state.ttl > 0 && !state.renewable && source.renewToken {
+                print("  warning: when the token expires the agent cannot unseal: use a renewable or periodic token")
+            }
+        } catch {
+            healthy = false
+            print("  token: FAILED — \(error.message)")
+        }
+        do {
+            let material = try await source.fetch()
+            switch material {
+            case .key: print("  decrypt \(source.ciphertextPath): ok (a key)")
+            case .shares(let shares): print("  decrypt \(source.ciphertextPath): ok (\(shares.count) shares)")
+            }
+        } catch {
+            healthy = false
+            print("  decrypt \(source.ciphertextPath): FAILED — \(error.message)")
+        }
+        return healthy
+    }
+}

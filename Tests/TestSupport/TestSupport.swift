@@ -218,6 +218,12 @@ public func freePort() -> Int {
     PortAllocator.shared.next()
 }
 
+/// Two consecutive free ports, P and P+1, both handed out: for servers that take the port after
+/// their own (`bao server -dev` puts its cluster listener on P+1).
+public func freePortPair() -> Int {
+    PortAllocator.shared.nextPair()
+}
+
 final class PortAllocator: @unchecked Sendable {
     static let shared = PortAllocator()
     private let lock = NSLock()
@@ -229,6 +235,17 @@ final class PortAllocator: @unchecked Sendable {
                 let port = 20000 + cursor
                 cursor = (cursor + 1) % 12768
                 if Self.isFree(port) { return port }
+            }
+            return 0
+        }
+    }
+
+    func nextPair() -> Int {
+        lock.withLock {
+            for _ in 0..<12768 {
+                let port = 20000 + cursor
+                cursor = (cursor + 2) % 12766
+                if Self.isFree(port) && Self.isFree(port + 1) { return port }
             }
             return 0
         }

@@ -13,6 +13,9 @@ calls pass through. Faults, as AWS and the networks in front of it produce them:
   reset      drop the connection without a response
   pass       forward to the upstream
 
+`POST /fault/down` makes every later call a 503 until `POST /fault/up` (an endpoint that is
+down for a while, then restored); those calls are logged as "down".
+
 The Host header is forwarded unchanged, so the upstream verifies the SigV4 signature the client
 made for this proxy's address. `GET /fault/log` returns the calls seen so far as JSON:
 [{"t": seconds since start, "fault": name, "target": X-Amz-Target}]. Prints "ready PORT".
@@ -31,6 +34,7 @@ SCHEDULE = [fault for fault in sys.argv[3].split(",") if fault] if len(sys.argv)
 LOCK = threading.Lock()
 LOG = []
 STARTED = time.monotonic()
+DOWN = False
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -68,11 +72,15 @@ class Handler(BaseHTTPRequestHandler):
         self.forward("GET", None)
 
     def do_POST(self):
+        global DOWN
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         if self.path.startswith("/moto-api"):
             return self.forward("POST", body)
+        if self.path in ("/fault/down", "/fault/up"):
+            DOWN = self.path == "/fault/down"
+            return self.send(200, b"{}", "application/json")
         with LOCK:
-            fault = SCHEDULE.pop(0) if SCHEDULE else "pass"
+            fault = "down" if DOWN else SCHEDULE.pop(0) if SCHEDULE else "pass"
             LOG.append({"t": round(time.monotonic() - STARTED, 4), "fault": fault, "target": self.headers.get("X-Amz-Target", "")})
         if fault == "throttle":
             self.send(400, b'{"__type":"ThrottlingException","message":"Rate exceeded"}', "application/x-amz-json-1.1")
@@ -80,7 +88,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send(500, b'{"__type":"KMSInternalException","message":"internal error"}', "application/x-amz-json-1.1")
         elif fault == "500":
             self.send(500, b"<html><body>500 Internal Server Error</body></html>", "text/html")
-        elif fault == "503":
+        elif fault in ("503", "down"):
             self.send(503, b"Service Unavailable", "text/plain")
         elif fault == "stall":
             time.sleep(30)
