@@ -186,6 +186,12 @@ let package = Package(
             name: "AWSAuth",
             dependencies: ["LeanFoundation", "HTTPTransport", "SealKit", "SealSourceCore", "DurableFile", "ErrorKit", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // seal "pkcs11": an HSM's key through its PKCS#11 module, loaded at run time (C in its own target).
+        .target(name: "CPKCS11", linkerSettings: [.linkedLibrary("dl")]),
+        .target(
+            name: "PKCS11Seal",
+            dependencies: ["CPKCS11", "LeanFoundation", "SealKit", "SealSourceCore", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // seal "transit": another Vault's Transit engine, and its token's renewal.
         .target(
             name: "TransitSeal",
@@ -212,7 +218,7 @@ let package = Package(
         .target(
             name: "UnsealAgent",
             dependencies: [
-                "LeanFoundation", "SealSources", "SealSourceCore", "DurableFile", "AWSAuth", "AzureAuth", "TransitSeal", "VaultClient", "VaultWire", "HTTPTransport", "HTTPServerKit", "HCL", "SealKit", "CVaultSystem",
+                "LeanFoundation", "SealSources", "SealSourceCore", "DurableFile", "AWSAuth", "AzureAuth", "TransitSeal", "PKCS11Seal", "VaultClient", "VaultWire", "HTTPTransport", "HTTPServerKit", "HCL", "SealKit", "CVaultSystem",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -249,7 +255,7 @@ let package = Package(
         .executableTarget(
             name: "unseal-agent",
             dependencies: [
-                "LeanFoundation", "VaultCLI", "UnsealAgent", "HCL", "AWSAuth", "TransitSeal", "SealSources", "SealSourceCore", "SealKit", "HTTPTransport", "VaultClient", "VaultWire",
+                "LeanFoundation", "VaultCLI", "UnsealAgent", "HCL", "AWSAuth", "TransitSeal", "PKCS11Seal", "SealSources", "SealSourceCore", "SealKit", "HTTPTransport", "VaultClient", "VaultWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

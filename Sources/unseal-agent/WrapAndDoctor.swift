@@ -3,6 +3,7 @@ import AWSAuth
 import LeanFoundation
 import SealKit
 import SealSourceCore
+import PKCS11Seal
 import SealSources
 import TransitSeal
 import UnsealAgent
@@ -81,7 +82,7 @@ extension Wrap {
 
 struct Doctor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Diagnose the remote seals: AWS (credential chain, IMDS v2 and hop limit, a test Decrypt) and Transit (the token's life, a test decrypt).",
+        abstract: "Diagnose the remote seals: AWS (credential chain, IMDS, a test Decrypt), Transit (the token's life, a test decrypt) and PKCS#11 (module, token, key, a test decrypt).",
         discussion: "Exit code 0 when the ciphertext decrypts, 1 otherwise."
     )
 
@@ -92,7 +93,8 @@ struct Doctor: AsyncParsableCommand {
         var healthy = true
         let sources = configuration.sources.compactMap { $0 as? AWSKMSSealSource }
         let transit = configuration.sources.compactMap { $0 as? TransitSealSource }
-        if sources.isEmpty && transit.isEmpty { print("no seal \"awskms\" or \"transit\" configured") }
+        let hsms = configuration.sources.compactMap { $0 as? PKCS11SealSource }
+        if sources.isEmpty && transit.isEmpty && hsms.isEmpty { print("no seal \"awskms\", \"transit\" or \"pkcs11\" configured") }
         for source in sources {
             print("seal \"awskms\" \(source.keyID) in \(source.region), endpoint \(source.client.endpoint)")
             let started = ContinuousClock.now
@@ -126,6 +128,17 @@ struct Doctor: AsyncParsableCommand {
             }
         }
         for source in transit where !(await Self.diagnose(source)) { healthy = false }
+        for source in hsms {
+            // One decrypt exercises the whole path: dlopen, the token, the PIN, the key.
+            print("seal \"pkcs11\" key '\(source.settings.keyLabel)' (\(source.settings.mechanism.rawValue)) through \(source.settings.lib)")
+            do {
+                _ = try await source.fetch()
+                print("  module, token, login, key and decrypt of \(source.ciphertextPath): ok")
+            } catch {
+                healthy = false
+                print("  FAILED — \(error.message)")
+            }
+        }
         if !healthy { throw ExitCode(1) }
     }
 }
