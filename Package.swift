@@ -186,6 +186,12 @@ let package = Package(
             name: "AWSAuth",
             dependencies: ["LeanFoundation", "HTTPTransport", "SealKit", "SealSourceCore", "DurableFile", "ErrorKit", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // seal "gcpckms": Google Cloud KMS over REST, and Google's identities (no SDK).
+        .target(
+            name: "GCPAuth",
+            dependencies: ["LeanFoundation", "HTTPTransport", "SealKit", "SealSourceCore",
+                           .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto")]
+        ),
         // seal "pkcs11": an HSM's key through its PKCS#11 module, loaded at run time (C in its own target).
         .target(name: "CPKCS11", linkerSettings: [.linkedLibrary("dl")]),
         .target(
@@ -218,7 +224,7 @@ let package = Package(
         .target(
             name: "UnsealAgent",
             dependencies: [
-                "LeanFoundation", "SealSources", "SealSourceCore", "DurableFile", "AWSAuth", "AzureAuth", "TransitSeal", "PKCS11Seal", "VaultClient", "VaultWire", "HTTPTransport", "HTTPServerKit", "HCL", "SealKit", "CVaultSystem",
+                "LeanFoundation", "SealSources", "SealSourceCore", "DurableFile", "AWSAuth", "AzureAuth", "GCPAuth", "TransitSeal", "PKCS11Seal", "VaultClient", "VaultWire", "HTTPTransport", "HTTPServerKit", "HCL", "SealKit", "CVaultSystem",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -255,7 +261,7 @@ let package = Package(
         .executableTarget(
             name: "unseal-agent",
             dependencies: [
-                "LeanFoundation", "VaultCLI", "UnsealAgent", "HCL", "AWSAuth", "TransitSeal", "PKCS11Seal", "SealSources", "SealSourceCore", "SealKit", "HTTPTransport", "VaultClient", "VaultWire",
+                "LeanFoundation", "VaultCLI", "UnsealAgent", "HCL", "AWSAuth", "GCPAuth", "TransitSeal", "PKCS11Seal", "SealSources", "SealSourceCore", "SealKit", "HTTPTransport", "VaultClient", "VaultWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -129,18 +129,6 @@ public struct WorkloadIdentityProvider: AzureTokenProvider {
     }
 }
 
-enum Base64URL {
-    static func encode(_ data: Data) -> String {
-        data.base64EncodedString().replacing("+", with: "-").replacing("/", with: "_").replacing("=", with: "")
-    }
-
-    static func decode(_ text: String) -> Data? {
-        var base64 = text.replacing("-", with: "+").replacing("_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        return Data(base64Encoded: base64)
-    }
-}
-
 enum PEM {
     /// The whole `-----BEGIN … LABEL-----…-----END … LABEL-----` block whose label ends with `labelSuffix`.
     static func block(in text: String, labelSuffix: String) -> String? {

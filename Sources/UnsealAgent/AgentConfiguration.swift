@@ -107,8 +107,10 @@ public struct AgentConfiguration: Sendable {
                 sources.append(try transitSource(body, environment: environment))
             case "pkcs11":
                 sources.append(try pkcs11Source(body, environment: environment))
+            case "gcpckms":
+                sources.append(try gcpSource(body, environment: environment))
             case let kind:
-                throw HCLError(.invalidValue, at: block.location, "seal \"\(kind)\" is not available in this build; use \"file\", \"env\", \"awskms\", \"azurekeyvault\", \"transit\" or \"pkcs11\"")
+                throw HCLError(.invalidValue, at: block.location, "seal \"\(kind)\" is not available in this build; use \"file\", \"env\", \"awskms\", \"azurekeyvault\", \"gcpckms\", \"transit\" or \"pkcs11\"")
             }
             // Two seals keeping material in one file would overwrite each other's.
             if let store = sources.last as? any StoringSealSource, let path = store.localPath,
@@ -225,6 +227,9 @@ public struct AgentConfiguration: Sendable {
         }
         if environment["VAULT_SEAL_TYPE"] == "azurekeyvault" {
             return [try azureKeyVaultSource(nil, environment: environment, warnings: &warnings)]
+        }
+        if environment["VAULT_SEAL_TYPE"] == "gcpckms" {
+            return [try gcpSource(nil, environment: environment)]
         }
         if environment["VAULT_SEAL_TYPE"] == "pkcs11" {
             return [try pkcs11Source(nil, environment: environment)]

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AWSAuth
+import GCPAuth
 import LeanFoundation
 import SealKit
 import SealSourceCore
@@ -82,7 +83,7 @@ extension Wrap {
 
 struct Doctor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Diagnose the remote seals: AWS (credential chain, IMDS, a test Decrypt), Transit (the token's life, a test decrypt) and PKCS#11 (module, token, key, a test decrypt).",
+        abstract: "Diagnose the remote seals: AWS (credential chain, IMDS, a test Decrypt), Google Cloud KMS (identity, token, a test decrypt), Transit (the token's life) and PKCS#11 (module, token, key).",
         discussion: "Exit code 0 when the ciphertext decrypts, 1 otherwise."
     )
 
@@ -94,7 +95,8 @@ struct Doctor: AsyncParsableCommand {
         let sources = configuration.sources.compactMap { $0 as? AWSKMSSealSource }
         let transit = configuration.sources.compactMap { $0 as? TransitSealSource }
         let hsms = configuration.sources.compactMap { $0 as? PKCS11SealSource }
-        if sources.isEmpty && transit.isEmpty && hsms.isEmpty { print("no seal \"awskms\", \"transit\" or \"pkcs11\" configured") }
+        let google = configuration.sources.compactMap { $0 as? GCPKMSSealSource }
+        if sources.isEmpty && transit.isEmpty && hsms.isEmpty && google.isEmpty { print("no seal \"awskms\", \"gcpckms\", \"transit\" or \"pkcs11\" configured") }
         for source in sources {
             print("seal \"awskms\" \(source.keyID) in \(source.region), endpoint \(source.client.endpoint)")
             let started = ContinuousClock.now
@@ -128,6 +130,20 @@ struct Doctor: AsyncParsableCommand {
             }
         }
         for source in transit where !(await Self.diagnose(source)) { healthy = false }
+        for source in google {
+            print("seal \"gcpckms\" \(source.client.keyName), identity: \(source.client.tokens.identity.description)")
+            do {
+                _ = try await source.client.tokens.token()
+                print("  token: ok")
+                switch try await source.fetch() {
+                case .key: print("  decrypt \(source.ciphertextPath): ok (a key)")
+                case .shares(let shares): print("  decrypt \(source.ciphertextPath): ok (\(shares.count) shares)")
+                }
+            } catch {
+                healthy = false
+                print("  FAILED — \(error.message)")
+            }
+        }
         for source in hsms {
             // One decrypt exercises the whole path: dlopen, the token, the PIN, the key.
             print("seal \"pkcs11\" key '\(source.settings.keyLabel)' (\(source.settings.mechanism.rawValue)) through \(source.settings.lib)")

@@ -10,7 +10,7 @@ import Testing
 struct ModuleGraphTests {
     /// Swift mangles a module name as its length and the name: every type, function and
     /// metadata record of module `AWSAuth` carries `7AWSAuth` in the binary's symbols.
-    static let cloudModules = ["AWSAuth", "AzureAuth", "TransitSeal", "PKCS11Seal", "SealSources", "SealSourceCore"]
+    static let cloudModules = ["AWSAuth", "AzureAuth", "GCPAuth", "TransitSeal", "PKCS11Seal", "SealSources", "SealSourceCore"]
 
     static func mangledModules(in path: String) throws -> Set<String> {
         let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
