@@ -6,7 +6,8 @@ import Testing
 import VaultClient
 import VaultWire
 
-/// Seal HA: AWS KMS (moto, behind a proxy that can take it down) first, a key file second.
+/// Seal HA: AWS KMS (moto, behind a proxy that can drop every call as a stopped endpoint does)
+/// first, a key file second.
 /// Autonomous init stores the key in both before the vault uses it; with KMS down the vault is
 /// unsealed from the file and the failure shows in the metrics and the log; with KMS back the
 /// agent returns to it.

@@ -13,8 +13,8 @@ calls pass through. Faults, as AWS and the networks in front of it produce them:
   reset      drop the connection without a response
   pass       forward to the upstream
 
-`POST /fault/down` makes every later call a 503 until `POST /fault/up` (an endpoint that is
-down for a while, then restored); those calls are logged as "down".
+`POST /fault/down` drops every later call without an answer, as a stopped endpoint does,
+until `POST /fault/up` restores it; those calls are logged as "down".
 
 The Host header is forwarded unchanged, so the upstream verifies the SigV4 signature the client
 made for this proxy's address. `GET /fault/log` returns the calls seen so far as JSON:
@@ -88,12 +88,12 @@ class Handler(BaseHTTPRequestHandler):
             self.send(500, b'{"__type":"KMSInternalException","message":"internal error"}', "application/x-amz-json-1.1")
         elif fault == "500":
             self.send(500, b"<html><body>500 Internal Server Error</body></html>", "text/html")
-        elif fault in ("503", "down"):
+        elif fault == "503":
             self.send(503, b"Service Unavailable", "text/plain")
         elif fault == "stall":
             time.sleep(30)
             self.close_connection = True
-        elif fault == "reset":
+        elif fault in ("reset", "down"):
             self.close_connection = True
         else:
             self.forward("POST", body)
