@@ -10,7 +10,7 @@ import LeanFoundation
 /// The file is a small versioned JSON envelope that says how it was made:
 /// `{"version":1,"mechanism":"awskms","key_id":…,"region":…,"encryption_context":{…},
 /// "content":"key"|"shares","ciphertext":"<base64>"}`.
-public struct AWSKMSSealSource: StoringSealSource {
+public struct AWSKMSSealSource: EnvelopeSealSource {
     public let kind = "awskms"
     public let priority: Int
     public let keyID: String
@@ -32,7 +32,7 @@ public struct AWSKMSSealSource: StoringSealSource {
         self.priority = priority
     }
 
-    struct Envelope: Codable {
+    public struct Envelope: Codable, Sendable {
         var version = 1
         var mechanism = "awskms"
         var keyID: String
@@ -71,26 +71,16 @@ public struct AWSKMSSealSource: StoringSealSource {
         return try SealMaterial(stored: Data(plaintext), origin: "seal \"awskms\" (\(ciphertextPath))")
     }
 
-    public var localPath: String? { ciphertextPath }
 
-    public func pending() -> (any StoringSealSource)? {
-        AWSKMSSealSource(keyID: keyID, ciphertextPath: Self.pendingPath(of: ciphertextPath), encryptionContext: encryptionContext,
-                         region: region, client: client, chain: chain, priority: priority)
-    }
 
-    public func storeIfAbsent(_ material: SealMaterial) async throws(SealSourceError) -> StoreOutcome {
-        // An envelope already in place is kept (and no KMS call is spent on a new one).
-        if FileManager.default.fileExists(atPath: ciphertextPath) { return .alreadyHeld(try await fetch()) }
-        if try EnvelopeFile.write(try await seal(material), to: ciphertextPath, seal: kind, replacing: false) { return .stored }
-        return .alreadyHeld(try await fetch())
-    }
 
-    public func replace(with material: SealMaterial) async throws(SealSourceError) {
-        _ = try EnvelopeFile.write(try await seal(material), to: ciphertextPath, seal: kind, replacing: true)
+    public func keeping(at path: String) -> AWSKMSSealSource {
+        AWSKMSSealSource(keyID: keyID, ciphertextPath: path, encryptionContext: encryptionContext, region: region,
+                         client: client, chain: chain, priority: priority)
     }
 
     /// `material` encrypted by KMS, as the envelope that records how.
-    private func seal(_ material: SealMaterial) async throws(SealSourceError) -> Envelope {
+    public func seal(_ material: SealMaterial) async throws(SealSourceError) -> Envelope {
         var plaintext = Array(material.storedText.utf8)
         defer { for index in plaintext.indices { plaintext[index] = 0 } }
         let encrypted: (ciphertext: [UInt8], keyID: String)

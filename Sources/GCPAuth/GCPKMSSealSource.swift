@@ -7,7 +7,7 @@ import SealSourceCore
 /// `{"version":1,"mechanism":"gcpckms","key_name":…,"key_version":…,"content":…,"ciphertext":…}`.
 /// Cloud KMS finds the key version from the ciphertext itself, so files made before a rotation
 /// still open; `unseal-agent rewrap --seal gcpckms` renews them under the primary version.
-public struct GCPKMSSealSource: StoringSealSource {
+public struct GCPKMSSealSource: EnvelopeSealSource {
     public let kind = "gcpckms"
     public let priority: Int
     public let client: CloudKMSClient
@@ -21,7 +21,7 @@ public struct GCPKMSSealSource: StoringSealSource {
         self.priority = priority
     }
 
-    struct Envelope: Codable {
+    public struct Envelope: Codable, Sendable {
         var version = 1
         var mechanism = "gcpckms"
         var keyName: String
@@ -51,23 +51,14 @@ public struct GCPKMSSealSource: StoringSealSource {
         return try SealMaterial(stored: Data(plaintext), origin: "seal \"gcpckms\" (\(ciphertextPath))")
     }
 
-    public var localPath: String? { ciphertextPath }
 
-    public func pending() -> (any StoringSealSource)? {
-        GCPKMSSealSource(client: client, ciphertextPath: Self.pendingPath(of: ciphertextPath), priority: priority)
+
+
+    public func keeping(at path: String) -> GCPKMSSealSource {
+        GCPKMSSealSource(client: client, ciphertextPath: path, priority: priority)
     }
 
-    public func storeIfAbsent(_ material: SealMaterial) async throws(SealSourceError) -> StoreOutcome {
-        if FileManager.default.fileExists(atPath: ciphertextPath) { return .alreadyHeld(try await fetch()) }
-        if try EnvelopeFile.write(try await seal(material), to: ciphertextPath, seal: kind, replacing: false) { return .stored }
-        return .alreadyHeld(try await fetch())
-    }
-
-    public func replace(with material: SealMaterial) async throws(SealSourceError) {
-        _ = try EnvelopeFile.write(try await seal(material), to: ciphertextPath, seal: kind, replacing: true)
-    }
-
-    private func seal(_ material: SealMaterial) async throws(SealSourceError) -> Envelope {
+    public func seal(_ material: SealMaterial) async throws(SealSourceError) -> Envelope {
         var plaintext = Array(material.storedText.utf8)
         defer { for index in plaintext.indices { plaintext[index] = 0 } }
         let (ciphertext, version) = try await client.encrypt(plaintext)

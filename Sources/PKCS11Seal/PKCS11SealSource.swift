@@ -43,7 +43,7 @@ public struct PKCS11Settings: Sendable {
 /// The file is a versioned envelope: `{"version":1,"mechanism":"pkcs11","algorithm":"CKM_AES_GCM"|
 /// "CKM_RSA_PKCS_OAEP","key_label":…,"content":…,"iv"|"wrapped_key"+"oaep_hash":…,"ciphertext":…}` (base64).
 /// AES-GCM binds `unseal-agent pkcs11 envelope v1` as additional data.
-public struct PKCS11SealSource: StoringSealSource {
+public struct PKCS11SealSource: EnvelopeSealSource {
     public let kind = "pkcs11"
     public let priority: Int
     public let settings: PKCS11Settings
@@ -59,7 +59,7 @@ public struct PKCS11SealSource: StoringSealSource {
 
     static let additionalData = Array("unseal-agent pkcs11 envelope v1".utf8)
 
-    struct Envelope: Codable {
+    public struct Envelope: Codable, Sendable {
         var version = 1
         var mechanism = "pkcs11"
         var algorithm: String
@@ -123,23 +123,14 @@ public struct PKCS11SealSource: StoringSealSource {
         return try SealMaterial(stored: Data(plaintext), origin: "seal \"pkcs11\" (\(ciphertextPath))")
     }
 
-    public var localPath: String? { ciphertextPath }
 
-    public func pending() -> (any StoringSealSource)? {
-        PKCS11SealSource(settings: settings, ciphertextPath: Self.pendingPath(of: ciphertextPath), priority: priority)
+
+
+    public func keeping(at path: String) -> PKCS11SealSource {
+        PKCS11SealSource(settings: settings, ciphertextPath: path, priority: priority)
     }
 
-    public func storeIfAbsent(_ material: SealMaterial) async throws(SealSourceError) -> StoreOutcome {
-        if FileManager.default.fileExists(atPath: ciphertextPath) { return .alreadyHeld(try await fetch()) }
-        if try EnvelopeFile.write(try seal(material), to: ciphertextPath, seal: kind, replacing: false) { return .stored }
-        return .alreadyHeld(try await fetch())
-    }
-
-    public func replace(with material: SealMaterial) async throws(SealSourceError) {
-        _ = try EnvelopeFile.write(try seal(material), to: ciphertextPath, seal: kind, replacing: true)
-    }
-
-    private func seal(_ material: SealMaterial) throws(SealSourceError) -> Envelope {
+    public func seal(_ material: SealMaterial) throws(SealSourceError) -> Envelope {
         var plaintext = Array(material.storedText.utf8)
         defer { for index in plaintext.indices { plaintext[index] = 0 } }
         let module = try PKCS11Module.open(settings.lib)

@@ -1,3 +1,4 @@
+import SealKit
 import LeanFoundation
 import DurableFile
 
@@ -34,5 +35,34 @@ public enum EnvelopeFile {
         } catch {
             throw SealSourceError(.retryable, "seal \"\(seal)\": cannot write \(path): \(error)", setting: "ciphertext_path")
         }
+    }
+}
+
+/// A seal whose material is an envelope file at `ciphertextPath`, made by a key elsewhere (a KMS,
+/// Key Vault's sibling Transit, an HSM). The file handling is the same for all of them and lives
+/// here: init's create-if-absent store (an envelope in place is kept, and no remote call is
+/// spent on a new one), the operator's replace, and the pending companion a rekey writes.
+public protocol EnvelopeSealSource: StoringSealSource {
+    associatedtype Envelope: Encodable
+    var ciphertextPath: String { get }
+    /// `material` encrypted by the key, as the envelope that records how.
+    func seal(_ material: SealMaterial) async throws(SealSourceError) -> Envelope
+    /// The same seal keeping its envelope at `path`.
+    func keeping(at path: String) -> Self
+}
+
+extension EnvelopeSealSource {
+    public var localPath: String? { ciphertextPath }
+
+    public func pending() -> (any StoringSealSource)? { keeping(at: Self.pendingPath(of: ciphertextPath)) }
+
+    public func storeIfAbsent(_ material: SealMaterial) async throws(SealSourceError) -> StoreOutcome {
+        if FileManager.default.fileExists(atPath: ciphertextPath) { return .alreadyHeld(try await fetch()) }
+        if try EnvelopeFile.write(try await seal(material), to: ciphertextPath, seal: kind, replacing: false) { return .stored }
+        return .alreadyHeld(try await fetch())
+    }
+
+    public func replace(with material: SealMaterial) async throws(SealSourceError) {
+        _ = try EnvelopeFile.write(try await seal(material), to: ciphertextPath, seal: kind, replacing: true)
     }
 }

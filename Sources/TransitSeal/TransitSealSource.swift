@@ -11,7 +11,7 @@ import SealSourceCore
 /// "content":"key"|"shares","ciphertext":"vault:vN:…"}`. Transit keeps every version of a key
 /// it has not been told to retire, so a file made before a rotation still opens;
 /// `unseal-agent rewrap --seal transit` renews it under the latest version.
-public struct TransitSealSource: StoringSealSource, MaintainedSealSource {
+public struct TransitSealSource: EnvelopeSealSource, MaintainedSealSource {
     public let kind = "transit"
     public let priority: Int
     public let client: TransitClient
@@ -28,7 +28,7 @@ public struct TransitSealSource: StoringSealSource, MaintainedSealSource {
         self.priority = priority
     }
 
-    struct Envelope: Codable {
+    public struct Envelope: Codable, Sendable {
         var version = 1
         var mechanism = "transit"
         var address: String
@@ -59,26 +59,16 @@ public struct TransitSealSource: StoringSealSource, MaintainedSealSource {
         return try SealMaterial(stored: Data(plaintext), origin: "seal \"transit\" (\(ciphertextPath))")
     }
 
-    public var localPath: String? { ciphertextPath }
 
-    public func pending() -> (any StoringSealSource)? {
-        TransitSealSource(client: client, ciphertextPath: Self.pendingPath(of: ciphertextPath), renewToken: renewToken, priority: priority)
-    }
 
-    public func storeIfAbsent(_ material: SealMaterial) async throws(SealSourceError) -> StoreOutcome {
-        // An envelope already in place is kept (and no Transit call is spent on a new one).
-        if FileManager.default.fileExists(atPath: ciphertextPath) { return .alreadyHeld(try await fetch()) }
-        if try EnvelopeFile.write(try await seal(material), to: ciphertextPath, seal: kind, replacing: false) { return .stored }
-        return .alreadyHeld(try await fetch())
-    }
 
-    public func replace(with material: SealMaterial) async throws(SealSourceError) {
-        _ = try EnvelopeFile.write(try await seal(material), to: ciphertextPath, seal: kind, replacing: true)
+    public func keeping(at path: String) -> TransitSealSource {
+        TransitSealSource(client: client, ciphertextPath: path, renewToken: renewToken, priority: priority)
     }
 
     /// `material` encrypted by Transit under the key's latest version, as the envelope that
     /// records how.
-    private func seal(_ material: SealMaterial) async throws(SealSourceError) -> Envelope {
+    public func seal(_ material: SealMaterial) async throws(SealSourceError) -> Envelope {
         var plaintext = Array(material.storedText.utf8)
         defer { for index in plaintext.indices { plaintext[index] = 0 } }
         let ciphertext = try await client.encrypt(plaintext)
