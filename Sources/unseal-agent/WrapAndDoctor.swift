@@ -118,16 +118,7 @@ struct Doctor: AsyncParsableCommand {
             } else {
                 print("  IMDS: not asked (an earlier link answered, or AWS_EC2_METADATA_DISABLED)")
             }
-            do {
-                let material = try await source.fetch()
-                switch material {
-                case .key: print("  decrypt \(source.ciphertextPath): ok (a key)")
-                case .shares(let shares): print("  decrypt \(source.ciphertextPath): ok (\(shares.count) shares)")
-                }
-            } catch {
-                healthy = false
-                print("  decrypt \(source.ciphertextPath): FAILED — \(error.message)")
-            }
+            if !(await Self.testDecrypt(source)) { healthy = false }
         }
         for source in transit where !(await Self.diagnose(source)) { healthy = false }
         for source in google {
@@ -135,25 +126,16 @@ struct Doctor: AsyncParsableCommand {
             do {
                 _ = try await source.client.tokens.token()
                 print("  token: ok")
-                switch try await source.fetch() {
-                case .key: print("  decrypt \(source.ciphertextPath): ok (a key)")
-                case .shares(let shares): print("  decrypt \(source.ciphertextPath): ok (\(shares.count) shares)")
-                }
+                if !(await Self.testDecrypt(source)) { healthy = false }
             } catch {
                 healthy = false
-                print("  FAILED — \(error.message)")
+                print("  token: FAILED — \(error.message)")
             }
         }
         for source in hsms {
             // One decrypt exercises the whole path: dlopen, the token, the PIN, the key.
             print("seal \"pkcs11\" key '\(source.settings.keyLabel)' (\(source.settings.mechanism.rawValue)) through \(source.settings.lib)")
-            do {
-                _ = try await source.fetch()
-                print("  module, token, login, key and decrypt of \(source.ciphertextPath): ok")
-            } catch {
-                healthy = false
-                print("  FAILED — \(error.message)")
-            }
+            if !(await Self.testDecrypt(source)) { healthy = false }
         }
         if !healthy { throw ExitCode(1) }
     }
@@ -176,16 +158,22 @@ extension Doctor {
             healthy = false
             print("  token: FAILED — \(error.message)")
         }
+        return await testDecrypt(source) && healthy
+    }
+}
+
+extension Doctor {
+    /// One decrypt of the seal's file, as doctor prints it; false when it failed.
+    static func testDecrypt(_ source: some EnvelopeSealSource) async -> Bool {
         do {
-            let material = try await source.fetch()
-            switch material {
+            switch try await source.fetch() {
             case .key: print("  decrypt \(source.ciphertextPath): ok (a key)")
             case .shares(let shares): print("  decrypt \(source.ciphertextPath): ok (\(shares.count) shares)")
             }
+            return true
         } catch {
-            healthy = false
             print("  decrypt \(source.ciphertextPath): FAILED — \(error.message)")
+            return false
         }
-        return healthy
     }
 }

@@ -191,11 +191,7 @@ struct GCPKMSTests {
         ("project = \"p\"\n  region = \"global\"\n  key_ring = \"k\"\n  crypto_key = \"c\"\n  key_id = \"x\"", "unknown setting 'key_id'"),
     ])
     func badBlocks(_ body: String, _ reason: String) async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gcp-bad-\(UUID().uuidString.prefix(6))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { SecretLedger.removeDirectory(directory) }
-        let config = try TransitSealTests.writeConfig(directory, vaults: [("unix://\(directory.path)/none.sock", nil)], seal: "seal \"gcpckms\" {\n  \(body)\n}")
-        let check = try await Self.agent(["check", "--config", config], environment: ["GOOGLE_PROJECT": "", "GOOGLE_REGION": ""])
+        let check = try await AgentConfigCheck.run("seal \"gcpckms\" {\n  \(body)\n}", environment: ["GOOGLE_PROJECT": "", "GOOGLE_REGION": "", "GOOGLE_APPLICATION_CREDENTIALS": ""])
         #expect(check.status == 1 && check.stderr.contains(reason), "\(check.stderr)")
     }
 }

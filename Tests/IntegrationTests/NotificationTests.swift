@@ -103,12 +103,7 @@ struct NotificationTests {
         ("notify \"webhook\" {\n  url = \"https://h/x\"\n  secret = \"0123456789abcdef\"\n  retries = 3\n}", "unknown setting 'retries'"),
     ])
     func badBlocks(_ block: String, _ reason: String) async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("notify-bad-\(UUID().uuidString.prefix(6))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { SecretLedger.removeDirectory(directory) }
-        let config = try AgentClusterTests.config(directory, vaults: [("unix://\(directory.path)/none.sock", nil)],
-                                                  keyFile: directory.appendingPathComponent("key").path, initBlock: block)
-        let check = try await TestEnvironment.run(TestEnvironment.executable("unseal-agent"), ["check", "--config", config])
+        let check = try await AgentConfigCheck.run("seal \"file\" { path = \"DIRECTORY/key\" }\n\(block)")
         #expect(check.status == 1 && check.stderr.contains(reason), "\(check.stderr)")
         #expect(!check.stderr.contains("0123456789abcdef"))
     }
