@@ -45,11 +45,7 @@ struct AgentClusterTests {
         }
         defer { kill(agent.pid, SIGKILL) }
         let (clientA, clientB) = (try a.client(), try b.client())
-        #expect(await eventually {
-            let first = await AgentTests.isUnsealed(clientA)
-            let second = await AgentTests.isUnsealed(clientB)
-            return first && second
-        }, "\(agent.log.suffix(1500))")
+        #expect(await eventually { await AgentTests.allUnsealed([clientA, clientB]) }, "\(agent.log.suffix(1500))")
         let key = try SealKey(parsing: try String(contentsOfFile: keyFile, encoding: .utf8))
         SecretLedger.record([key.phrase()])
         // One key made (a killed agent may die between storing it and saying so).

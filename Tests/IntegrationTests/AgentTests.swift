@@ -30,6 +30,13 @@ struct AgentTests {
         (try? await client.sealStatus())?.sealed == false
     }
 
+    /// Whether every one of `clients` answers unsealed (each is asked, in order).
+    static func allUnsealed(_ clients: [VaultClient]) async -> Bool {
+        var all = true
+        for client in clients where !(await isUnsealed(client)) { all = false }
+        return all
+    }
+
     @Test("vaultd from nothing: the agent initialises and unseals it, then 20 restarts are each unsealed")
     func vaultdLifecycle() async throws {
         let vaultd = try VaultdHarness()

@@ -97,11 +97,7 @@ struct GCPKMSTests {
         let agent = try AgentTests.startAgent(config, in: a.directory)
         defer { kill(agent.pid, SIGKILL) }
         let (clientA, clientB) = (try a.client(), try b.client())
-        try #require(await eventually {
-            let first = await AgentTests.isUnsealed(clientA)
-            let second = await AgentTests.isUnsealed(clientB)
-            return first && second
-        }, "\(agent.log.suffix(2000))")
+        try #require(await eventually { await AgentTests.allUnsealed([clientA, clientB]) }, "\(agent.log.suffix(2000))")
         let envelope = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: ciphertext))) as? [String: Any]
         #expect(envelope?["mechanism"] as? String == "gcpckms" && envelope?["key_name"] as? String == fake.setup.keyName, "\(envelope ?? [:])")
         let bytes = try Data(contentsOf: URL(fileURLWithPath: ciphertext))

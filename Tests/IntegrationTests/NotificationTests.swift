@@ -52,11 +52,7 @@ struct NotificationTests {
         let agent = try AgentTests.startAgent(config, in: a.directory)
         defer { kill(agent.pid, SIGKILL) }
         let (clientA, clientB) = (try a.client(), try b.client())
-        #expect(await eventually {
-            let first = await AgentTests.isUnsealed(clientA)
-            let second = await AgentTests.isUnsealed(clientB)
-            return first && second
-        }, "\(agent.log.suffix(1500))")
+        #expect(await eventually { await AgentTests.allUnsealed([clientA, clientB]) }, "\(agent.log.suffix(1500))")
         // A restart: sealed, then unsealed again.
         try await a.stop(signal: SIGKILL)
         try await a.start()

@@ -110,11 +110,7 @@ struct PKCS11SealTests {
                                      logPath: a.directory.appendingPathComponent("agent.log").path, environment: hsm.environment)
         defer { kill(agent.pid, SIGKILL) }
         let (clientA, clientB) = (try a.client(), try b.client())
-        try #require(await eventually {
-            let first = await AgentTests.isUnsealed(clientA)
-            let second = await AgentTests.isUnsealed(clientB)
-            return first && second
-        }, "\(agent.log.suffix(2000))")
+        try #require(await eventually { await AgentTests.allUnsealed([clientA, clientB]) }, "\(agent.log.suffix(2000))")
         let bytes = try Data(contentsOf: URL(fileURLWithPath: ciphertext))
         for restart in 1...10 {
             try await a.stop(signal: SIGKILL)

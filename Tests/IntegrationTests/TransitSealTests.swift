@@ -99,11 +99,7 @@ struct TransitSealTests {
         let pairAgent = try AgentTests.startAgent(pairConfig, in: a.directory)
         defer { kill(pairAgent.pid, SIGKILL) }
         let (clientA, clientB) = (try a.client(), try b.client())
-        #expect(await eventually {
-            let first = await AgentTests.isUnsealed(clientA)
-            let second = await AgentTests.isUnsealed(clientB)
-            return first && second
-        }, "\(pairAgent.log.suffix(2000))")
+        #expect(await eventually { await AgentTests.allUnsealed([clientA, clientB]) }, "\(pairAgent.log.suffix(2000))")
         #expect(AgentClusterTests.occurrences(of: "generated a seal key", in: pairAgent.log) == 1)
 
         // OpenBao, three raft nodes, five shares kept by Transit.
