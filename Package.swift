@@ -80,6 +80,7 @@ let package = Package(
         .target(
             name: "VaultCore",
             dependencies: [
+                "LeanFoundation",
                 "SealKit",
                 "KeyKit",
                 "ErrorKit",
@@ -290,7 +291,7 @@ let package = Package(
         .testTarget(name: "VaultCoreTests", dependencies: ["VaultCore", "VaultCoreTestSupport", "VaultStorageSQLite", "VaultStoragePostgres", "SealKit", "KeyKit", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "LeanFoundationTests", dependencies: ["LeanFoundation"]),
         .testTarget(name: "UnsealAgentTests", dependencies: ["UnsealAgent", "SealSources", "SealSourceCore", "SealKit", "DurableFile", "HCL", "TestSupport"]),
-        .testTarget(name: "VaultServerTests", dependencies: ["VaultServer", "HTTPServerKit", "HCL"]),
+        .testTarget(name: "VaultServerTests", dependencies: ["VaultServer", "VaultCore", "VaultWire", "HTTPServerKit", "HCL"]),
         .testTarget(name: "HTTPTransportTests", dependencies: ["HTTPTransport", "TestSupport"], exclude: ["Oracle"]),
         .testTarget(name: "AWSAuthTests", dependencies: ["AWSAuth", "TestSupport"], exclude: ["Oracle", "Vectors"]),
         .testTarget(name: "AzureAuthTests", dependencies: ["AzureAuth", "TestSupport"], exclude: ["Oracle"]),

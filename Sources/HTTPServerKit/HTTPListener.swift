@@ -373,11 +373,12 @@ public final class HTTPListener: Service, Sendable {
         headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
         headers.replaceOrAdd(name: "Cache-Control", value: "no-store")
         if !keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
-        try await outbound.write(.head(HTTPResponseHead(version: version, status: response.status, headers: headers)))
-        if !response.body.isEmpty {
-            try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: response.body))))
-        }
-        try await outbound.write(.end(nil))
+        // One write of all three parts: each write is a hop through the writer's state machine
+        // and a flush, and a response is small.
+        var parts: [HTTPServerResponsePart] = [.head(HTTPResponseHead(version: version, status: response.status, headers: headers))]
+        if !response.body.isEmpty { parts.append(.body(.byteBuffer(ByteBuffer(bytes: response.body)))) }
+        parts.append(.end(nil))
+        try await outbound.write(contentsOf: parts)
     }
 }
 

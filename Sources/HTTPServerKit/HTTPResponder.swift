@@ -53,11 +53,12 @@ public struct HTTPRequest: Sendable {
         self.headers = headers
         self.body = body
         self.peer = peer
-        let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        self.path = String(parts.first ?? "")
+        // Split on the byte: '?' is ASCII, and splitting by Character walks graphemes.
+        let mark = uri.utf8.firstIndex(of: UInt8(ascii: "?"))
+        self.path = String(uri[..<(mark ?? uri.endIndex)])
         var query = [String: String]()
-        if parts.count > 1 {
-            for pair in parts[1].split(separator: "&") {
+        if let mark {
+            for pair in uri[uri.index(after: mark)...].split(separator: "&") {
                 let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
                 let key = PercentEncoding.decode(kv[0]) ?? String(kv[0])
                 let value = kv.count > 1 ? (PercentEncoding.decode(kv[1]) ?? String(kv[1])) : ""

@@ -1,4 +1,5 @@
 import Foundation
+import LeanFoundation
 import SealKit
 
 /// A record kept inside a vault (a secret, a key's public record): JSON sealed under the vault's
@@ -8,11 +9,20 @@ protocol StoredRecord: Codable {
     /// What the record is called in errors and in its additional data.
     static var noun: String { get }
     var createdAt: Date { get }
+    /// The record from a flat object's fields (``FlatJSON``), or nil: `JSONDecoder` reads it.
+    init?(flatFields: [String: String])
+    /// The record as a flat object, or nil: `JSONEncoder` writes it.
+    var flatJSON: FlatJSONWriter? { get }
+}
+
+extension StoredRecord {
+    init?(flatFields: [String: String]) { nil }
+    var flatJSON: FlatJSONWriter? { nil }
 }
 
 extension VaultCore {
     func sealRecord<T: StoredRecord>(_ record: T, path: String, key: DataKey) throws -> [UInt8] {
-        let json = Array(try JSONEncoder.vault.encode(record))
+        let json = try record.flatJSON?.bytes(escapingSlashes: true) ?? Array(JSONEncoder.vault.encode(record))
         noteEncryption(key.term)
         return try key.key.key.reveal { try Envelope.seal(json, key: $0, aad: "vaultd:\(T.noun):\(path)", term: key.term) }
     }
@@ -40,6 +50,7 @@ extension VaultCore {
     private func openRecord<T: StoredRecord>(_ envelope: [UInt8], path: String, key: CloakedKey) throws -> T {
         do {
             let json = try key.key.reveal { try Envelope.open(envelope, key: $0, aad: "vaultd:\(T.noun):\(path)") }
+            if let record = FlatJSON.parseObject(json).flatMap(T.init(flatFields:)) { return record }
             return try JSONDecoder.vault.decode(T.self, from: Data(json))
         } catch {
             throw VaultError(.internalError, "a \(T.noun) record failed to decrypt: the database is damaged")

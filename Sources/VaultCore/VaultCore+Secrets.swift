@@ -1,4 +1,5 @@
 import Foundation
+import LeanFoundation
 import SealKit
 
 /// A vault: a container of keys and secrets with its own master key.
@@ -33,6 +34,32 @@ public struct SecretRecord: StoredRecord, Sendable, Equatable {
         case createdAt = "created_at"
         case vaultID = "vault_id"
     }
+}
+
+extension SecretRecord {
+    /// Read from storage without `JSONDecoder` (``FlatJSON``): nil when a field is missing or
+    /// not in the form ``flatJSONWriter()`` writes.
+    init?(flatFields fields: [String: String]) {
+        guard let id = fields["id"], let createdAt = fields["created_at"].flatMap(FlatJSON.parseISO8601), let vaultID = fields["vault_id"],
+              let type = fields["type"], let name = fields["name"], let description = fields["description"] else { return nil }
+        self.init(id: id, createdAt: createdAt, vaultID: vaultID, type: type, name: name, description: description, value: fields["value"])
+    }
+
+    /// The record as its `Codable` form writes it, for ``FlatJSONWriter``: what a secret read
+    /// answers and what storage keeps.
+    public func flatJSONWriter() -> FlatJSONWriter {
+        var writer = FlatJSONWriter()
+        writer.add("id", id)
+        writer.add("created_at", createdAt)
+        writer.add("vault_id", vaultID)
+        writer.add("type", type)
+        writer.add("name", name)
+        writer.add("description", description)
+        writer.add("value", value)
+        return writer
+    }
+
+    var flatJSON: FlatJSONWriter? { flatJSONWriter() }
 }
 
 extension VaultCore {
@@ -159,6 +186,12 @@ extension VaultCore {
 
     /// Ids are UUIDs: refusing anything else keeps `/` and `..` out of storage paths.
     static func isValidID(_ id: String) -> Bool {
-        id.count == 36 && id.allSatisfy { $0.isHexDigit || $0 == "-" }
+        // Bytes, not Characters: on every read, and grapheme breaking is the costly part.
+        id.utf8.count == 36 && id.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"), UInt8(ascii: "A")...UInt8(ascii: "F"), UInt8(ascii: "-"): true
+            default: false
+            }
+        }
     }
 }

@@ -14,6 +14,12 @@ enum JSONResponse {
         return HTTPResponse(status: status, headers: headers, body: body)
     }
 
+    /// A secret, written by ``FlatJSONWriter`` (the bytes `WireJSON` would write, cheaper):
+    /// a secret read is the hot path.
+    static func encode(_ secret: SecretRecord, status: HTTPResponseStatus = .ok) -> HTTPResponse {
+        HTTPResponse(status: status, headers: ["Content-Type": "application/json"], body: secret.flatJSONWriter().bytes(escapingSlashes: false))
+    }
+
     /// Encodes `value` bare (Vault's `sys` paths) or under `data` (OpenBao's logical paths).
     static func encode<T: Codable & Sendable & Equatable>(_ value: T, underData: Bool) -> HTTPResponse {
         underData ? encode(DataEnvelope(data: value)) : encode(value)

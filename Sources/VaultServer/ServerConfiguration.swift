@@ -60,6 +60,9 @@ public struct ServerConfiguration: Sendable {
     public var unauthenticatedMetricsAccess = false
     /// The file this was read from: read again at SIGHUP for its audit blocks.
     public var sourcePath: String?
+    /// Vault's `cache_size` (entries) and `disable_cache`: the cache of storage entries in front
+    /// of the embedded SQLite storage (``CachingStorage``); nil when disabled.
+    public var storageCache: CachingStorage.Limits? = CachingStorage.Limits()
 
     public init(storage: StorageSettings, listeners: [Listener], validationHash: ValidationHash?, logLevel: String = "info", logFormat: LogFormat = .text) {
         self.storage = storage
@@ -76,7 +79,7 @@ public struct ServerConfiguration: Sendable {
             let location = (try? root.blocks("seal", labels: 1))?.first?.location ?? root.location
             throw HCLError(.unknownKey, at: location, "a seal block belongs to unseal-agent, not vaultd: vaultd holds no cloud credentials by design; move this block into the agent's configuration (docs/unseal-agent.md) and keep only seal_validation_hash here")
         }
-        try root.checkKeys(["storage", "listener", "seal_validation_hash", "log_level", "log_format", "max_secret_size", "api_addr", "snapshot", "audit", "unsafe_allow_api_audit_creation", "telemetry"] + Self.vaultSettingsIgnored)
+        try root.checkKeys(["storage", "listener", "seal_validation_hash", "log_level", "log_format", "max_secret_size", "api_addr", "snapshot", "audit", "unsafe_allow_api_audit_creation", "telemetry", "cache_size", "disable_cache"] + Self.vaultSettingsIgnored)
         let ignored = root.keys.filter { Self.vaultSettingsIgnored.contains($0) }
 
         let storages = try root.blocks("storage", labels: 1)
@@ -122,6 +125,11 @@ public struct ServerConfiguration: Sendable {
             configuration.maxSecretSize = size
         }
         configuration.apiAddress = try root.string("api_addr") ?? environment["VAULT_API_ADDR"]
+        if let entries = try root.int("cache_size") {
+            guard entries >= 2 else { throw root.error("cache_size", "must be at least 2 entries; got \(entries) (to turn the cache off, set disable_cache = true)") }
+            configuration.storageCache?.maxEntries = entries
+        }
+        if try root.bool("disable_cache") == true { configuration.storageCache = nil }
         configuration.snapshotSchedule = try snapshotSchedule(root)
         configuration.auditDevices = try auditDevices(root)
         configuration.allowAPIAuditCreation = try root.bool("unsafe_allow_api_audit_creation") ?? false
@@ -139,6 +147,9 @@ public struct ServerConfiguration: Sendable {
             }
         }
         configuration.warnings = ignored.map { "\(path): '\($0)' is a Vault setting vaultd does not implement; it is ignored" } + telemetryWarnings
+        if case .postgresql = storageSettings, root.contains("cache_size") {
+            configuration.warnings.append("\(path): 'cache_size' has no effect with storage \"postgresql\": shared storage is never cached, since another node may write it")
+        }
         return configuration
     }
 
@@ -155,7 +166,7 @@ public struct ServerConfiguration: Sendable {
     /// Top-level settings of a Vault server configuration that vaultd accepts, so that an existing
     /// file carries over, but does not implement. Each one found is named in a warning at start.
     static let vaultSettingsIgnored = [
-        "ui", "cluster_addr", "cluster_name", "disable_mlock", "disable_cache", "default_lease_ttl",
+        "ui", "cluster_addr", "cluster_name", "disable_mlock", "default_lease_ttl",
         "max_lease_ttl", "plugin_directory", "pid_file", "raw_storage_endpoint", "introspection_endpoint",
         "disable_clustering", "disable_performance_standby", "log_file", "log_rotate_duration", "log_rotate_bytes",
         "log_rotate_max_files", "enable_response_header_hostname", "enable_response_header_raft_node_id",

@@ -51,7 +51,9 @@ public enum VaultServerRunner {
         case .sqlite(let path):
             let file = try SQLiteStorage(path: path)
             sqlite = file
-            storage = file
+            // One server holds the file (its lock), so every write passes the cache. Shared
+            // storage is never cached: another node writes it.
+            storage = configuration.storageCache.map { CachingStorage(file, limits: $0) } ?? file
         case .postgresql(let settings):
             let postgres: PostgresStorage
             do { postgres = try PostgresStorage(settings, logger: Logger(label: "vaultd.storage")) } catch let error as PostgresSettingsError {

@@ -9,14 +9,16 @@ import VaultStorageSQLite
 /// server, see ``PostgresCluster``).
 @Suite("storage contract")
 struct StorageContractTests {
-    enum Kind: String, CaseIterable, Sendable { case sqlite, postgresql }
+    /// `cachedSQLite` is what vaultd runs by default: SQLite behind its ``CachingStorage``.
+    enum Kind: String, CaseIterable, Sendable { case sqlite, cachedSQLite, postgresql }
 
     /// A fresh, empty storage of `kind`, and what removes it.
     static func makeStorage(_ kind: Kind) async throws -> (any StorageBackend, () -> Void) {
         switch kind {
-        case .sqlite:
+        case .sqlite, .cachedSQLite:
             let path = SQLiteStorageTests.temporaryPath()
-            return (try SQLiteStorage(path: path), { for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: path + suffix) } })
+            let file = try SQLiteStorage(path: path)
+            return (kind == .sqlite ? file : CachingStorage(file), { for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: path + suffix) } })
         case .postgresql:
             let storage = try await PostgresStorageTests.storage(in: try await PostgresStorageTests.newDatabase())
             return (storage, {})

@@ -124,6 +124,21 @@ struct ServerConfigurationTests {
         #expect(error?.location.line == 6, "\(error?.description ?? "")")
     }
 
+    @Test("cache_size and disable_cache (Vault's keys): the storage cache is on by default with 131072 entries; bad sizes name the setting")
+    func storageCache() throws {
+        #expect(try Self.load(Self.config(tlsDisable: "true")).storageCache?.maxEntries == 131_072)
+        #expect(try Self.load(Self.config(tlsDisable: "true", extra: "cache_size = \"5000\"")).storageCache?.maxEntries == 5000)
+        #expect(try Self.load(Self.config(tlsDisable: "true", extra: "disable_cache = true")).storageCache == nil)
+        #expect(try Self.load(Self.config(tlsDisable: "true", extra: "disable_cache = \"false\"")).storageCache != nil)
+        for bad in ["cache_size = 1", "cache_size = -5", "cache_size = \"lots\"", "disable_cache = \"maybe\""] {
+            let error = #expect(throws: HCLError.self) { try Self.load(Self.config(tlsDisable: "true", extra: bad)) }
+            let name = String(bad.prefix { $0 != " " })
+            #expect(error?.description.contains(name) == true, "\(error?.description ?? "")")
+        }
+        let shared = try Self.load(Self.postgres("connection_url = \"postgres://vaultd@db/vault\"") + "\ncache_size = 1000")
+        #expect(shared.warnings.contains { $0.contains("cache_size") && $0.contains("no effect") }, "\(shared.warnings)")
+    }
+
     static func postgres(_ body: String, apiAddress: String? = "http://10.0.0.1:8200") -> String {
         let api = apiAddress.map { "api_addr = \"" + $0 + "\"" } ?? ""
         return """
