@@ -297,7 +297,12 @@ public final class HTTPListener: Service, Sendable {
                 try await server.executeThenClose { inbound in
                     for try await ticket in inbound {
                         guard let connection = tracker.claim(ticket) else { continue }
-                        group.addTask { await self.serve(connection) }
+                        if #available(macOS 15, *) {
+                            let executor = EventLoopTaskExecutor(connection.channel.channel.eventLoop)
+                            group.addTask(executorPreference: executor) { await self.serve(connection) }
+                        } else {
+                            group.addTask { await self.serve(connection) }
+                        }
                     }
                 }
             } catch {

@@ -156,7 +156,7 @@ public enum FlatJSON {
             while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 { end += 1 }
             if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
                 defer { index = end + 1 }
-                return String(bytes: bytes[index..<end], encoding: .utf8)
+                return Self.utf8String(bytes[index..<end])
             }
             var out = [UInt8]()
             while index < bytes.count {
@@ -165,7 +165,7 @@ public enum FlatJSON {
                 switch byte {
                 case UInt8(ascii: "\""):
                     // Valid UTF-8 only: JSONDecoder refuses the rest, and so does this.
-                    return String(bytes: out, encoding: .utf8)
+                    return Self.utf8String(out[...])
                 case UInt8(ascii: "\\"):
                     guard index < bytes.count else { return nil }
                     let escape = bytes[index]
@@ -187,6 +187,14 @@ public enum FlatJSON {
                 }
             }
             return nil
+        }
+
+        /// The bytes as a String, or nil when they are not valid UTF-8 (JSONDecoder refuses
+        /// those too). Decoding repairs invalid bytes, so a repaired result differs from its input.
+        /// (`String(bytes:encoding:)` does the same, generically: it cost more than the parse.)
+        private static func utf8String(_ bytes: ArraySlice<UInt8>) -> String? {
+            let text = String(decoding: bytes, as: UTF8.self)
+            return text.utf8.elementsEqual(bytes) ? text : nil
         }
 
         /// After `\u`: four hex digits, and a surrogate pair's second half when it is one.
