@@ -54,7 +54,9 @@ public struct HTTPRequest: Sendable {
         self.body = body
         self.peer = peer
         // Split on the byte: '?' is ASCII, and splitting by Character walks graphemes.
-        let mark = uri.utf8.firstIndex(of: UInt8(ascii: "?"))
+        var bytes = uri
+        let offset = bytes.withUTF8 { $0.firstIndex(of: UInt8(ascii: "?")) }
+        let mark = offset.map { uri.utf8.index(uri.utf8.startIndex, offsetBy: $0) }
         self.path = String(uri[..<(mark ?? uri.endIndex)])
         var query = [String: String]()
         if let mark {

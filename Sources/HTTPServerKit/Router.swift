@@ -42,13 +42,24 @@ public struct Router: Sendable {
     }
 
     public func match(_ method: HTTPMethod, _ path: String) -> Match {
-        let segments = path.utf8.split(separator: UInt8(ascii: "/"))
+        var path = path
+        return path.withUTF8 { match(method, $0) }
+    }
+
+    private func match(_ method: HTTPMethod, _ path: UnsafeBufferPointer<UInt8>) -> Match {
+        // The non-empty segments between slashes, as ranges of the path's bytes.
+        var segments = [Range<Int>]()
+        var start = 0
+        for index in 0...path.count where index == path.count || path[index] == UInt8(ascii: "/") {
+            if index > start { segments.append(start..<index) }
+            start = index + 1
+        }
         guard let candidates = routes[segments.count] else { return .notFound }
         var pathMatched = false
         for route in candidates {
             var matched = true
             for (pattern, segment) in zip(route.segments, segments) {
-                if case .literal(let literal) = pattern, !literal.elementsEqual(segment) {
+                if case .literal(let literal) = pattern, !Self.equal(literal, path, segment) {
                     matched = false
                     break
                 }
@@ -58,11 +69,21 @@ public struct Router: Sendable {
             if route.methods.contains(method) {
                 var parameters = [String: String]()
                 for (pattern, segment) in zip(route.segments, segments) {
-                    if case .parameter(let name) = pattern { parameters[name] = String(Substring(segment)) }
+                    if case .parameter(let name) = pattern { parameters[name] = String(decoding: UnsafeBufferPointer(rebasing: path[segment]), as: UTF8.self) }
                 }
                 return .found(route.handler, parameters, pattern: route.pattern)
             }
         }
         return pathMatched ? .methodNotAllowed : .notFound
+    }
+
+    private static func equal(_ literal: [UInt8], _ path: UnsafeBufferPointer<UInt8>, _ segment: Range<Int>) -> Bool {
+        guard literal.count == segment.count else { return false }
+        var offset = segment.lowerBound
+        for byte in literal {
+            guard path[offset] == byte else { return false }
+            offset += 1
+        }
+        return true
     }
 }

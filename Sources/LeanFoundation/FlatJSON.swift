@@ -23,12 +23,12 @@ public struct FlatJSONWriter {
         fields.append((key, FlatJSON.iso8601(date)))
     }
 
-    /// The object, keys in byte order (`.sortedKeys`).
+    /// The object, keys in order (`.sortedKeys`). Keys are ASCII names, so `<` is byte order.
     public func bytes(escapingSlashes: Bool) -> [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(fields.reduce(2) { $0 + $1.key.utf8.count + $1.value.utf8.count + 6 })
         out.append(UInt8(ascii: "{"))
-        for (index, field) in fields.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }).enumerated() {
+        for (index, field) in fields.sorted(by: { $0.key < $1.key }).enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
             FlatJSON.appendString(field.key, to: &out, escapingSlashes: escapingSlashes)
             out.append(UInt8(ascii: ":"))
@@ -39,9 +39,32 @@ public struct FlatJSONWriter {
     }
 }
 
+/// The fields of a flat object, in their order. A record has a handful: looking one up by
+/// scanning costs less than hashing every key into a dictionary.
+public struct FlatJSONFields: Sendable, Equatable {
+    public private(set) var pairs: [(key: String, value: String)] = []
+
+    public subscript(key: String) -> String? {
+        pairs.first { $0.key == key }?.value
+    }
+
+    public var dictionary: [String: String] {
+        Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Adds a field; false when the key is already there.
+    mutating func add(_ key: String, _ value: String) -> Bool {
+        guard self[key] == nil else { return false }
+        pairs.append((key, value))
+        return true
+    }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.dictionary == rhs.dictionary }
+}
+
 public enum FlatJSON {
     /// The fields of `{"key":"value",…}`, or nil for anything else (see ``FlatJSONWriter``).
-    public static func parseObject(_ bytes: [UInt8]) -> [String: String]? {
+    public static func parseObject(_ bytes: [UInt8]) -> FlatJSONFields? {
         var reader = Reader(bytes: bytes)
         return reader.object()
     }
@@ -114,10 +137,10 @@ public enum FlatJSON {
         let bytes: [UInt8]
         var index = 0
 
-        mutating func object() -> [String: String]? {
+        mutating func object() -> FlatJSONFields? {
             skipSpace()
             guard take(UInt8(ascii: "{")) else { return nil }
-            var fields = [String: String]()
+            var fields = FlatJSONFields()
             skipSpace()
             if take(UInt8(ascii: "}")) { return atEnd() ? fields : nil }
             while true {
@@ -126,7 +149,7 @@ public enum FlatJSON {
                 skipSpace()
                 guard take(UInt8(ascii: ":")) else { return nil }
                 skipSpace()
-                guard let value = string(), fields.updateValue(value, forKey: key) == nil else { return nil }
+                guard let value = string(), fields.add(key, value) else { return nil }
                 skipSpace()
                 if take(UInt8(ascii: ",")) { continue }
                 guard take(UInt8(ascii: "}")) else { return nil }
@@ -193,8 +216,12 @@ public enum FlatJSON {
         /// those too). Decoding repairs invalid bytes, so a repaired result differs from its input.
         /// (`String(bytes:encoding:)` does the same, generically: it cost more than the parse.)
         private static func utf8String(_ bytes: ArraySlice<UInt8>) -> String? {
-            let text = String(decoding: bytes, as: UTF8.self)
-            return text.utf8.elementsEqual(bytes) ? text : nil
+            bytes.withUnsafeBufferPointer { input in
+                var text = String(decoding: input, as: UTF8.self)
+                // ASCII is valid as it is; anything else must come back unchanged.
+                if !input.contains(where: { $0 >= 0x80 }) { return text }
+                return text.withUTF8 { $0.elementsEqual(input) } ? text : nil
+            }
         }
 
         /// After `\u`: four hex digits, and a surrogate pair's second half when it is one.

@@ -10,13 +10,13 @@ protocol StoredRecord: Codable {
     static var noun: String { get }
     var createdAt: Date { get }
     /// The record from a flat object's fields (``FlatJSON``), or nil: `JSONDecoder` reads it.
-    init?(flatFields: [String: String])
+    init?(flatFields: FlatJSONFields)
     /// The record as a flat object, or nil: `JSONEncoder` writes it.
     var flatJSON: FlatJSONWriter? { get }
 }
 
 extension StoredRecord {
-    init?(flatFields: [String: String]) { nil }
+    init?(flatFields: FlatJSONFields) { nil }
     var flatJSON: FlatJSONWriter? { nil }
 }
 

@@ -39,7 +39,7 @@ public struct SecretRecord: StoredRecord, Sendable, Equatable {
 extension SecretRecord {
     /// Read from storage without `JSONDecoder` (``FlatJSON``): nil when a field is missing or
     /// not in the form ``flatJSONWriter()`` writes.
-    init?(flatFields fields: [String: String]) {
+    init?(flatFields fields: FlatJSONFields) {
         guard let id = fields["id"], let createdAt = fields["created_at"].flatMap(FlatJSON.parseISO8601), let vaultID = fields["vault_id"],
               let type = fields["type"], let name = fields["name"], let description = fields["description"] else { return nil }
         self.init(id: id, createdAt: createdAt, vaultID: vaultID, type: type, name: name, description: description, value: fields["value"])
