@@ -276,7 +276,7 @@ let package = Package(
         .target(name: "VaultCoreTestSupport", dependencies: ["VaultCore"], path: "Tests/VaultCoreTestSupport"),
         .testTarget(
             name: "SealKitTests",
-            dependencies: ["SealKit", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["SealKit", "CVaultSystem", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Vectors"]
         ),
         .testTarget(

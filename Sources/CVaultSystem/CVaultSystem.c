@@ -144,6 +144,38 @@ size_t csystem_release_relocation_table(void) {
     dl_iterate_phdr(release_executable_relocations, &released);
     return released;
 }
+
+// Drops the executable's read-only segments (code, constants) from this process's page tables.
+// They are clean file pages: whatever runs next faults its pages back in from the page cache.
+// Only segments never written, so nothing can be lost.
+static int release_executable_code(struct dl_phdr_info *info, size_t size, void *result) {
+    (void)size;
+    // With text relocations the loader wrote into the code's pages: those copies are the only
+    // correct ones, and dropping them would bring back the unrelocated file. (Swift's PIE
+    // executables have none; this keeps it true whatever links the executable.)
+    for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++) {
+        if (info->dlpi_phdr[i].p_type != PT_DYNAMIC) continue;
+        for (const ElfW(Dyn) *d = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr); d->d_tag != DT_NULL; d++) {
+            if (d->d_tag == DT_TEXTREL || (d->d_tag == DT_FLAGS && (d->d_un.d_val & DF_TEXTREL))) return 1;
+        }
+    }
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+        if (p->p_type != PT_LOAD || (p->p_flags & PF_W)) continue;
+        uintptr_t start = (info->dlpi_addr + p->p_vaddr) & ~(page - 1);
+        uintptr_t end = (info->dlpi_addr + p->p_vaddr + p->p_filesz) & ~(page - 1);
+        if (end > start && madvise((void *)start, end - start, MADV_DONTNEED) == 0) *(size_t *)result += end - start;
+    }
+    return 1;   // the executable only: it comes first
+}
+
+size_t csystem_release_startup_code(void) {
+    size_t released = 0;
+    dl_iterate_phdr(release_executable_code, &released);
+    return released;
+}
 #else
 size_t csystem_release_relocation_table(void) { return 0; }
+size_t csystem_release_startup_code(void) { return 0; }
 #endif

@@ -49,4 +49,8 @@ int csystem_malloc_trim(void);
 /// 0 when there is nothing to release (or on a platform without dl_iterate_phdr).
 size_t csystem_release_relocation_table(void);
 
+/// Drops the executable's read-only segments from the page tables (Linux; 0 elsewhere): the
+/// code that ran only at start stops counting as resident. Returns the bytes covered.
+size_t csystem_release_startup_code(void);
+
 #endif
