@@ -90,7 +90,7 @@ final class GroupCommit: Sendable {
 /// commit that happens to cross SQLite's threshold: that commit used to wait for the copy and
 /// its fsync, and those waits were the write path's p99 (docs/BENCHMARKS.md).
 ///
-/// A commit asks for a checkpoint; the first ask in a quiet spell schedules one 100 ms later
+/// A commit asks for a checkpoint; an ask when none is scheduled schedules one 5 ms later
 /// on a queue of its own, on its own connection, and later asks join it. The checkpoint is
 /// PASSIVE: it copies what no reader still needs and never waits for or blocks a writer. Once
 /// the log is all copied the next commit starts it over. Under a steady stream of commits that
@@ -104,7 +104,7 @@ final class Checkpointer: Sendable {
     private let connection: DatabaseQueue
     private let queue = DispatchQueue(label: "vaultd.sqlite.checkpoint")
     private let scheduled = Mutex(false)
-    static let delay = DispatchTimeInterval.milliseconds(20)
+    static let delay = DispatchTimeInterval.milliseconds(5)
 
     init(path: String) throws {
         var configuration = Configuration()
