@@ -284,7 +284,8 @@ def main():
         port = free_port()
         vaultd_config(d, pg.url("vaultd_data"), port)
         log = open(os.path.join(d, "log"), "w")
-        processes.append(subprocess.Popen([f"{bin_dir}/vaultd", "server", "--config", f"{d}/vaultd.hcl"], stdout=log, stderr=log))
+        server = subprocess.Popen([f"{bin_dir}/vaultd", "server", "--config", f"{d}/vaultd.hcl"], stdout=log, stderr=log)
+        processes.append(server)
         sock = f"{d}/vaultd.sock"
         wait_for(lambda: connectable(sock), timeout=60)
         _, init = request(sock, "PUT", "/v1/sys/init", {"secret_shares": 1, "secret_threshold": 1})
@@ -294,8 +295,8 @@ def main():
         _, vault = request(sock, "POST", "/api/v1/vaults", {"name": "bench"}, token=token)
         _, secret = request(sock, "POST", f"/api/v1/vaults/{vault['id']}/secrets", {"name": "bench", "value": "x" * 64}, token=token)
         base = f"http://127.0.0.1:{port}"
-        read = wrk(f"{base}/api/v1/vaults/{vault['id']}/secrets/{secret['id']}", token, seconds, directory=d)
-        write = wrk(f"{base}/api/v1/vaults/{vault['id']}/secrets", token, seconds, "POST", '{"name": "bench", "value": "' + "x" * 64 + '"}', directory=d)
+        read = wrk(f"{base}/api/v1/vaults/{vault['id']}/secrets/{secret['id']}", token, seconds, directory=d, server=server.pid)
+        write = wrk(f"{base}/api/v1/vaults/{vault['id']}/secrets", token, seconds, "POST", '{"name": "bench", "value": "' + "x" * 64 + '"}', directory=d, server=server.pid)
         report("vaultd-postgresql", read, write)
 
         d = os.path.join(work, "bao-data")
@@ -303,7 +304,8 @@ def main():
         port, cluster = free_port(), free_port()
         bao_config(d, pg.url("openbao_data"), port, cluster)
         log = open(os.path.join(d, "log"), "w")
-        processes.append(subprocess.Popen([bao, "server", f"-config={d}/bao.hcl", "-log-level=warn"], stdout=log, stderr=log))
+        server = subprocess.Popen([bao, "server", f"-config={d}/bao.hcl", "-log-level=warn"], stdout=log, stderr=log)
+        processes.append(server)
         sock = f"{d}/bao.sock"
         wait_for(lambda: connectable(sock), timeout=60)
         _, init = request(sock, "PUT", "/v1/sys/init", {"secret_shares": 1, "secret_threshold": 1}, timeout=60)
@@ -312,8 +314,8 @@ def main():
         wait_for(lambda: request(sock, "POST", "/v1/sys/mounts/secret", {"type": "kv", "options": {"version": "2"}}, token=token)[0] in (200, 204), timeout=60, interval=0.2)
         wait_for(lambda: request(sock, "POST", "/v1/secret/data/bench", {"data": {"value": "x" * 64}}, token=token)[0] == 200, timeout=60, interval=0.2)
         base = f"http://127.0.0.1:{port}"
-        read = wrk(f"{base}/v1/secret/data/bench", token, seconds, directory=d)
-        write = wrk(f"{base}/v1/secret/data/bench", token, seconds, "POST", '{"data": {"value": "' + "x" * 64 + '"}}', directory=d, unique_path=True)
+        read = wrk(f"{base}/v1/secret/data/bench", token, seconds, directory=d, server=server.pid)
+        write = wrk(f"{base}/v1/secret/data/bench", token, seconds, "POST", '{"data": {"value": "' + "x" * 64 + '"}}', directory=d, unique_path=True, server=server.pid)
         report("openbao-kv2-postgresql", read, write)
     finally:
         for process in processes:
