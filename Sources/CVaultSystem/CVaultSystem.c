@@ -159,11 +159,27 @@ static int release_executable_code(struct dl_phdr_info *info, size_t size, void 
             if (d->d_tag == DT_TEXTREL || (d->d_tag == DT_FLAGS && (d->d_un.d_val & DF_TEXTREL))) return 1;
         }
     }
+    // Nothing up to 64 kB past the relocation table is dropped: it was released at start, and
+    // the kernel maps 64 kB around every fault, so re-faulting its neighbours (the program
+    // headers before it, the PLT after it — every libc call) would bring its pages back.
+    ElfW(Addr) keepBelow = 0;
+    for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++) {
+        if (info->dlpi_phdr[i].p_type != PT_DYNAMIC) continue;
+        ElfW(Addr) table = 0, tableSize = 0;
+        for (const ElfW(Dyn) *d = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr); d->d_tag != DT_NULL; d++) {
+            if (d->d_tag == DT_RELA) table = d->d_un.d_ptr;
+            if (d->d_tag == DT_RELASZ) tableSize = d->d_un.d_val;
+        }
+        ElfW(Addr) offset = table >= info->dlpi_addr && info->dlpi_addr != 0 ? table - info->dlpi_addr : table;
+        if (tableSize) keepBelow = ((offset + tableSize + 0xFFFF) & ~(ElfW(Addr))0xFFFF) + 0x10000;
+    }
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *p = &info->dlpi_phdr[i];
         if (p->p_type != PT_LOAD || (p->p_flags & PF_W)) continue;
-        uintptr_t start = (info->dlpi_addr + p->p_vaddr) & ~(page - 1);
+        ElfW(Addr) from = p->p_vaddr > keepBelow ? p->p_vaddr : keepBelow;
+        if (from >= p->p_vaddr + p->p_filesz) continue;
+        uintptr_t start = (info->dlpi_addr + from + page - 1) & ~(page - 1);
         uintptr_t end = (info->dlpi_addr + p->p_vaddr + p->p_filesz) & ~(page - 1);
         if (end > start && madvise((void *)start, end - start, MADV_DONTNEED) == 0) *(size_t *)result += end - start;
     }
