@@ -134,19 +134,19 @@ final class HTTPExchange: @unchecked Sendable {
         promise.succeed(response)
     }
 
-    func fail(_ kind: HTTPTransportError.Kind, _ detail: String) {
+    func fail(_ kind: HTTPTransportError.Kind, _ detail: String, tlsProblem: HTTPTransportError.TLSProblem? = nil) {
         guard !finished else { return }
         finished = true
         deadline?.cancel()
         channel?.close(promise: nil)
-        var error = HTTPTransportError(kind: kind, message: "\(request.method) \(displayURL): \(detail)")
+        var error = HTTPTransportError(kind: kind, message: "\(request.method) \(displayURL): \(detail)", tlsProblem: tlsProblem)
         error.elapsed = ContinuousClock.now - started
         promise.fail(error)
     }
 
     func fail(_ error: any Error) {
-        let (kind, detail) = Self.describe(error, request: request, target: target)
-        fail(kind, detail)
+        let described = Self.describe(error, request: request, target: target)
+        fail(described.kind, described.message, tlsProblem: described.tlsProblem)
     }
 
     private var displayURL: String {
@@ -154,38 +154,60 @@ final class HTTPExchange: @unchecked Sendable {
         return request.url
     }
 
-    /// What went wrong, in words an operator can act on, and whether waiting can help.
-    static func describe(_ error: any Error, request: HTTPClientRequest, target: HTTPTarget) -> (HTTPTransportError.Kind, String) {
+    /// What went wrong, in words an operator can act on, and whether waiting can help. The
+    /// message is the detail only; ``fail(_:_:tlsProblem:)`` puts the request before it.
+    static func describe(_ error: any Error, request: HTTPClientRequest, target: HTTPTarget) -> HTTPTransportError {
         switch error {
         case let error as HTTPTransportError:
-            return (error.kind, error.message)
+            return error
         case ChannelError.connectTimeout:
-            return (.timedOut, "could not connect within \(milliseconds(min(request.connectTimeout, request.timeout))) ms")
+            return HTTPTransportError(kind: .timedOut, message: "could not connect within \(milliseconds(min(request.connectTimeout, request.timeout))) ms")
         case let error as NIOConnectionError:
             if let first = error.connectionErrors.first {
                 return describe(first.error, request: request, target: target)
             }
-            return (.couldNotConnect, "could not resolve host \(error.host)")
+            return HTTPTransportError(kind: .couldNotConnect, message: "could not resolve host \(error.host)")
         case let error as IOError:
-            return (.couldNotConnect, String(cString: strerror(error.errnoCode)).lowercased())
+            return HTTPTransportError(kind: .couldNotConnect, message: String(cString: strerror(error.errnoCode)).lowercased())
         case let error as NIOSSLExtraError where error == .failedToValidateHostname:
-            return (.tls, "the server's certificate is not valid for \(request.serverName ?? target.host)")
+            return nameMismatch(request.serverName ?? target.host)
         case let error as NIOSSLError:
-            if "\(error)".contains("CERTIFICATE_VERIFY_FAILED") {
-                let setting = request.caBundlePath.map { "the CA bundle \($0)" } ?? "the system's CAs"
-                return (.tls, "the server's certificate is not trusted by \(setting) (point ca_cert or VAULT_CACERT at the CA that signed it)")
+            if case .uncleanShutdown = error {
+                return HTTPTransportError(kind: .couldNotConnect, message: "the server closed the TLS connection before answering")
             }
-            if case .uncleanShutdown = error { return (.couldNotConnect, "the server closed the TLS connection before answering") }
-            return (.tls, "TLS failed: \(error)")
+            return describeTLS("\(error)", request: request)
         case is NIOSSLExtraError, is BoringSSLError:
-            return (.tls, "TLS failed: \(error)")
+            return describeTLS("\(error)", request: request)
         case is HTTPParserError:
-            return (.other, "the answer is not valid HTTP: \(error)")
+            return HTTPTransportError(kind: .other, message: "the answer is not valid HTTP: \(error)")
         case ChannelError.ioOnClosedChannel, ChannelError.eof, ChannelError.outputClosed, ChannelError.alreadyClosed:
-            return (.couldNotConnect, "the connection closed before an answer")
+            return HTTPTransportError(kind: .couldNotConnect, message: "the connection closed before an answer")
         default:
-            return (.other, "\(error)")
+            return HTTPTransportError(kind: .other, message: "\(error)")
         }
+    }
+
+    static func nameMismatch(_ name: String) -> HTTPTransportError {
+        HTTPTransportError(kind: .tls, message: "the server's certificate is not valid for \(name)", tlsProblem: .nameMismatch)
+    }
+
+    /// BoringSSL says what failed only in its error text: the verification result, or the alert
+    /// the server sent (a server that demands a client certificate answers with an alert).
+    private static func describeTLS(_ text: String, request: HTTPClientRequest) -> HTTPTransportError {
+        if text.contains("CERTIFICATE_VERIFY_FAILED") {
+            let setting = request.caBundlePath.map { "the CA bundle \($0)" } ?? "the system's CAs"
+            return HTTPTransportError(kind: .tls, message: "the server's certificate is not trusted by \(setting) (point ca_cert or VAULT_CACERT at the CA that signed it)",
+                                      tlsProblem: .untrustedCertificate)
+        }
+        if text.contains("ALERT_CERTIFICATE_REQUIRED") || (request.clientCertificate == nil && text.contains("ALERT_HANDSHAKE_FAILURE")) {
+            return HTTPTransportError(kind: .tls, message: "the server asks for a client certificate and none was sent", tlsProblem: .clientCertificateRequired)
+        }
+        if request.clientCertificate != nil,
+           ["ALERT_BAD_CERTIFICATE", "ALERT_UNKNOWN_CA", "ALERT_CERTIFICATE_UNKNOWN", "ALERT_UNSUPPORTED_CERTIFICATE", "ALERT_CERTIFICATE_EXPIRED", "ALERT_HANDSHAKE_FAILURE"]
+            .contains(where: text.contains) {
+            return HTTPTransportError(kind: .tls, message: "the server refused the client certificate \(request.clientCertificate!.certificatePath)", tlsProblem: .clientCertificateRefused)
+        }
+        return HTTPTransportError(kind: .tls, message: "TLS failed: \(text)", tlsProblem: .other)
     }
 
     static func milliseconds(_ duration: Duration) -> Int64 {
@@ -237,7 +259,8 @@ final class HTTPExchangeHandler: ChannelInboundHandler, RemovableChannelHandler 
             let certificate = try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self).peerCertificate
             let names = certificate.map(CertificateNames.dnsNames(of:)) ?? []
             if !names.isEmpty, !names.contains(where: { CertificateNames.matches($0, host: verifyName) }) {
-                return exchange.fail(.tls, "the server's certificate is not valid for \(verifyName)")
+                let mismatch = HTTPExchange.nameMismatch(verifyName)
+                return exchange.fail(mismatch.kind, mismatch.message, tlsProblem: mismatch.tlsProblem)
             }
         }
         send(context: context)

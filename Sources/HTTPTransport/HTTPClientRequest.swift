@@ -54,15 +54,29 @@ public struct HTTPTransportError: Error, CustomStringConvertible, Sendable {
     public enum Kind: Sendable {
         case couldNotConnect, timedOut, tls, invalidRequest, other
     }
+    /// What a TLS failure (`kind == .tls`) was, for callers that name their own settings.
+    public enum TLSProblem: Sendable {
+        /// The server's certificate does not chain to a trusted CA.
+        case untrustedCertificate
+        /// The certificate does not carry the name the client checked.
+        case nameMismatch
+        /// The server asked for a client certificate and none was sent.
+        case clientCertificateRequired
+        /// The server refused the client certificate that was sent.
+        case clientCertificateRefused
+        case other
+    }
     public let kind: Kind
     public let message: String
+    public var tlsProblem: TLSProblem?
     /// How long the exchange ran before it failed, measured on the event loop that ran it (so it
     /// says when the deadline fired, however late the caller's task resumed).
     public var elapsed: Duration = .zero
 
-    public init(kind: Kind, message: String) {
+    public init(kind: Kind, message: String, tlsProblem: TLSProblem? = nil) {
         self.kind = kind
         self.message = message
+        self.tlsProblem = tlsProblem
     }
 
     /// Connection failures and time-outs are worth retrying; the others need a fix.

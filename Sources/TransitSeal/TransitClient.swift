@@ -116,9 +116,7 @@ public struct TransitClient: Sendable {
                 method: method, url: address + path, headers: headers, body: body, timeout: timeout,
                 caBundlePath: caBundlePath, clientCertificate: clientCertificate, serverName: serverName))
         } catch let error as HTTPTransportError {
-            let fix = error.kind == .tls ? " (check tls_ca_cert, tls_client_cert, tls_server_name)" : ""
-            throw SealSourceError(error.isRetryable ? .retryable : .needsFix, "seal \"transit\": \(operation): \(error.message)\(fix)",
-                                  setting: error.kind == .tls ? "tls_ca_cert" : "address")
+            throw transportFailure(error, operation: operation)
         } catch {
             throw SealSourceError(.retryable, "seal \"transit\": \(operation): \(error)", setting: "address")
         }
@@ -132,6 +130,27 @@ public struct TransitClient: Sendable {
         }
     }
 
+    /// A request that got no answer. TLS failures name the one setting that fixes them.
+    func transportFailure(_ error: HTTPTransportError, operation: String) -> SealSourceError {
+        let what = "seal \"transit\": \(operation)"
+        guard error.kind == .tls else {
+            return SealSourceError(error.isRetryable ? .retryable : .needsFix, "\(what): \(error.message)", setting: "address")
+        }
+        switch error.tlsProblem {
+        case .untrustedCertificate:
+            let trusted = caBundlePath.map { "the CA in \($0)" } ?? "the system's CAs"
+            return SealSourceError(.needsFix, "\(what): \(address)'s certificate is not signed by \(trusted): point tls_ca_cert at the CA that signed it", setting: "tls_ca_cert")
+        case .nameMismatch:
+            return SealSourceError(.needsFix, "\(what): \(error.message): set tls_server_name to a name the certificate carries", setting: "tls_server_name")
+        case .clientCertificateRequired:
+            return SealSourceError(.needsFix, "\(what): \(error.message): set tls_client_cert and tls_client_key", setting: "tls_client_cert")
+        case .clientCertificateRefused:
+            return SealSourceError(.needsFix, "\(what): \(error.message): tls_client_cert must be signed by a CA the server trusts for clients", setting: "tls_client_cert")
+        case .other, nil:
+            return SealSourceError(.needsFix, "\(what): \(error.message) (check tls_ca_cert, tls_client_cert, tls_client_key, tls_server_name)", setting: "tls_ca_cert")
+        }
+    }
+
     /// One place decides what a Transit answer means for the agent.
     func classify(status: Int, body: [UInt8], operation: String, path: String, setting: String) -> SealSourceError {
         let messages = (try? JSONDecoder().decode(ErrorAnswer.self, from: Data(body)))?.errors ?? []
@@ -141,7 +160,9 @@ public struct TransitClient: Sendable {
         case 403:
             let capability = path.hasPrefix("/v1/auth/token/") ? "the token's own lookup-self and renew-self (the default policy grants them)"
                 : "'update' on \(mountPath)/encrypt/\(keyName) and \(mountPath)/decrypt/\(keyName)"
-            return SealSourceError(.needsFix, "\(what) — permission denied: the token needs \(capability)", setting: "token")
+            // A token made in a namespace is refused everywhere else, with the same 403.
+            let place = namespace.map { " in namespace '\($0)'" } ?? " in the root namespace (set namespace if the key and the token live in one)"
+            return SealSourceError(.needsFix, "\(what) — permission denied: the token needs \(capability)\(place)", setting: "token")
         case 404:
             return SealSourceError(.needsFix, "\(what) — no Transit engine at '\(mountPath)' in \(namespace.map { "namespace '\($0)'" } ?? "the root namespace") (mount_path)", setting: "mount_path")
         case 400:

@@ -155,6 +155,7 @@ struct HTTPClientTLSTests {
         #expect(untrusted?.isRetryable == false)
         #expect(untrusted?.message.contains("not trusted") == true, "\(untrusted?.message ?? "")")
         #expect(untrusted?.message.contains("ca_cert") == true)
+        #expect(untrusted?.tlsProblem == .untrustedCertificate)
 
         // A certificate for vault.internal and 127.0.0.1 only: by address it verifies, as
         // localhost it must not.
@@ -170,6 +171,7 @@ struct HTTPClientTLSTests {
         // localhost may resolve to ::1 first, where nothing listens; 127.0.0.1 is tried next.
         #expect(misnamed?.kind == .tls, "\(misnamed?.message ?? "")")
         #expect(misnamed?.message.contains("not valid for localhost") == true, "\(misnamed?.message ?? "")")
+        #expect(misnamed?.tlsProblem == .nameMismatch)
     }
 
     @Test("HTTPS through a proxy's CONNECT tunnel, with credentials; plain HTTP in absolute form; a 407 is a clear error")

@@ -38,19 +38,22 @@ struct FaultInjection {
         return Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
     }
 
-    private static let built = Result<String, Error>(catching: {
-        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Oracle/fault_inject.c").path
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("fault-inject-\(getpid()).so").path
-        // The toolchain's clang is there wherever `swift test` runs; cc is the fallback.
+    private static let built = Result<String, Error>(catching: { try sharedLibrary(from: "fault_inject.c") })
+
+    /// Builds `Oracle/<source>` into a shared library in the temporary directory, with the C
+    /// compiler beside the Swift toolchain (cc as the fallback), and returns its path.
+    static func sharedLibrary(from source: String) throws -> String {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Oracle/\(source)").path
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("\(source.replacingOccurrences(of: ".c", with: ""))-\(getpid()).so").path
         let compilers = ["/usr/bin/clang", "/usr/bin/cc"] + (ProcessInfo.processInfo.environment["PATH"] ?? "")
             .split(separator: ":").map { "\($0)/clang" }
         guard let compiler = compilers.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw TestSupportError("no C compiler (clang or cc) to build \(source)")
+            throw TestSupportError("no C compiler (clang or cc) to build \(path)")
         }
-        let result = try TestEnvironment.runBlocking(compiler, ["-shared", "-fPIC", "-O1", "-o", output, source, "-ldl"])
-        guard result.status == 0 else { throw TestSupportError("building \(source) failed: \(result.stderr)") }
+        let result = try TestEnvironment.runBlocking(compiler, ["-shared", "-fPIC", "-O1", "-o", output, path, "-ldl"])
+        guard result.status == 0 else { throw TestSupportError("building \(path) failed: \(result.stderr)") }
         return output
-    })
+    }
 
     static func library() throws -> String { try built.get() }
 }

@@ -90,6 +90,48 @@ struct NotificationTests {
         #expect(!agent.log.contains(Self.secret))
     }
 
+    @Test("storage_lost: one of two vaultd the agent initialised comes back with empty storage; the webhook that asks only for storage_lost gets it, signed, once, for that node; nothing is initialised again")
+    func storageLost() async throws {
+        let receiver = try await OracleServer.start(script: "Tests/IntegrationTests/Oracle/webhook_receiver.py", arguments: [Self.secret, "0"])
+        let a = try VaultdHarness(), b = try VaultdHarness()
+        defer { a.remove(); b.remove() }
+        try await a.start()
+        try await b.start()
+        let keyFile = a.directory.appendingPathComponent("unseal-key").path
+        let config = try AgentClusterTests.config(a.directory, vaults: [(a.address, "pair"), (b.address, "pair")], keyFile: keyFile, initBlock: """
+            init { enabled = true }
+            notify "webhook" {
+              url    = "\(receiver.url)/hook"
+              secret = "\(Self.secret)"
+              events = ["storage_lost"]
+            }
+            """)
+        let agent = try AgentTests.startAgent(config, in: a.directory)
+        defer { kill(agent.pid, SIGKILL) }
+        let (clientA, clientB) = (try a.client(), try b.client())
+        try #require(await eventually { await AgentTests.allUnsealed([clientA, clientB]) }, "\(agent.log.suffix(1500))")
+        SecretLedger.record([try String(contentsOfFile: keyFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), Self.secret])
+
+        // b's database is gone: it starts empty and reports itself uninitialised.
+        try await b.stop(signal: SIGKILL)
+        for suffix in ["", "-wal", "-shm"] { unlink(b.databasePath + suffix) }
+        try await b.start()
+        let arrived = await eventually {
+            ((try? await Self.received(receiver)) ?? []).contains { $0.status == 200 && $0.body.event == "storage_lost" }
+        }
+        #expect(arrived, "\(agent.log.suffix(1500))")
+        // Several more watch rounds: the alert stays one notification, and b stays uninitialised.
+        try await Task.sleep(for: .seconds(2))
+        let all = try await Self.received(receiver)
+        #expect(all.count == 1 && all.allSatisfy { $0.valid && $0.eventHeader == "storage_lost" }, "\(all.map { "\($0.status) \($0.body.event) \($0.body.target)" })")
+        #expect(all.first?.body.target == b.address)
+        let message = all.first?.body.message ?? ""
+        #expect(message.contains("storage was lost"), "\(message)")
+        #expect((try await clientB.sealStatus()).initialized == false, "the agent initialised a vault that lost its storage")
+        #expect(await AgentTests.isUnsealed(clientA))
+        #expect(!agent.log.contains(Self.secret))
+    }
+
     @Test("bad notify blocks are refused by name", arguments: [
         ("notify \"email\" { url = \"https://h/x\"  secret = \"0123456789abcdef\" }", "use notify \"webhook\""),
         ("notify \"webhook\" { url = \"https://h/x\" }", "secret"),

