@@ -113,26 +113,15 @@ public final class CachingStorage: StorageBackend {
     }
 
     public func apply(_ operations: [StorageOperation]) async throws {
-        let stripes = begin(operations)
-        defer { end(operations, stripes) }
+        let written = begin(operations)
+        defer { end(written) }
         try await backend.apply(operations)
     }
 
     public func applyInitialization(_ operations: [StorageOperation]) async throws {
-        let stripes = begin(operations)
-        defer { end(operations, stripes) }
+        let written = begin(operations)
+        defer { end(written) }
         try await backend.applyInitialization(operations)
-    }
-
-    /// Drops everything (the storage changed under the cache in a way no write told it).
-    public func removeAll() {
-        state.withLock { state in
-            state.young.removeAll()
-            state.old.removeAll()
-            state.youngBytes = 0
-            state.oldBytes = 0
-            for stripe in state.version.indices { state.version[stripe] += 1 }
-        }
     }
 
     // MARK: - Internals
@@ -152,57 +141,57 @@ public final class CachingStorage: StorageBackend {
         state.youngBytes += cost
     }
 
-    /// The stripes `operations` touch (all of them for a prefix deletion), marked as written,
-    /// with their keys dropped.
-    private func begin(_ operations: [StorageOperation]) -> [Int] {
-        var touched = Set<Int>()
-        var prefixes = [String]()
+    /// What a write touches: its keys, the prefixes it deletes, and their stripes (all of them
+    /// for a prefix deletion).
+    private struct WriteSet {
         var keys = [String]()
+        var prefixes = [String]()
+        var stripes = [Int]()
+    }
+
+    /// Marks the stripes `operations` touch as written and drops their keys.
+    private func begin(_ operations: [StorageOperation]) -> WriteSet {
+        var written = WriteSet()
+        var touched = Set<Int>()
         for operation in operations {
             switch operation {
             case .put(let key, _), .delete(let key), .insertNew(let key, _):
-                keys.append(key)
+                written.keys.append(key)
                 touched.insert(Self.stripe(key))
             case .deletePrefix(let prefix):
-                prefixes.append(prefix)
+                written.prefixes.append(prefix)
                 touched = Set(0..<Self.stripes)
             }
         }
-        let stripes = Array(touched)
+        written.stripes = Array(touched)
         state.withLock { state in
-            for stripe in stripes {
+            for stripe in written.stripes {
                 state.writing[stripe] += 1
                 state.version[stripe] += 1
             }
-            drop(keys, prefixes, from: &state)
+            drop(written, from: &state)
         }
-        return stripes
+        return written
     }
 
-    private func end(_ operations: [StorageOperation], _ stripes: [Int]) {
-        var keys = [String]()
-        var prefixes = [String]()
-        for operation in operations {
-            switch operation {
-            case .put(let key, _), .delete(let key), .insertNew(let key, _): keys.append(key)
-            case .deletePrefix(let prefix): prefixes.append(prefix)
-            }
-        }
+    /// The write is over (committed or not): its stripes may fill again, and what a read filled
+    /// meanwhile for its keys is dropped.
+    private func end(_ written: WriteSet) {
         state.withLock { state in
-            for stripe in stripes {
+            for stripe in written.stripes {
                 state.writing[stripe] -= 1
                 state.version[stripe] += 1
             }
-            drop(keys, prefixes, from: &state)
+            drop(written, from: &state)
         }
     }
 
-    private func drop(_ keys: [String], _ prefixes: [String], from state: inout State) {
-        for key in keys {
+    private func drop(_ written: WriteSet, from state: inout State) {
+        for key in written.keys {
             if let value = state.young.removeValue(forKey: key) { state.youngBytes -= Self.cost(key, value) }
             if let value = state.old.removeValue(forKey: key) { state.oldBytes -= Self.cost(key, value) }
         }
-        for prefix in prefixes {
+        for prefix in written.prefixes {
             for key in state.young.keys where key.hasPrefix(prefix) {
                 state.youngBytes -= Self.cost(key, state.young.removeValue(forKey: key)!)
             }
