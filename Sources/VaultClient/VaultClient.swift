@@ -51,6 +51,15 @@ public struct VaultClient: Sendable {
         return value
     }
 
+    /// Sends a wire request and returns the answer's bytes as the server sent them (for a
+    /// client that decodes only part of them, or prints them); throws ``APIError`` for any
+    /// status outside `accepted`.
+    public func answer(_ method: String, _ path: String, body: (some Encodable)? = nil as Never?, accepted: Set<Int> = [200, 201, 204]) async throws -> [UInt8] {
+        let (status, answer) = try await exchange(method, path, body: try body.map { try WireJSON.encode($0) })
+        guard accepted.contains(status) else { throw APIError(status: status, body: answer) }
+        return answer
+    }
+
     /// Sends a request and returns the status and the decoded JSON body (if any). For vaultd's
     /// resource API, read a field at a time; the sys API has typed calls below.
     public func send(_ method: String, _ path: String, body: [String: Any]? = nil, timeout: Duration? = nil) async throws -> (status: Int, json: Any?) {

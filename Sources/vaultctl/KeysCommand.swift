@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCLI
 import VaultClient
+import VaultWire
 
 /// `vaultctl keys …`: keys held in a vault and what they do (vaultd). Not to be confused with
 /// `vaultctl key`, which handles seal keys offline.
@@ -33,12 +34,7 @@ struct KeysCommand: AsyncParsableCommand {
         @Option(help: "RSA: PS256, PS384, PS512, RS256, RS384 or RS512 (default PS256).") var algorithm: String?
         @Option(help: "BIP39: the derivation path (default m/44'/60'/0'/0/0).") var path: String?
 
-        var options: [String: Any]? {
-            var options: [String: Any] = [:]
-            if let algorithm { options["algorithm"] = algorithm }
-            if let path { options["hdwallet"] = ["hd_derivation_path": path] }
-            return options.isEmpty ? nil : options
-        }
+        var options: SignatureOptions? { SignatureOptions(algorithm: algorithm, hdDerivationPath: path) }
     }
 
     struct Create: AsyncParsableCommand {
@@ -59,18 +55,19 @@ struct KeysCommand: AsyncParsableCommand {
 
         func run() async throws {
             let client = try server.client()
-            var body: [String: Any] = ["spec": spec, "name": name, "description": description, "ephemeral": ephemeral]
-            if let usage { body["usage"] = usage }
+            var body = KeyCreateRequest(spec: spec, name: name, description: description, ephemeral: ephemeral, usage: usage)
             if mnemonicStdin {
                 guard let words = SecretInput.readStandardInput(allowTerminal: true), !words.isEmpty else { throw CommandFailure("give the mnemonic on standard input") }
-                body["mnemonic"] = words
+                body.mnemonic = words
             }
             let vaultID = try await resolveVault(client, vault, create: true)
-            let key = try await perform { try await client.call("POST", "/api/v1/vaults/\(vaultID)/keys", body: body) } as? [String: Any] ?? [:]
-            if json { try printJSON(key); return }
-            print(key["id"] as? String ?? "")
-            for field in ["address", "hd_derivation_path", "public_key", "private_key", "mnemonic"] {
-                if let value = key[field] as? String { print("\(field): \(value)") }
+            let created = try await resource(client, "POST", "/api/v1/vaults/\(vaultID)/keys", body: body, as: ResourceSummary.self)
+            if json { try created.printJSON(); return }
+            let key = created.value
+            print(key.id)
+            for (field, value) in [("address", key.address), ("hd_derivation_path", key.hdDerivationPath), ("public_key", key.publicKey),
+                                   ("private_key", key.privateKey), ("mnemonic", key.mnemonic)] {
+                if let value { print("\(field): \(value)") }
             }
         }
     }
@@ -91,10 +88,10 @@ struct KeysCommand: AsyncParsableCommand {
             if let spec { query.append("spec=\(spec.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? spec)") }
             if let type { query.append("type=\(type.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? type)") }
             let path = "/api/v1/vaults/\(vaultID)/keys" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
-            let keys = try await perform { try await client.call("GET", path) } as? [[String: Any]] ?? []
-            if json { try printJSON(keys); return }
-            for key in keys {
-                print([key["id"], key["spec"], key["usage"], key["name"]].map { $0 as? String ?? "" }.joined(separator: "  "))
+            let keys = try await resource(client, "GET", path, as: [ResourceSummary].self)
+            if json { try keys.printJSON(); return }
+            for key in keys.value {
+                print([key.id, key.spec ?? "", key.usage ?? "", key.name ?? ""].joined(separator: "  "))
             }
         }
     }
@@ -107,7 +104,7 @@ struct KeysCommand: AsyncParsableCommand {
         func run() async throws {
             let client = try server.client()
             let path = try await target.resolve(client)
-            try printJSON(try await perform { try await client.call("GET", path) } ?? [:])
+            try await resource(client, "GET", path, as: ResourceSummary.self).printJSON()
         }
     }
 
@@ -119,7 +116,7 @@ struct KeysCommand: AsyncParsableCommand {
         func run() async throws {
             let client = try server.client()
             let path = try await target.resolve(client)
-            _ = try await perform { try await client.call("DELETE", path) }
+            try await resource(client, "DELETE", path)
             print("Deleted \(path.split(separator: "/").last ?? "").")
         }
     }
@@ -140,9 +137,8 @@ struct KeysCommand: AsyncParsableCommand {
                 return input
             }()
             let path = try await target.resolve(client)
-            let body: [String: Any] = ["data": plaintext, "encoding": base64 ? "base64" : "utf8"]
-            let answer = try await perform { try await client.call("POST", "\(path)/encrypt", body: body) } as? [String: Any] ?? [:]
-            if json { try printJSON(answer) } else { print(answer["data"] as? String ?? "") }
+            let answer = try await resource(client, "POST", "\(path)/encrypt", body: KeyDataRequest(data: plaintext, encoding: base64 ? "base64" : "utf8"), as: DataResponse.self)
+            if json { try answer.printJSON() } else { print(answer.value.data) }
         }
     }
 
@@ -162,9 +158,8 @@ struct KeysCommand: AsyncParsableCommand {
                 return input
             }()
             let path = try await target.resolve(client)
-            let body: [String: Any] = ["data": ciphertext, "encoding": base64 ? "base64" : "utf8"]
-            let answer = try await perform { try await client.call("POST", "\(path)/decrypt", body: body) } as? [String: Any] ?? [:]
-            if json { try printJSON(answer) } else { print(answer["data"] as? String ?? "") }
+            let answer = try await resource(client, "POST", "\(path)/decrypt", body: KeyDataRequest(data: ciphertext, encoding: base64 ? "base64" : "utf8"), as: DataResponse.self)
+            if json { try answer.printJSON() } else { print(answer.value.data) }
         }
     }
 
@@ -180,12 +175,10 @@ struct KeysCommand: AsyncParsableCommand {
         func run() async throws {
             let client = try server.client()
             let path = try await target.resolve(client)
-            var body: [String: Any] = ["message": message]
-            body["options"] = flags.options
-            let answer = try await perform { try await client.call("POST", "\(path)/sign", body: body) } as? [String: Any] ?? [:]
-            if json { try printJSON(answer); return }
-            print(answer["signature"] as? String ?? "")
-            if let address = answer["address"] as? String { print("address: \(address)") }
+            let answer = try await resource(client, "POST", "\(path)/sign", body: SignatureRequest(message: message, options: flags.options), as: SignResponse.self)
+            if json { try answer.printJSON(); return }
+            print(answer.value.signature)
+            if let address = answer.value.address { print("address: \(address)") }
         }
     }
 
@@ -200,10 +193,8 @@ struct KeysCommand: AsyncParsableCommand {
         func run() async throws {
             let client = try server.client()
             let path = try await target.resolve(client)
-            var body: [String: Any] = ["message": message, "signature": signature]
-            body["options"] = flags.options
-            let answer = try await perform { try await client.call("POST", "\(path)/verify", body: body) } as? [String: Any] ?? [:]
-            try reportVerdict(answer)
+            let body = SignatureRequest(message: message, signature: signature, options: flags.options)
+            try reportVerdict(try await resource(client, "POST", "\(path)/verify", body: body, as: VerifyResponse.self).value)
         }
     }
 
@@ -218,10 +209,12 @@ struct KeysCommand: AsyncParsableCommand {
         func run() async throws {
             let client = try server.client()
             let keyPath = try await target.resolve(client)
-            let body: [String: Any] = path.map { ["options": ["hdwallet": ["hd_derivation_path": $0]]] } ?? [:]
-            let answer = try await perform { try await client.call("POST", "\(keyPath)/derive", body: body) } as? [String: Any] ?? [:]
-            if json { try printJSON(answer); return }
-            for field in ["address", "public_key", "hd_derivation_path"] { print("\(field): \(answer[field] as? String ?? "")") }
+            let body = SignatureRequest(options: SignatureOptions(algorithm: nil, hdDerivationPath: path))
+            let answer = try await resource(client, "POST", "\(keyPath)/derive", body: body, as: DeriveResponse.self)
+            if json { try answer.printJSON(); return }
+            for (field, value) in [("address", answer.value.address), ("public_key", answer.value.publicKey), ("hd_derivation_path", answer.value.hdDerivationPath)] {
+                print("\(field): \(value)")
+            }
         }
     }
 }
@@ -241,14 +234,14 @@ struct VerifyCommand: AsyncParsableCommand {
 
     func run() async throws {
         let client = try server.client()
-        var body: [String: Any] = ["spec": spec, "public_key": publicKey, "message": message, "signature": signature]
-        if let algorithm { body["options"] = ["algorithm": algorithm] }
-        try reportVerdict(try await perform { try await client.call("POST", "/api/v1/verify", body: body) } as? [String: Any] ?? [:])
+        let body = SignatureRequest(message: message, signature: signature, spec: spec, publicKey: publicKey,
+                                    options: SignatureOptions(algorithm: algorithm, hdDerivationPath: nil))
+        try reportVerdict(try await resource(client, "POST", "/api/v1/verify", body: body, as: VerifyResponse.self).value)
     }
 }
 
-func reportVerdict(_ answer: [String: Any]) throws {
-    guard answer["verified"] as? Bool == true else {
+func reportVerdict(_ answer: VerifyResponse) throws {
+    guard answer.verified else {
         print("verified: false")
         throw CommandFailure("the signature does not verify", exitCode: 1)
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCLI
 import VaultClient
+import VaultWire
 
 /// `vaultctl secrets …`: store and read secrets in a vault.
 struct SecretsCommand: AsyncParsableCommand {
@@ -37,12 +38,9 @@ struct SecretsCommand: AsyncParsableCommand {
                 return input
             }()
             let vaultID = try await resolveVault(client, target.vault, create: true)
-            let created = try await perform {
-                try await client.call("POST", "/api/v1/vaults/\(vaultID)/secrets", body: [
-                    "name": name, "value": secretValue, "type": type, "description": description,
-                ])
-            }
-            if json { try printJSON(created ?? [:]) } else { print((created as? [String: Any])?["id"] as? String ?? "") }
+            let created = try await resource(client, "POST", "/api/v1/vaults/\(vaultID)/secrets",
+                                             body: SecretCreateRequest(name: name, value: secretValue, type: type, description: description), as: ResourceSummary.self)
+            if json { try created.printJSON() } else { print(created.value.id) }
         }
     }
 
@@ -58,8 +56,8 @@ struct SecretsCommand: AsyncParsableCommand {
             let client = try server.client()
             let vaultID = try await resolveVault(client, target.vault, create: false)
             let secretID = try await resolveSecret(client, vaultID, secret)
-            let record = try await perform { try await client.call("GET", "/api/v1/vaults/\(vaultID)/secrets/\(secretID)") } as? [String: Any] ?? [:]
-            if json { try printJSON(record) } else { print(record["value"] as? String ?? "") }
+            let record = try await resource(client, "GET", "/api/v1/vaults/\(vaultID)/secrets/\(secretID)", as: ResourceSummary.self)
+            if json { try record.printJSON() } else { print(record.value.value ?? "") }
         }
     }
 
@@ -73,10 +71,10 @@ struct SecretsCommand: AsyncParsableCommand {
         func run() async throws {
             let client = try server.client()
             let vaultID = try await resolveVault(client, target.vault, create: false)
-            let records = try await perform { try await client.call("GET", "/api/v1/vaults/\(vaultID)/secrets") } as? [[String: Any]] ?? []
-            if json { try printJSON(records); return }
-            for record in records {
-                print("\(record["id"] as? String ?? "")  \(record["name"] as? String ?? "")  \(record["type"] as? String ?? "")")
+            let records = try await resource(client, "GET", "/api/v1/vaults/\(vaultID)/secrets", as: [ResourceSummary].self)
+            if json { try records.printJSON(); return }
+            for record in records.value {
+                print("\(record.id)  \(record.name ?? "")  \(record.type ?? "")")
             }
         }
     }
@@ -91,7 +89,7 @@ struct SecretsCommand: AsyncParsableCommand {
             let client = try server.client()
             let vaultID = try await resolveVault(client, target.vault, create: false)
             let secretID = try await resolveSecret(client, vaultID, secret)
-            _ = try await perform { try await client.call("DELETE", "/api/v1/vaults/\(vaultID)/secrets/\(secretID)") }
+            try await resource(client, "DELETE", "/api/v1/vaults/\(vaultID)/secrets/\(secretID)")
             print("Deleted \(secretID).")
         }
     }
@@ -104,14 +102,10 @@ private func isID(_ text: String) -> Bool {
 /// The id of the vault named or identified by `nameOrID`, creating it when asked to.
 func resolveVault(_ client: VaultClient, _ nameOrID: String, create: Bool) async throws -> String {
     if isID(nameOrID) { return nameOrID }
-    let vaults = try await perform { try await client.call("GET", "/api/v1/vaults") } as? [[String: Any]] ?? []
-    if let match = vaults.last(where: { $0["name"] as? String == nameOrID }), let id = match["id"] as? String {
-        return id
-    }
+    let vaults = try await resource(client, "GET", "/api/v1/vaults", as: [ResourceSummary].self).value
+    if let match = vaults.last(where: { $0.name == nameOrID }) { return match.id }
     guard create else { throw CommandFailure("no vault named '\(nameOrID)'", exitCode: 1) }
-    let created = try await perform { try await client.call("POST", "/api/v1/vaults", body: ["name": nameOrID, "description": ""]) }
-    guard let id = (created as? [String: Any])?["id"] as? String else { throw CommandFailure("the vault did not return an id", exitCode: 1) }
-    return id
+    return try await resource(client, "POST", "/api/v1/vaults", body: VaultCreateRequest(name: nameOrID), as: ResourceSummary.self).value.id
 }
 
 /// The id of the secret named or identified by `nameOrID` (the newest of that name).
@@ -127,9 +121,9 @@ func resolveKey(_ client: VaultClient, _ vaultID: String, _ nameOrID: String) as
 /// `nameOrID` when it is an id, else the id of the newest record named so in the listing at `path`.
 private func resolveRecord(_ client: VaultClient, _ path: String, _ nameOrID: String, noun: String) async throws -> String {
     if isID(nameOrID) { return nameOrID }
-    let records = try await perform { try await client.call("GET", path) } as? [[String: Any]] ?? []
-    guard let match = records.last(where: { $0["name"] as? String == nameOrID }), let id = match["id"] as? String else {
+    let records = try await resource(client, "GET", path, as: [ResourceSummary].self).value
+    guard let match = records.last(where: { $0.name == nameOrID }) else {
         throw CommandFailure("no \(noun) named '\(nameOrID)'", exitCode: 1)
     }
-    return id
+    return match.id
 }

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTransport
 import VaultCLI
 import VaultClient
+import VaultWire
 
 /// Where the vault is and who we are: shared by every command that talks to a server.
 struct ServerOptions: ParsableArguments {
@@ -67,9 +68,34 @@ func printJSON<T: Encodable>(_ value: T) throws {
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
 
-func printJSON(_ value: Any) throws {
-    let data = try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-    print(String(decoding: data, as: UTF8.self))
+/// A resource answer: the bytes vaultd sent (what `--json` prints) and the fields vaultctl
+/// reads from them.
+struct ResourceAnswer<Value: Decodable> {
+    let bytes: [UInt8]
+    let value: Value
+
+    /// Prints the answer as vaultd sent it, pretty and with sorted keys.
+    func printJSON() throws {
+        let object = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
+        print(String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// One call to vaultd's resource API: `body` sent as its wire type, the answer decoded as
+/// `Value` (``ResourceSummary`` for records), errors worded by ``perform(_:)``.
+func resource<Value: Decodable>(_ client: VaultClient, _ method: String, _ path: String, body: (some Encodable)? = nil as Never?,
+                                as type: Value.Type) async throws -> ResourceAnswer<Value> {
+    let bytes = try await perform { try await client.answer(method, path, body: body) }
+    guard let value = WireJSON.decode(type, from: bytes) else {
+        throw CommandFailure("the answer to \(method) \(path) is not what vaultd's API defines", exitCode: 1)
+    }
+    return ResourceAnswer(bytes: bytes, value: value)
+}
+
+/// A resource call whose answer carries nothing to print (a deletion, a revocation).
+func resource(_ client: VaultClient, _ method: String, _ path: String, body: (some Encodable)? = nil as Never?) async throws {
+    _ = try await perform { try await client.answer(method, path, body: body) }
 }
 
 /// Reads a secret from the terminal without echo, or from standard input when it is not a terminal.

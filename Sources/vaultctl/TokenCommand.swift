@@ -1,5 +1,6 @@
 import ArgumentParser
 import VaultCLI
+import VaultWire
 
 /// `vaultctl token create` and `vaultctl token revoke`.
 struct TokenCommand: AsyncParsableCommand {
@@ -28,17 +29,15 @@ struct TokenCommand: AsyncParsableCommand {
 
         func run() async throws {
             let client = try server.client()
-            var body: [String: Any] = [
-                "capabilities": capabilities.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
-                "display_name": displayName,
-            ]
+            var ids: [String]?
             if !vault.isEmpty {
-                var ids = [String]()
-                for name in vault { ids.append(try await resolveVault(client, name, create: false)) }
-                body["vault_ids"] = ids
+                ids = []
+                for name in vault { ids?.append(try await resolveVault(client, name, create: false)) }
             }
-            let answer = try await perform { try await client.call("POST", "/api/v1/tokens", body: body) } as? [String: Any] ?? [:]
-            if json { try printJSON(answer) } else { print(answer["token"] as? String ?? "") }
+            let request = TokenCreateRequest(capabilities: capabilities.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
+                                             displayName: displayName, vaultIDs: ids)
+            let answer = try await resource(client, "POST", "/api/v1/tokens", body: request, as: TokenCreatedResponse.self)
+            if json { try answer.printJSON() } else { print(answer.value.token) }
         }
     }
 
@@ -54,13 +53,13 @@ struct TokenCommand: AsyncParsableCommand {
         func run() async throws {
             let client = try server.client()
             if revokeSelf {
-                _ = try await perform { try await client.call("POST", "/v1/auth/token/revoke-self") }
+                try await resource(client, "POST", "/v1/auth/token/revoke-self")
             } else {
                 let token = try target ?? {
                     guard let input = SecretInput.readStandardInput(), !input.isEmpty else { throw CommandFailure("give the token to revoke") }
                     return input
                 }()
-                _ = try await perform { try await client.call("POST", "/v1/auth/token/revoke", body: ["token": token]) }
+                try await resource(client, "POST", "/v1/auth/token/revoke", body: TokenRevokeRequest(token: token))
             }
             print("Token revoked.")
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultCLI
 import VaultClient
+import VaultWire
 
 /// `vaultctl vaults …`: the containers of keys and secrets (vaultd).
 struct VaultsCommand: AsyncParsableCommand {
@@ -25,10 +26,8 @@ struct VaultsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let client = try server.client()
-            let vault = try await perform {
-                try await client.call("POST", "/api/v1/vaults", body: ["name": name, "description": description])
-            } as? [String: Any] ?? [:]
-            if json { try printJSON(vault) } else { print(vault["id"] as? String ?? "") }
+            let vault = try await resource(client, "POST", "/api/v1/vaults", body: VaultCreateRequest(name: name, description: description), as: ResourceSummary.self)
+            if json { try vault.printJSON() } else { print(vault.value.id) }
         }
     }
 
@@ -40,10 +39,10 @@ struct VaultsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let client = try server.client()
-            let vaults = try await perform { try await client.call("GET", "/api/v1/vaults") } as? [[String: Any]] ?? []
-            if json { try printJSON(vaults); return }
-            for vault in vaults {
-                print([vault["id"], vault["name"], vault["description"]].map { $0 as? String ?? "" }.joined(separator: "  "))
+            let vaults = try await resource(client, "GET", "/api/v1/vaults", as: [ResourceSummary].self)
+            if json { try vaults.printJSON(); return }
+            for vault in vaults.value {
+                print([vault.id, vault.name ?? "", vault.description ?? ""].joined(separator: "  "))
             }
         }
     }
@@ -56,7 +55,7 @@ struct VaultsCommand: AsyncParsableCommand {
         func run() async throws {
             let client = try server.client()
             let id = try await resolveVault(client, vault, create: false)
-            try printJSON(try await perform { try await client.call("GET", "/api/v1/vaults/\(id)") } ?? [:])
+            try await resource(client, "GET", "/api/v1/vaults/\(id)", as: ResourceSummary.self).printJSON()
         }
     }
 
@@ -68,7 +67,7 @@ struct VaultsCommand: AsyncParsableCommand {
         func run() async throws {
             let client = try server.client()
             let id = try await resolveVault(client, vault, create: false)
-            _ = try await perform { try await client.call("DELETE", "/api/v1/vaults/\(id)") }
+            try await resource(client, "DELETE", "/api/v1/vaults/\(id)")
             print("Deleted \(id).")
         }
     }

@@ -34,6 +34,24 @@ struct VaultWireTests {
         #expect(WireJSON.decode(ErrorResponse.self, from: Array(#"{"errors":["no"]}"#.utf8))?.errors == ["no"])
     }
 
+    @Test("resource request bodies: the fields vaultd reads, optionals left out, options only when given")
+    func resourceRequests() throws {
+        func json(_ value: some Encodable) throws -> String { String(decoding: try WireJSON.encode(value), as: UTF8.self) }
+        #expect(try json(KeyCreateRequest(spec: "Ed25519", name: "k", description: "", ephemeral: false)) == #"{"description":"","ephemeral":false,"name":"k","spec":"Ed25519"}"#)
+        #expect(try json(KeyDataRequest(data: "hi", encoding: "utf8")) == #"{"data":"hi","encoding":"utf8"}"#)
+        #expect(SignatureOptions(algorithm: nil, hdDerivationPath: nil) == nil)
+        #expect(try json(SignatureRequest(message: "ab", options: SignatureOptions(algorithm: nil, hdDerivationPath: nil))) == #"{"message":"ab"}"#)
+        #expect(try json(SignatureRequest(options: SignatureOptions(algorithm: nil, hdDerivationPath: "m/44'/60'/0'/0/1"))) == #"{"options":{"hdwallet":{"hd_derivation_path":"m/44'/60'/0'/0/1"}}}"#)
+        #expect(try json(SignatureRequest(message: "ab", signature: "cd", spec: "RSA-2048", publicKey: "pk", options: SignatureOptions(algorithm: "PS256", hdDerivationPath: nil)))
+                == #"{"message":"ab","options":{"algorithm":"PS256"},"public_key":"pk","signature":"cd","spec":"RSA-2048"}"#)
+        #expect(try json(TokenCreateRequest(capabilities: ["read"], displayName: "ci", vaultIDs: nil)) == #"{"capabilities":["read"],"display_name":"ci"}"#)
+        // A record as vaultd sends it: what vaultctl prints is there, whatever else the record has.
+        let key = #"{"created_at":"2026-12-01T00:00:00Z","description":"","id":"1b4e28ba-2fa1-11d2-883f-0016d3cca427","name":"k","public_key":"ab","spec":"Ed25519","type":"asymmetric","usage":"sign/verify","vault_id":"v"}"#
+        let summary = try #require(WireJSON.decode(ResourceSummary.self, from: Array(key.utf8)))
+        #expect(summary.id == "1b4e28ba-2fa1-11d2-883f-0016d3cca427" && summary.publicKey == "ab" && summary.usage == "sign/verify" && summary.value == nil)
+        #expect(WireJSON.decode(ResourceSummary.self, from: Array(#"{"name":"no id"}"#.utf8)) == nil)
+    }
+
     @Test("the init body as vaultd reads it: defaults, numbers as strings, and refusals that name the field", arguments: [
         (#"{"secret_shares":"three"}"#, "'secret_shares' must be an integer"),
         (#"{"secret_shares":true}"#, "'secret_shares' must be an integer"),
