@@ -126,9 +126,12 @@ public struct VaultAPI: HTTPResponder {
     // MARK: - Helpers
 
     /// A query flag as Vault reads one: present without a value, or true/1.
+    /// A query flag as Vault reads one (Go's `strconv.ParseBool`): `1`, `t`, `true` in any case
+    /// are true — clients send `True` (hvac, through Python's `str(True)`) as well as `true`. A
+    /// bare `?flag` is true too.
     static func flag(_ value: String?) -> Bool {
         guard let value else { return false }
-        return value.isEmpty || value == "true" || value == "1"
+        return value.isEmpty || ["1", "t", "true"].contains(value.lowercased())
     }
 
     static func token(of request: HTTPRequest) -> String? {

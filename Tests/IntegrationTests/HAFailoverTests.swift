@@ -225,7 +225,7 @@ struct HAStandbyTests {
         (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]) ?? [:]
     }
 
-    @Test("health 200/429 (standbyok, standbycode), sys/leader and sys/ha-status from every node; a standby forwards, or answers 307 with X-Vault-No-Request-Forwarding; bao status and bao operator step-down through a standby")
+    @Test("health 200/429 (standbyok, standbycode), sys/leader and sys/ha-status from every node; a standby forwards, or answers 307 with X-Vault-No-Request-Forwarding; hvac through a standby; bao status and bao operator step-down through a standby")
     func standbys() async throws {
         let cluster = try await HACluster(nodes: 3, postgres: try await PostgresCluster.shared.value, lease: "1s")
         defer { cluster.remove() }
@@ -270,6 +270,24 @@ struct HAStandbyTests {
         #expect(redirect.status == 307 && redirect.headers["location"] == active.apiAddress + "/api/v1/vaults/\(id)", "\(redirect.status) \(redirect.headers)")
         // A bad token through a standby is the active node's 403, not a standby's guess.
         #expect(try await HACluster.request(standby, "GET", "/api/v1/vaults", token: "hvs.not-a-token").status == 403)
+
+        // hvac pointed at a standby: its own parsing of the leader and health answers, and a
+        // token made and looked up through the standby (both forwarded to the active node).
+        let hvac = try await TestEnvironment.runJSONOracle("""
+            import hvac, json, sys
+            given = json.load(sys.stdin)
+            client = hvac.Client(url=given["url"], token=given["root"])
+            leader = client.sys.read_leader_status()
+            health = client.sys.read_health_status(standby_ok=True, method="GET")
+            created = client.auth.token.create(policies=["read"], display_name="via-standby")
+            token = created["auth"]["client_token"]
+            me = hvac.Client(url=given["url"], token=token).auth.token.lookup_self()["data"]
+            print(json.dumps({"sealed": client.sys.is_sealed(), "is_self": leader["is_self"], "leader": leader["leader_address"],
+                              "standby": health["standby"], "policies": me["policies"], "token": token}))
+            """, ["url": standby.apiAddress, "root": token]) as? [String: Any]
+        if let made = hvac?["token"] as? String { SecretLedger.record([made]) }
+        #expect(hvac?["sealed"] as? Bool == false && hvac?["is_self"] as? Bool == false && hvac?["leader"] as? String == active.apiAddress, "\(String(describing: hvac))")
+        #expect(hvac?["standby"] as? Bool == true && hvac?["policies"] as? [String] == ["read"], "\(String(describing: hvac))")
 
         // The real bao CLI pointed at a standby.
         let environment = ["VAULT_ADDR": standby.apiAddress, "VAULT_TOKEN": token, "PATH": "/usr/bin:/bin"]
