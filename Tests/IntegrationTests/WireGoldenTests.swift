@@ -41,6 +41,11 @@ struct WireGoldenTests {
         for (pattern, replacement) in patterns {
             text = text.replacingOccurrences(of: pattern, with: replacement, options: .regularExpression)
         }
+        // The transcript was recorded on SQLite; the PostgreSQL pass must match it in every other
+        // byte (the storage type is the one field the storage decides).
+        if VaultdHarness.isPostgreSQL {
+            text = text.replacingOccurrences(of: #""storage_type":"postgresql""#, with: #""storage_type":"sqlite""#)
+        }
         return "## \(exchange.title)\n\(text)\n"
     }
 
