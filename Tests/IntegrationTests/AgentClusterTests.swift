@@ -31,10 +31,8 @@ struct AgentClusterTests {
     /// Two vaultd, one agent, one `seal "file"`, init on, declared one cluster: one key stored,
     /// both vaults initialised with it and unsealed.
     static func twoVaultdTrial(killAgentAfter delay: Duration? = nil) async throws {
-        let a = try VaultdHarness(), b = try VaultdHarness()
+        let (a, b) = try await VaultdHarness.startedPair()
         defer { a.remove(); b.remove() }
-        try await a.start()
-        try await b.start()
         let keyFile = a.directory.appendingPathComponent("unseal-key").path
         let config = try config(a.directory, vaults: [(a.address, "pair"), (b.address, "pair")], keyFile: keyFile, initBlock: "init { enabled = true }")
         var agent = try AgentTests.startAgent(config, in: a.directory)

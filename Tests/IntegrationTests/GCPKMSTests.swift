@@ -87,10 +87,8 @@ struct GCPKMSTests {
     @Test("two vaultd declared one cluster, init through Cloud KMS with a service account: one key, both unsealed; 10 kill -9 restarts with the same file")
     func initClusterAndRestarts() async throws {
         let fake = try await GCPFake()
-        let a = try VaultdHarness(), b = try VaultdHarness()
+        let (a, b) = try await VaultdHarness.startedPair()
         defer { a.remove(); b.remove() }
-        try await a.start()
-        try await b.start()
         let ciphertext = a.directory.appendingPathComponent("gcpckms.enc").path
         let config = try TransitSealTests.writeConfig(a.directory, vaults: [(a.address, "pair"), (b.address, "pair")],
                                                       seal: fake.sealBlock(ciphertext: ciphertext, credentials: fake.setup.agentSA), extra: "init { enabled = true }")

@@ -31,10 +31,8 @@ struct NotificationTests {
     func events() async throws {
         let receiver = try await OracleServer.start(script: "Tests/IntegrationTests/Oracle/webhook_receiver.py", arguments: [Self.secret, "2"])
         let hung = try await OracleServer.start(script: "Tests/IntegrationTests/Oracle/webhook_receiver.py", arguments: [Self.secret, "0", "hang"])
-        let a = try VaultdHarness(), b = try VaultdHarness()
+        let (a, b) = try await VaultdHarness.startedPair()
         defer { a.remove(); b.remove() }
-        try await a.start()
-        try await b.start()
         let keyFile = a.directory.appendingPathComponent("unseal-key").path
         let config = try AgentClusterTests.config(a.directory, vaults: [(a.address, "pair"), (b.address, "pair")], keyFile: keyFile, initBlock: """
             init { enabled = true }
@@ -93,10 +91,8 @@ struct NotificationTests {
     @Test("storage_lost: one of two vaultd the agent initialised comes back with empty storage; the webhook that asks only for storage_lost gets it, signed, once, for that node; nothing is initialised again")
     func storageLost() async throws {
         let receiver = try await OracleServer.start(script: "Tests/IntegrationTests/Oracle/webhook_receiver.py", arguments: [Self.secret, "0"])
-        let a = try VaultdHarness(), b = try VaultdHarness()
+        let (a, b) = try await VaultdHarness.startedPair()
         defer { a.remove(); b.remove() }
-        try await a.start()
-        try await b.start()
         let keyFile = a.directory.appendingPathComponent("unseal-key").path
         let config = try AgentClusterTests.config(a.directory, vaults: [(a.address, "pair"), (b.address, "pair")], keyFile: keyFile, initBlock: """
             init { enabled = true }

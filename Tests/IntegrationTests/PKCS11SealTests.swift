@@ -100,10 +100,8 @@ struct PKCS11SealTests {
     @Test("two vaultd declared one cluster, init through the HSM: one key for both; 10 kill -9 restarts unsealed with the same file")
     func initClusterAndRestarts() async throws {
         let hsm = try await SoftHSM()
-        let a = try VaultdHarness(), b = try VaultdHarness()
+        let (a, b) = try await VaultdHarness.startedPair()
         defer { a.remove(); b.remove() }
-        try await a.start()
-        try await b.start()
         let ciphertext = a.directory.appendingPathComponent("pkcs11.enc").path
         let config = try TransitSealTests.writeConfig(a.directory, vaults: [(a.address, "pair"), (b.address, "pair")],
                                                       seal: hsm.sealBlock(ciphertext: ciphertext), extra: "init { enabled = true }")
@@ -156,10 +154,8 @@ struct PKCS11SealTests {
     @Test("an HSM that answers CKR_DEVICE_ERROR: unsealing two vaults is retried until it answers, with the file it had; never a new key")
     func transientDeviceErrors() async throws {
         let flaky = try FlakyHSM(try await SoftHSM())
-        let a = try VaultdHarness(), b = try VaultdHarness()
+        let (a, b) = try await VaultdHarness.startedPair()
         defer { a.remove(); b.remove() }
-        try await a.start()
-        try await b.start()
         let phrase = try SealKey.generate().phrase()
         _ = try await a.client().initializeRecorded(InitRequest(sealKey: phrase))
         _ = try await b.client().initializeRecorded(InitRequest(sealKey: phrase))
@@ -190,10 +186,8 @@ struct PKCS11SealTests {
     @Test("an HSM that answers CKR_DEVICE_ERROR during a cluster's first init: the store is retried, one key reaches the file and unseals both nodes")
     func transientDeviceErrorsAtInit() async throws {
         let flaky = try FlakyHSM(try await SoftHSM())
-        let a = try VaultdHarness(), b = try VaultdHarness()
+        let (a, b) = try await VaultdHarness.startedPair()
         defer { a.remove(); b.remove() }
-        try await a.start()
-        try await b.start()
         let ciphertext = a.directory.appendingPathComponent("pkcs11.enc").path
         let config = try TransitSealTests.writeConfig(a.directory, vaults: [(a.address, "pair"), (b.address, "pair")],
                                                       seal: flaky.sealBlock(ciphertext: ciphertext), extra: "init { enabled = true }")

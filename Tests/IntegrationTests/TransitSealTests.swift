@@ -90,10 +90,8 @@ struct TransitSealTests {
         let transit = try await TransitVault()
         let token = try await transit.token()
         // Two vaultd, one key.
-        let a = try VaultdHarness(), b = try VaultdHarness()
+        let (a, b) = try await VaultdHarness.startedPair()
         defer { a.remove(); b.remove() }
-        try await a.start()
-        try await b.start()
         let pairFile = a.directory.appendingPathComponent("transit.enc").path
         let pairConfig = try Self.writeConfig(a.directory, vaults: [(a.address, "pair"), (b.address, "pair")],
                                               seal: transit.sealBlock(token: token, ciphertext: pairFile), extra: "init { enabled = true }")
@@ -202,10 +200,8 @@ struct TransitSealTests {
     func tlsClientCertificateAndServerName() async throws {
         let transit = try await TransitVault(tls: true)
         let token = try await transit.token()
-        let a = try VaultdHarness(), b = try VaultdHarness()
+        let (a, b) = try await VaultdHarness.startedPair()
         defer { a.remove(); b.remove() }
-        try await a.start()
-        try await b.start()
         let ciphertext = a.directory.appendingPathComponent("transit.enc").path
         let file = { (name: String) in transit.certificates.appendingPathComponent(name).path }
         let settings: KeyValuePairs<String, String> = [
@@ -249,10 +245,8 @@ struct TransitSealTests {
     func namespace() async throws {
         let transit = try await TransitVault(namespace: "team-\(UUID().uuidString.prefix(4))")
         let token = try await transit.token()
-        let a = try VaultdHarness(), b = try VaultdHarness()
+        let (a, b) = try await VaultdHarness.startedPair()
         defer { a.remove(); b.remove() }
-        try await a.start()
-        try await b.start()
         let ciphertext = a.directory.appendingPathComponent("transit.enc").path
         let inNamespace = transit.sealBlock(token: token, ciphertext: ciphertext, extra: "namespace = \"\(transit.namespace!)\"")
         let config = try Self.writeConfig(a.directory, vaults: [(a.address, "pair"), (b.address, "pair")], seal: inNamespace, extra: "init { enabled = true }")

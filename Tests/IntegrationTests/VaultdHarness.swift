@@ -53,6 +53,21 @@ final class VaultdHarness: @unchecked Sendable {
         VaultClient(address: try VaultAddress(address), token: token, timeout: .seconds(60))
     }
 
+    /// Two vaultd, each on storage of its own, both started (the plural most agent tests need);
+    /// the caller removes them.
+    static func startedPair() async throws -> (VaultdHarness, VaultdHarness) {
+        let a = try VaultdHarness(), b = try VaultdHarness()
+        do {
+            try await a.start()
+            try await b.start()
+        } catch {
+            a.remove()
+            b.remove()
+            throw error
+        }
+        return (a, b)
+    }
+
     /// Starts vaultd and waits until it answers seal-status or exits (the only other bound is
     /// the suite-wide hang guard: on a loaded machine a start may take long, and that is no failure).
     /// - Parameters:
