@@ -202,10 +202,10 @@ final class HTTPExchange: @unchecked Sendable {
         if text.contains("ALERT_CERTIFICATE_REQUIRED") || (request.clientCertificate == nil && text.contains("ALERT_HANDSHAKE_FAILURE")) {
             return HTTPTransportError(kind: .tls, message: "the server asks for a client certificate and none was sent", tlsProblem: .clientCertificateRequired)
         }
-        if request.clientCertificate != nil,
+        if let sent = request.clientCertificate,
            ["ALERT_BAD_CERTIFICATE", "ALERT_UNKNOWN_CA", "ALERT_CERTIFICATE_UNKNOWN", "ALERT_UNSUPPORTED_CERTIFICATE", "ALERT_CERTIFICATE_EXPIRED", "ALERT_HANDSHAKE_FAILURE"]
             .contains(where: text.contains) {
-            return HTTPTransportError(kind: .tls, message: "the server refused the client certificate \(request.clientCertificate!.certificatePath)", tlsProblem: .clientCertificateRefused)
+            return HTTPTransportError(kind: .tls, message: "the server refused the client certificate \(sent.certificatePath)", tlsProblem: .clientCertificateRefused)
         }
         return HTTPTransportError(kind: .tls, message: "TLS failed: \(text)", tlsProblem: .other)
     }
