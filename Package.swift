@@ -179,7 +179,7 @@ let package = Package(
         ),
 
         // A client for Vault's sys API (vaultd, OpenBao, Vault) and vaultd's resource API.
-        .target(name: "VaultClient", dependencies: ["HTTPTransport", "LeanFoundation", "VaultWire"]),
+        .target(name: "VaultClient", dependencies: ["HTTPTransport", "VaultWire"]),
 
         // AWS without an SDK: SigV4, credential providers, IMDS, KMS, and seal "awskms" beside
         // its client.
@@ -274,6 +274,8 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["HTTPTransport"], path: "Tests/TestSupport"),
         // Test doubles for the vault core (MemoryStorage), out of the production modules.
         .target(name: "VaultCoreTestSupport", dependencies: ["VaultCore"], path: "Tests/VaultCoreTestSupport"),
+        // VaultClient's untyped calls, for tests that send bodies no client would.
+        .target(name: "VaultClientTestSupport", dependencies: ["VaultClient", "LeanFoundation"], path: "Tests/VaultClientTestSupport"),
         .testTarget(
             name: "SealKitTests",
             dependencies: ["SealKit", "CVaultSystem", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
@@ -297,7 +299,7 @@ let package = Package(
         .testTarget(name: "AzureAuthTests", dependencies: ["AzureAuth", "TestSupport"], exclude: ["Oracle"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["SealKit", "KeyKit", "VaultClient", "VaultWire", "HTTPTransport", "AWSAuth", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["SealKit", "KeyKit", "VaultClient", "VaultClientTestSupport", "VaultWire", "HTTPTransport", "AWSAuth", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Oracle", "Golden"]
         ),
     ]

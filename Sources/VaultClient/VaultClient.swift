@@ -1,5 +1,4 @@
 import HTTPTransport
-import LeanFoundation
 import VaultWire
 
 /// A client for a vault's HTTP API — Vault's `sys` endpoints (vaultd, OpenBao and Vault alike)
@@ -58,20 +57,6 @@ public struct VaultClient: Sendable {
         let (status, answer) = try await exchange(method, path, body: try body.map { try WireJSON.encode($0) })
         guard accepted.contains(status) else { throw APIError(status: status, body: answer) }
         return answer
-    }
-
-    /// Sends a request and returns the status and the decoded JSON body (if any). For vaultd's
-    /// resource API, read a field at a time; the sys API has typed calls below.
-    public func send(_ method: String, _ path: String, body: [String: Any]? = nil, timeout: Duration? = nil) async throws -> (status: Int, json: Any?) {
-        let (status, answer) = try await exchange(method, path, body: try body.map { try AnyJSON.encode($0) }, timeout: timeout)
-        return (status, answer.isEmpty ? nil : AnyJSON.parse(answer))
-    }
-
-    /// Sends a request and throws ``APIError`` for any status outside `accepted`.
-    public func call(_ method: String, _ path: String, body: [String: Any]? = nil, accepted: Set<Int> = [200, 201, 204], timeout: Duration? = nil) async throws -> Any? {
-        let (status, answer) = try await exchange(method, path, body: try body.map { try AnyJSON.encode($0) }, timeout: timeout)
-        guard accepted.contains(status) else { throw APIError(status: status, body: answer) }
-        return answer.isEmpty ? nil : AnyJSON.parse(answer)
     }
 
     // MARK: sys

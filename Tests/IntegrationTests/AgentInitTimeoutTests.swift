@@ -3,6 +3,7 @@ import HTTPTransport
 import TestSupport
 import Testing
 import VaultClient
+import VaultClientTestSupport
 import VaultWire
 
 /// OpenBao/Vault return the new shares only in the init response. Under load raft's set-up can

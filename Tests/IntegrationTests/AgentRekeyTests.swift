@@ -3,6 +3,7 @@ import SealKit
 import TestSupport
 import Testing
 import VaultClient
+import VaultClientTestSupport
 import VaultWire
 
 /// `unseal-agent rekey`: several vaultd on one key file, a cluster on PostgreSQL, and kills of

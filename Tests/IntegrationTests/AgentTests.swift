@@ -4,6 +4,7 @@ import SealKit
 import TestSupport
 import Testing
 import VaultClient
+import VaultClientTestSupport
 import VaultWire
 
 /// unseal-agent against real vaults: vaultd and the real OpenBao server.

@@ -4,6 +4,7 @@ import SealKit
 import TestSupport
 import Testing
 import VaultClient
+import VaultClientTestSupport
 import VaultWire
 
 /// The loads that killed vaultd and the agent (SIGILL from libdispatch once descriptors ran

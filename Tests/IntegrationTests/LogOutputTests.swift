@@ -1,5 +1,6 @@
 import Foundation
 import TestSupport
+import VaultClientTestSupport
 import Testing
 
 /// Logs as a collector reads them: `log_format = "json"` gives one object per line with a UTC

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTransport
 import TestSupport
+import VaultClientTestSupport
 import Testing
 
 /// Both daemons' metrics as Prometheus reads them: `promtool check metrics` (Debian's

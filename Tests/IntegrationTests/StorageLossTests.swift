@@ -4,6 +4,7 @@ import SealKit
 import TestSupport
 import Testing
 import VaultClient
+import VaultClientTestSupport
 import VaultWire
 
 /// vaultd's storage vanishing under it: no write is acknowledged into a deleted file, health

@@ -4,6 +4,7 @@ import SealKit
 import TestSupport
 import Testing
 import VaultClient
+import VaultClientTestSupport
 import VaultWire
 
 /// Guessing seal keys: limited per peer and across every TCP peer, on the monotonic clock; the

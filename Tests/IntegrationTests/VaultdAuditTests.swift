@@ -2,6 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 import VaultClient
+import VaultClientTestSupport
 import VaultWire
 
 /// The audit log with real clients: devices declared in the configuration or enabled with the

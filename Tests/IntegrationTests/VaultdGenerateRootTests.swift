@@ -4,6 +4,7 @@ import SealKit
 import TestSupport
 import Testing
 import VaultClient
+import VaultClientTestSupport
 import VaultWire
 
 /// A new root token from the seal key or shares (`sys/generate-root`), driven by the real `bao`

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTransport
 import TestSupport
 import VaultClient
+import VaultClientTestSupport
 import VaultWire
 
 /// A vaultd process in its own temporary directory, started from a generated configuration,

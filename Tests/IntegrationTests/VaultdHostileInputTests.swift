@@ -4,6 +4,7 @@ import SealKit
 import TestSupport
 import Testing
 import VaultClient
+import VaultClientTestSupport
 import VaultWire
 
 /// Wrong keys, broken bodies and strangers on the socket: each refused with a clear 4xx,

@@ -3,6 +3,7 @@ import SealKit
 import TestSupport
 import Testing
 import VaultClient
+import VaultClientTestSupport
 import VaultWire
 
 /// Keyring rotation through Vault's API: `bao operator rotate` and `key-status`, and kills of

@@ -3,6 +3,7 @@ import SealKit
 import TestSupport
 import Testing
 import VaultClient
+import VaultClientTestSupport
 
 /// The data plane over HTTP against a real vaultd: keys of every spec, what they do, the
 /// defects of the original Provide vault (each refused here), tokens with capabilities.

@@ -4,6 +4,7 @@ import SealKit
 import TestSupport
 import Testing
 import VaultClient
+import VaultClientTestSupport
 import VaultWire
 
 /// vaultd as a process: dev mode, readiness notification, memory locking, core dumps.

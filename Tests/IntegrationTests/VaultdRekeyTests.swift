@@ -4,6 +4,7 @@ import SealKit
 import TestSupport
 import Testing
 import VaultClient
+import VaultClientTestSupport
 import VaultWire
 
 /// A new seal key for an initialised vault (`sys/rekey`), driven by the real `bao` CLI, and

@@ -4,6 +4,7 @@ import TestSupport
 import Testing
 import VaultWire
 import VaultClient
+import VaultClientTestSupport
 
 /// vaultd's seal lifecycle driven by real clients: the OpenBao CLI and vaultctl.
 @Suite("vaultd seal lifecycle")

@@ -3,6 +3,7 @@ import SealKit
 import TestSupport
 import Testing
 import VaultClient
+import VaultClientTestSupport
 import VaultWire
 
 /// `auth/token/create` as Vault shapes it, driven by the real `bao` CLI and hvac: capabilities
