@@ -134,6 +134,7 @@ public enum VaultServerRunner {
         do { try sqlite?.checkpoint() } catch {
             logger.warning("could not move the write-ahead log into the database file; SQLite replays it at the next start", metadata: ["error": "\(error)"])
         }
+        sqlite?.releaseServerLock()
         logger.info("vaultd stopped; keys wiped")
     }
 

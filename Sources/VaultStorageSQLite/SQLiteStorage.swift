@@ -194,6 +194,14 @@ public final class SQLiteStorage: StorageBackend {
         try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
     }
 
+    /// Gives up the one-server lock (`PATH.lock`) at the end of a stop, after ``checkpoint()``:
+    /// from here on this process touches the file no more. Without it the lock lived until the
+    /// last thread of the process was gone — later than a supervisor that sees the main thread
+    /// exit may start the next vaultd, which then refused to start ("in use by another vaultd").
+    public func releaseServerLock() {
+        _ = flock(lock, LOCK_UN)
+    }
+
     /// Runs SQLite's own consistency check; `"ok"` when the file is sound.
     public func integrityCheck() throws -> String {
         try pool.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "no answer" }

@@ -103,4 +103,21 @@ struct SQLiteStorageTests {
         let second = try SQLiteStorage(path: path)
         #expect(try await second.get("k") == [1])
     }
+
+    @Test("a stopping server gives the file up at its checkpoint, while its process still runs: the next one opens it and finds every write")
+    func lockReleasedAtStop() async throws {
+        let path = Self.temporaryPath()
+        defer { for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let stopping = try SQLiteStorage(path: path)
+        try await stopping.put("k", [7])
+        #expect(throws: VaultError.self) { _ = try SQLiteStorage(path: path) }
+        // What vaultd does last when it stops (VaultServerRunner): the log into the file, then the lock.
+        try stopping.checkpoint()
+        stopping.releaseServerLock()
+        let next = try SQLiteStorage(path: path)
+        #expect(try await next.get("k") == [7])
+        // The next server holds the file now; the stopped one's object going away changes nothing.
+        #expect(throws: VaultError.self) { _ = try SQLiteStorage(path: path) }
+        withExtendedLifetime(stopping) {}
+    }
 }
